@@ -1,0 +1,18 @@
+# Every dependency is found here, through pkg-config where the package ships a
+# .pc file. civetweb 1.15 on Debian ships none, so it is found by name.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
+pkg_check_modules(CRITERION IMPORTED_TARGET criterion)
+
+find_path(CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)
+find_library(CIVETWEB_LIBRARY NAMES civetweb REQUIRED)
+add_library(fl_civetweb INTERFACE)
+target_include_directories(fl_civetweb INTERFACE ${CIVETWEB_INCLUDE_DIR})
+target_link_libraries(fl_civetweb INTERFACE ${CIVETWEB_LIBRARY})
+
+find_package(Threads REQUIRED)

@@ -1,0 +1,39 @@
+/*
+ * buf.h - a growable byte buffer with an optional hard cap.
+ *
+ * ptr is always NUL-terminated when non-NULL, so a text buffer can be used as
+ * a C string. A buffer with max > 0 refuses to grow past max bytes and
+ * returns FL_ETOOBIG: every buffer that holds bytes from the network is capped.
+ */
+#ifndef FAIRLEAD_BUF_H
+#define FAIRLEAD_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "fairlead/err.h"
+
+struct fl_buf {
+	char *ptr;
+	size_t len;
+	size_t cap;
+	size_t max; /* 0: unbounded */
+};
+
+#define FL_BUF_INIT {NULL, 0, 0, 0}
+
+void fl_buf_init(struct fl_buf *b, size_t max);
+int fl_buf_grow(struct fl_buf *b, size_t extra) FL_WARN_UNUSED;
+int fl_buf_put(struct fl_buf *b, const void *data, size_t len) FL_WARN_UNUSED;
+int fl_buf_puts(struct fl_buf *b, const char *s) FL_WARN_UNUSED;
+int fl_buf_addf(struct fl_buf *b, const char *fmt, ...) FL_PRINTF(2, 3);
+int fl_buf_vaddf(struct fl_buf *b, const char *fmt, va_list ap);
+void fl_buf_clear(struct fl_buf *b);
+/* Frees the memory; the buffer may be reused after fl_buf_init. */
+void fl_buf_release(struct fl_buf *b);
+/* Hands the memory to the caller (free() it) and empties the buffer. */
+char *fl_buf_detach(struct fl_buf *b);
+/* "" when empty, never NULL. */
+const char *fl_buf_cstr(const struct fl_buf *b);
+
+#endif

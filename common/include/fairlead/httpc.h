@@ -1,0 +1,63 @@
+/*
+ * httpc.h - the HTTPS client of the agent and the CLI: the only libcurl user.
+ *
+ * One client keeps one connection alive across requests. TLS verification is
+ * always on; the server's CA is pinned through ca_file. Requests carry either
+ * an operator bearer token or a device signature (httpsig.h), never both.
+ * Responses are capped at max_body bytes.
+ */
+#ifndef FAIRLEAD_HTTPC_H
+#define FAIRLEAD_HTTPC_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "fairlead/buf.h"
+#include "fairlead/crypto.h"
+#include "fairlead/err.h"
+
+struct fl_httpc_opts {
+	const char *base_url;	/* "https://127.0.0.1:8443" */
+	const char *ca_file;	/* PEM CA to pin; NULL: system store */
+	const char *token;	/* operator bearer token, or NULL */
+	long timeout_ms;	/* whole request; 0: 30 s */
+	long connect_timeout_ms; /* 0: 10 s */
+	size_t max_body;	/* response cap; 0: 16 MiB */
+};
+
+struct fl_httpc;
+
+struct fl_http_resp {
+	long status;
+	struct fl_buf body;
+	int64_t retry_after; /* seconds from Retry-After, or -1 */
+};
+
+int fl_httpc_new(struct fl_httpc **out, const struct fl_httpc_opts *opts, struct fl_err *err);
+void fl_httpc_free(struct fl_httpc *c);
+
+/* Signs every later request with this device key (copied); NULL to stop. */
+void fl_httpc_set_signer(struct fl_httpc *c, const char *keyid,
+			 const uint8_t sk[FL_ED25519_SK_LEN]);
+
+/* Sends one request. target is path plus optional "?query". Transport
+ * failures return FL_ERROR (or FL_ETIMEOUT); any HTTP status returns 0 with
+ * resp filled (release it with fl_http_resp_release). */
+int fl_httpc_do(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,
+		const char *target, const void *body, size_t len, struct fl_err *err);
+void fl_http_resp_release(struct fl_http_resp *r);
+
+/* JSON round trip: sends body (NULL: no body), and on 2xx parses the reply
+ * into *out (caller owns; NULL for an empty reply). On an error status it
+ * returns the FL_E* code for the status with the server's error message in
+ * err, and *retry_after (if not NULL) from the header. */
+int fl_httpc_json(json_t **out, struct fl_httpc *c, const char *method, const char *target,
+		  const json_t *body, int64_t *retry_after, struct fl_err *err);
+
+/* FL_E* code for an HTTP status (0 for 2xx). */
+int fl_http_status_code(long status);
+
+/* Percent-encodes s for a query or path segment, appended to b. */
+int fl_url_escape(struct fl_buf *b, const char *s);
+
+#endif

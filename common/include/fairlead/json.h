@@ -1,0 +1,45 @@
+/*
+ * json.h - jansson helpers with the project's error contract.
+ *
+ * Parsing never accepts duplicate keys, bare scalars where an object is
+ * wanted, or trailing bytes. Write endpoints call fl_json_only() so that an
+ * unknown field is an error, not silently ignored.
+ */
+#ifndef FAIRLEAD_JSON_H
+#define FAIRLEAD_JSON_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "fairlead/buf.h"
+#include "fairlead/err.h"
+
+/* Parses len bytes into a new JSON value (caller owns *out). FL_EINVAL with
+ * the position of the problem on malformed input. */
+int fl_json_parse(json_t **out, const char *data, size_t len, struct fl_err *err);
+/* As fl_json_parse, and the value must be an object. */
+int fl_json_parse_object(json_t **out, const char *data, size_t len, struct fl_err *err);
+
+/* FL_EINVAL naming the first key of obj that is not in the NULL-terminated
+ * list allowed. */
+int fl_json_only(const json_t *obj, const char *const *allowed, struct fl_err *err);
+
+/* Typed getters. A missing key gives FL_EINVAL when required, else leaves *out
+ * alone and returns 0 (so set the default first). A key of the wrong type is
+ * always FL_EINVAL naming the key. Strings are borrowed from obj. */
+int fl_json_str(const char **out, const json_t *obj, const char *key, int required,
+		struct fl_err *err);
+int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required,
+		struct fl_err *err);
+int fl_json_bool(int *out, const json_t *obj, const char *key, int required,
+		 struct fl_err *err);
+/* Borrowed object (must be a JSON object when present). */
+int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required,
+		struct fl_err *err);
+
+/* Compact serialisation, keys sorted, appended to b. */
+int fl_json_dump(struct fl_buf *b, const json_t *v);
+/* Compact serialisation as a new string (free() it), NULL on OOM. */
+char *fl_json_dumps(const json_t *v);
+
+#endif

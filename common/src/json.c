@@ -1,0 +1,133 @@
+#include "fairlead/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int fl_json_parse(json_t **out, const char *data, size_t len, struct fl_err *err)
+{
+	json_error_t je;
+	json_t *v;
+
+	*out = NULL;
+	/* JSON_REJECT_DUPLICATES: two "state" keys must not mean "the last one". */
+	v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	if (!v)
+		return fl_err_set(err, FL_EINVAL, "malformed JSON at line %d column %d: %s",
+				  je.line, je.column, je.text);
+	*out = v;
+	return 0;
+}
+
+int fl_json_parse_object(json_t **out, const char *data, size_t len, struct fl_err *err)
+{
+	int rc = fl_json_parse(out, data, len, err);
+
+	if (rc < 0)
+		return rc;
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return fl_err_set(err, FL_EINVAL, "request body must be a JSON object");
+	}
+	return 0;
+}
+
+int fl_json_only(const json_t *obj, const char *const *allowed, struct fl_err *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)obj, key, v)
+	{
+		const char *const *a;
+		int ok = 0;
+
+		(void)v;
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0) {
+				ok = 1;
+				break;
+			}
+		if (!ok)
+			return fl_err_set(err, FL_EINVAL, "unknown field '%.64s'", key);
+	}
+	return 0;
+}
+
+static int missing(const char *key, int required, struct fl_err *err)
+{
+	if (required)
+		return fl_err_set(err, FL_EINVAL, "field '%s' is required", key);
+	return 0;
+}
+
+int fl_json_str(const char **out, const json_t *obj, const char *key, int required,
+		struct fl_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return missing(key, required, err);
+	if (!json_is_string(v))
+		return fl_err_set(err, FL_EINVAL, "field '%s' must be a string", key);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fl_err_set(err, FL_EINVAL, "field '%s' must not contain NUL", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required,
+		struct fl_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return missing(key, required, err);
+	if (!json_is_integer(v))
+		return fl_err_set(err, FL_EINVAL, "field '%s' must be an integer", key);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int fl_json_bool(int *out, const json_t *obj, const char *key, int required,
+		 struct fl_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return missing(key, required, err);
+	if (!json_is_boolean(v))
+		return fl_err_set(err, FL_EINVAL, "field '%s' must be a boolean", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required,
+		struct fl_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return missing(key, required, err);
+	if (!json_is_object(v))
+		return fl_err_set(err, FL_EINVAL, "field '%s' must be an object", key);
+	*out = v;
+	return 0;
+}
+
+static int dump_cb(const char *data, size_t size, void *ctx)
+{
+	return fl_buf_put(ctx, data, size) < 0 ? -1 : 0;
+}
+
+int fl_json_dump(struct fl_buf *b, const json_t *v)
+{
+	if (json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) != 0)
+		return FL_ENOMEM;
+	return 0;
+}
+
+char *fl_json_dumps(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
