@@ -167,6 +167,7 @@ static int pki_write_file(int dirfd, const char *dir, const char *name,
 {
 	char tmp[64];
 	size_t off = 0;
+	int close_rc;
 	int fd = -1;
 	int rc = 0;
 
@@ -199,13 +200,18 @@ static int pki_write_file(int dirfd, const char *dir, const char *name,
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	if (fsync(fd) != 0) {
 		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': syncing %s: %s",
 				dir, tmp, strerror(errno));
 		goto cleanup;
 	}
+	close_rc = close(fd);
 	fd = -1;
+	if (close_rc != 0) {
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': closing %s: %s",
+				dir, tmp, strerror(errno));
+		goto cleanup;
+	}
 	if (renameat(dirfd, tmp, dirfd, name) != 0) {
 		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': renaming %s: %s",
 				dir, name, strerror(errno));

@@ -1,0 +1,133 @@
+/*
+ * api.h - the REST API: requests in, responses out, no civetweb and no SQL.
+ *
+ * The HTTP layer fills a cp_req from the wire and calls cp_api_handle(),
+ * which finds the route in the one route table, authenticates (bearer token
+ * or device signature), checks the route's roles, applies the rate limit,
+ * runs the handler and turns any error into {"error":{"code","message"}} with
+ * the status from the one error table (errors.c).
+ */
+#ifndef CP_API_H
+#define CP_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "fairlead/err.h"
+
+enum cp_auth { CP_AUTH_NONE, CP_AUTH_TOKEN, CP_AUTH_DEVICE };
+
+enum cp_role {
+	CP_ROLE_ADMIN = 1 << 0,
+	CP_ROLE_RELEASE = 1 << 1,
+	CP_ROLE_OPERATOR = 1 << 2,
+	CP_ROLE_VIEWER = 1 << 3,
+	CP_ROLE_AUTOMATION = 1 << 4,
+};
+#define CP_ROLES_ALL 0x1f
+
+/* Who made the request, once authenticated. */
+struct cp_principal {
+	enum cp_auth kind;
+	char id[65];	/* token id or device id */
+	int role;	/* CP_ROLE_* for tokens */
+	char keyid[FL_KEYID_LEN + 1];
+	char state[16]; /* device state */
+	char actor[96]; /* "token:ID (role)" or "device:ID", for the audit log */
+};
+
+struct cp_req {
+	const char *method;
+	const char *path;  /* decoded path, no query */
+	const char *query; /* raw query without '?', "" when none */
+	const char *body;
+	size_t body_len;
+	const char *remote; /* client address */
+	char id[20];	    /* request id, also in X-Request-Id and the logs */
+	const char *(*header)(void *conn, const char *name);
+	void *conn;
+	struct cp_app *app;
+	int64_t now;
+	/* set by the router */
+	const struct cp_route *route;
+	char params[2][256]; /* decoded {placeholders} in order */
+	struct cp_principal who;
+};
+
+struct cp_resp {
+	int status;
+	json_t *body;	     /* JSON reply (owned), or NULL */
+	int64_t retry_after; /* > 0: send Retry-After */
+};
+
+typedef int (*cp_handler)(struct cp_resp *resp, struct cp_req *req, struct fl_err *err);
+
+struct cp_route {
+	const char *method;
+	const char *pattern; /* "/api/v1/devices/{id}" */
+	enum cp_auth auth;
+	int roles; /* CP_ROLE_* allowed (tokens only) */
+	cp_handler handler;
+	const char *summary;
+};
+
+extern const struct cp_route cp_routes[];
+extern const size_t cp_routes_count;
+
+void cp_api_handle(struct cp_resp *resp, struct cp_req *req);
+void cp_resp_release(struct cp_resp *r);
+
+/* The error table: status and code name for an FL_E* code. */
+int cp_error_status(int code);
+void cp_error_reply(struct cp_resp *resp, int code, const char *message);
+
+/* Helpers for handlers. */
+int cp_reply(struct cp_resp *resp, int status, json_t *body); /* steals body */
+/* Parses the body as a JSON object with only the allowed keys. */
+int cp_body_object(json_t **out, struct cp_req *req, const char *const *allowed,
+		   struct fl_err *err);
+/* Decoded query parameter into out; 0 found, FL_ENOTFOUND absent, FL_EINVAL bad. */
+int cp_query_param(char *out, size_t cap, const struct cp_req *req, const char *name,
+		   struct fl_err *err);
+/* The {id} placeholder n, validated with fl_id_valid. */
+int cp_param_id(const char **out, struct cp_req *req, int n, struct fl_err *err);
+/* Appends an audit record for req's principal; details borrowed. */
+void cp_audit_rec_init(struct cp_audit_rec *a, const struct cp_req *req, const char *action,
+		       const char *target, json_t *details);
+/* Validators shared by handlers: labels (valid keys and string values, at
+ * most 64, "state" reserved) and inventory (flat short strings). */
+int cp_check_labels(const json_t *labels, struct fl_err *err);
+int cp_check_inventory(const json_t *inv, struct fl_err *err);
+
+/* A role's name and back. */
+const char *cp_role_name(int role);
+int cp_role_parse(const char *name);
+
+/* Handlers, one file per family. */
+int cp_h_health(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_routes(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_enroll_challenge(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_enroll(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_checkin(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rotate_key(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_devices_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_device_show(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_device_state(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_device_labels(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_device_desired(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_device_preauth(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_command_create(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_commands_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_token_create(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_tokens_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_token_revoke(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_etoken_create(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_etokens_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_etoken_revoke(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_audit_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_audit_head(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_stats(struct cp_resp *, struct cp_req *, struct fl_err *);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * errors.c - the one table from error codes to HTTP statuses, and the one
+ * shape of an error reply: {"error":{"code":"not_found","message":"..."}}.
+ */
+#include "api.h"
+
+#include "fairlead/util.h"
+
+static const struct {
+	int code;
+	int status;
+} table[] = {
+	{FL_EINVAL, 400},     {FL_EUNAUTH, 401},  {FL_EFORBIDDEN, 403}, {FL_ENOTFOUND, 404},
+	{FL_EEXISTS, 409},    {FL_ECONFLICT, 409}, {FL_EGONE, 410},	 {FL_ETOOBIG, 413},
+	{FL_EAGAIN, 429},     {FL_ETIMEOUT, 503}, {FL_ENOMEM, 503},	 {FL_ERROR, 500},
+};
+
+int cp_error_status(int code)
+{
+	for (size_t i = 0; i < FL_ARRAY_SIZE(table); i++)
+		if (table[i].code == code)
+			return table[i].status;
+	return 500;
+}
+
+void cp_error_reply(struct cp_resp *resp, int code, const char *message)
+{
+	int status = cp_error_status(code);
+
+	json_decref(resp->body);
+	resp->status = status;
+	/* Internal details stay in the log; the client gets a stable message. */
+	resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", fl_err_name(code), "message",
+			       status >= 500 ? "internal error; see the server log" : message);
+}

@@ -1,0 +1,223 @@
+/*
+ * h_device.c - what a signed device calls: check-in and key rotation.
+ *
+ * The check-in is the hot path: it reads only memory unless the device's
+ * desired twin changed or commands wait for it, and it writes nothing to
+ * SQLite; the write-behind batches last-seen, inventory, reported twin and
+ * command results (core/writebehind.h).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "fairlead/json.h"
+#include "fairlead/map.h"
+#include "fairlead/util.h"
+
+#define MAX_REPORTED (64 * 1024)
+#define MAX_RESULTS 16
+#define DONE_TTL 600
+
+static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
+{
+	size_t i;
+	json_t *r;
+
+	if (!json_is_array(results) || json_array_size(results) > MAX_RESULTS)
+		return fl_err_set(err, FL_EINVAL, "command_results must be an array of at most %d",
+				  MAX_RESULTS);
+	/* Validate all before recording any: a bad entry rejects the check-in whole. */
+	json_array_foreach(results, i, r)
+	{
+		static const char *const allowed[] = {"id", "status", "result", NULL};
+		const char *id = NULL, *status = NULL;
+		json_t *res = NULL;
+		int rc;
+
+		if (!json_is_object(r))
+			return fl_err_set(err, FL_EINVAL, "command result must be an object");
+		if ((rc = fl_json_only(r, allowed, err)) < 0 ||
+		    (rc = fl_json_str(&id, r, "id", 1, err)) < 0 ||
+		    (rc = fl_json_str(&status, r, "status", 1, err)) < 0 ||
+		    (rc = fl_json_obj(&res, r, "result", 0, err)) < 0)
+			return rc;
+		if (!fl_id_valid(id) || (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0))
+			return fl_err_set(err, FL_EINVAL, "bad command result id or status");
+	}
+	json_array_foreach(results, i, r)
+	{
+		const char *id = json_string_value(json_object_get(r, "id"));
+		char *res = NULL, key[140];
+		json_t *rv = json_object_get(r, "result");
+
+		snprintf(key, sizeof(key), "%s %s", req->who.id, id);
+		/* A result the agent resends (its ack got lost) is recorded once. */
+		if (cp_expset_claim(req->app->done_cmds, key, req->now + DONE_TTL, req->now) < 0)
+			continue;
+		if (rv)
+			res = fl_json_dumps(rv);
+		cp_wb_command(req->app->wb, req->who.id, id,
+			      json_string_value(json_object_get(r, "status")), res, req->now);
+		free(res);
+		cp_registry_add_commands(req->app->reg, req->who.id, -1);
+	}
+	return 0;
+}
+
+/* Commands still open for the device, minus those whose results are waiting
+ * in the write-behind batch. */
+static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
+{
+	json_t *rows = NULL, *keep = json_array(), *row;
+	size_t i;
+	int rc;
+
+	*out = keep;
+	if ((rc = cp_store_commands_list(&rows, req->app->store, req->who.id, 1, err)) < 0)
+		return rc;
+	json_array_foreach(rows, i, row)
+	{
+		const char *id = json_string_value(json_object_get(row, "id"));
+		char key[140];
+
+		snprintf(key, sizeof(key), "%s %s", req->who.id, id);
+		if (cp_expset_has(req->app->done_cmds, key, req->now))
+			continue;
+		json_array_append(keep, row);
+		cp_wb_command(req->app->wb, req->who.id, id, "delivered", NULL, req->now);
+	}
+	json_decref(rows);
+	return 0;
+}
+
+int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+{
+	static const char *const allowed[] = {"inventory", "reported", "command_results",
+					      "desired_version", NULL};
+	json_t *body = NULL, *inv = NULL, *rep = NULL, *results, *reply = NULL, *cmds = NULL;
+	char *inv_s = NULL, *rep_s = NULL;
+	int64_t have_version = -1;
+	int inv_changed, rep_changed, rc;
+	struct cp_dev d;
+	int jitter;
+
+	if (req->body_len == 0) {
+		body = json_object();
+	} else if ((rc = cp_body_object(&body, req, allowed, err)) < 0) {
+		return rc;
+	}
+	if ((rc = fl_json_obj(&inv, body, "inventory", 0, err)) < 0 ||
+	    (rc = fl_json_obj(&rep, body, "reported", 0, err)) < 0 ||
+	    (rc = fl_json_int(&have_version, body, "desired_version", 0, err)) < 0)
+		goto cleanup;
+	if (inv && (rc = cp_check_inventory(inv, err)) < 0)
+		goto cleanup;
+	if (inv && !(inv_s = fl_json_dumps(inv))) {
+		rc = FL_ENOMEM;
+		goto cleanup;
+	}
+	if (rep && (!(rep_s = fl_json_dumps(rep)) || strlen(rep_s) > MAX_REPORTED)) {
+		rc = rep_s ? fl_err_set(err, FL_ETOOBIG, "reported twin over 64 KiB") : FL_ENOMEM;
+		goto cleanup;
+	}
+	results = json_object_get(body, "command_results");
+	if (results && (rc = take_results(req, results, err)) < 0)
+		goto cleanup;
+
+	cp_registry_touch(req->app->reg, req->who.id, req->now, inv_s ? fl_hash_str(inv_s) : 0,
+			  rep_s ? fl_hash_str(rep_s) : 0, &inv_changed, &rep_changed);
+	if ((rc = cp_wb_checkin(req->app->wb, req->who.id, req->now, inv_changed ? inv_s : NULL,
+				rep_changed ? rep_s : NULL)) < 0)
+		goto cleanup;
+	atomic_fetch_add(&req->app->counters.checkins, 1);
+
+	if ((rc = cp_registry_by_id(&d, req->app->reg, req->who.id)) < 0) {
+		rc = fl_err_set(err, FL_EUNAUTH, "device vanished");
+		goto cleanup;
+	}
+	/* Spread the fleet's next polls by ±10% so that they do not synchronise. */
+	jitter = req->app->cfg.poll_interval / 10;
+	reply = json_pack("{s:s,s:s,s:i,s:I}", "device_id", d.id, "state", d.state,
+			  "poll_interval",
+			  req->app->cfg.poll_interval +
+				  (jitter ? (int)(fl_hash_str(req->id) % (uint64_t)(2 * jitter + 1)) -
+						    jitter
+					  : 0),
+			  "desired_version", (json_int_t)d.desired_version);
+	if (have_version != d.desired_version) {
+		json_t *desired = NULL;
+		int64_t v = 0;
+
+		if ((rc = cp_store_device_desired(&desired, &v, req->app->store, d.id, err)) < 0)
+			goto cleanup;
+		json_object_set_new(reply, "desired", desired);
+		json_object_set_new(reply, "desired_version", json_integer(v));
+	}
+	if (d.open_commands > 0 && (rc = open_commands(&cmds, req, err)) < 0)
+		goto cleanup;
+	json_object_set_new(reply, "commands", cmds ? cmds : json_array());
+	cmds = NULL;
+	rc = cp_reply(resp, 200, reply);
+	reply = NULL;
+cleanup:
+	json_decref(cmds);
+	json_decref(reply);
+	free(inv_s);
+	free(rep_s);
+	json_decref(body);
+	return rc;
+}
+
+int cp_h_rotate_key(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+{
+	static const char *const allowed[] = {"new_pubkey", "proof", NULL};
+	json_t *body = NULL;
+	const char *pub = NULL, *proof = NULL;
+	uint8_t pk[FL_ED25519_PK_LEN], sig[FL_ED25519_SIG_LEN];
+	char keyid[FL_KEYID_LEN + 1];
+	struct fl_buf msg = FL_BUF_INIT;
+	struct cp_audit_rec a;
+	struct cp_dev d;
+	size_t n;
+	int rc;
+
+	if ((rc = cp_body_object(&body, req, allowed, err)) < 0)
+		return rc;
+	if ((rc = fl_json_str(&pub, body, "new_pubkey", 1, err)) < 0 ||
+	    (rc = fl_json_str(&proof, body, "proof", 1, err)) < 0)
+		goto cleanup;
+	if (fl_b64_decode(pk, sizeof(pk), &n, pub, strlen(pub)) < 0 || n != sizeof(pk) ||
+	    fl_b64_decode(sig, sizeof(sig), &n, proof, strlen(proof)) < 0 || n != sizeof(sig)) {
+		rc = fl_err_set(err, FL_EINVAL, "new_pubkey and proof must be base64 Ed25519");
+		goto cleanup;
+	}
+	if ((rc = fl_buf_addf(&msg, "fairlead-rotate-v1\n%s\n%s\n%s", req->who.id, req->who.keyid,
+			      pub)) < 0)
+		goto cleanup;
+	/* The old key signed the request; the new key must sign this, or a thief
+	 * of the old key could move the device to a key nobody holds. */
+	if (fl_ed25519_verify(sig, msg.ptr, msg.len, pk) < 0) {
+		rc = fl_err_set(err, FL_EUNAUTH, "proof by the new key does not verify");
+		goto cleanup;
+	}
+	fl_keyid(keyid, pk);
+	cp_audit_rec_init(&a, req, "device.rotate_key", req->who.id, NULL);
+	a.details = json_pack("{s:s,s:s}", "old_keyid", req->who.keyid, "new_keyid", keyid);
+	rc = cp_store_device_rotate_key(req->app->store, req->who.id, req->who.keyid, keyid, pub,
+					req->now, &a, err);
+	json_decref(a.details);
+	if (rc < 0)
+		goto cleanup;
+	if ((rc = cp_registry_by_id(&d, req->app->reg, req->who.id)) == 0) {
+		memcpy(d.keyid, keyid, sizeof(d.keyid));
+		memcpy(d.pk, pk, sizeof(d.pk));
+		rc = cp_registry_put(req->app->reg, &d);
+	}
+	if (rc == 0)
+		rc = cp_reply(resp, 200, json_pack("{s:s}", "keyid", keyid));
+cleanup:
+	fl_buf_release(&msg);
+	json_decref(body);
+	return rc;
+}

@@ -1,0 +1,386 @@
+/*
+ * router.c - the route table and the path every request takes through it:
+ * match, authenticate, authorize, rate-limit, handle, and shape errors.
+ */
+#include <ctype.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "fairlead/httpsig.h"
+#include "fairlead/json.h"
+#include "fairlead/log.h"
+#include "fairlead/util.h"
+
+#define OPS (CP_ROLE_ADMIN | CP_ROLE_OPERATOR | CP_ROLE_AUTOMATION)
+
+/* The API. Each route states who may call it; _routes serves this table and
+ * tests check docs/openapi.yaml and the role matrix against it. */
+const struct cp_route cp_routes[] = {
+	{"GET", "/api/v1/health", CP_AUTH_NONE, 0, cp_h_health, "liveness and version"},
+	{"GET", "/api/v1/_routes", CP_AUTH_NONE, 0, cp_h_routes, "this route table"},
+	{"GET", "/api/v1/_stats", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER, cp_h_stats,
+	 "server internals: counters, write-behind lag"},
+	{"POST", "/api/v1/enroll/challenge", CP_AUTH_NONE, 0, cp_h_enroll_challenge,
+	 "a single-use challenge for proof of possession"},
+	{"POST", "/api/v1/enroll", CP_AUTH_NONE, 0, cp_h_enroll,
+	 "enroll a device by token or preauthorization"},
+	{"POST", "/api/v1/device/checkin", CP_AUTH_DEVICE, 0, cp_h_checkin,
+	 "device check-in: inventory, twin, commands"},
+	{"POST", "/api/v1/device/rotate-key", CP_AUTH_DEVICE, 0, cp_h_rotate_key,
+	 "rotate the device key (signed by old and new key)"},
+	{"GET", "/api/v1/devices", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_devices_list,
+	 "list devices by selector, with cursor pagination"},
+	{"POST", "/api/v1/devices/preauthorize", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
+	 cp_h_device_preauth, "preauthorize a device id and public key"},
+	{"GET", "/api/v1/devices/{id}", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_device_show,
+	 "one device with inventory and twin"},
+	{"POST", "/api/v1/devices/{id}/accept", CP_AUTH_TOKEN, OPS, cp_h_device_state,
+	 "accept a device"},
+	{"POST", "/api/v1/devices/{id}/reject", CP_AUTH_TOKEN, OPS, cp_h_device_state,
+	 "reject a device"},
+	{"POST", "/api/v1/devices/{id}/quarantine", CP_AUTH_TOKEN, OPS, cp_h_device_state,
+	 "quarantine a device"},
+	{"POST", "/api/v1/devices/{id}/revoke", CP_AUTH_TOKEN, OPS, cp_h_device_state,
+	 "revoke a device"},
+	{"POST", "/api/v1/devices/{id}/decommission", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
+	 cp_h_device_state, "decommission a device"},
+	{"POST", "/api/v1/devices/{id}/labels", CP_AUTH_TOKEN, OPS, cp_h_device_labels,
+	 "set or remove labels"},
+	{"PUT", "/api/v1/devices/{id}/desired", CP_AUTH_TOKEN, OPS, cp_h_device_desired,
+	 "replace the desired twin"},
+	{"POST", "/api/v1/devices/{id}/commands", CP_AUTH_TOKEN, OPS, cp_h_command_create,
+	 "queue a command for the agent"},
+	{"GET", "/api/v1/devices/{id}/commands", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_commands_list,
+	 "commands of a device"},
+	{"POST", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_token_create,
+	 "create an API token"},
+	{"GET", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_tokens_list,
+	 "list API tokens"},
+	{"DELETE", "/api/v1/tokens/{id}", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_token_revoke,
+	 "revoke an API token"},
+	{"POST", "/api/v1/enroll-tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
+	 cp_h_etoken_create, "create an enrollment token"},
+	{"GET", "/api/v1/enroll-tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
+	 cp_h_etokens_list, "list enrollment tokens"},
+	{"DELETE", "/api/v1/enroll-tokens/{id}", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
+	 cp_h_etoken_revoke, "revoke an enrollment token"},
+	{"GET", "/api/v1/audit", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER, cp_h_audit_list,
+	 "audit entries after a sequence number"},
+	{"GET", "/api/v1/audit/head", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER,
+	 cp_h_audit_head, "the newest audit entry's seq and hash"},
+};
+const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);
+
+static const char *const role_names[] = {"admin", "release-manager", "operator", "viewer",
+					 "automation"};
+
+const char *cp_role_name(int role)
+{
+	for (size_t i = 0; i < FL_ARRAY_SIZE(role_names); i++)
+		if (role == (1 << i))
+			return role_names[i];
+	return "none";
+}
+
+int cp_role_parse(const char *name)
+{
+	for (size_t i = 0; i < FL_ARRAY_SIZE(role_names); i++)
+		if (strcmp(name, role_names[i]) == 0)
+			return 1 << i;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (isdigit(c))
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes [s, s+len) into out; refuses NUL and bad escapes. */
+static int url_decode(char *out, size_t cap, const char *s, size_t len, int plus_is_space)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return FL_EINVAL;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return FL_EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (c == 0 || n + 1 >= cap)
+			return FL_EINVAL;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int cp_query_param(char *out, size_t cap, const struct cp_req *req, const char *name,
+		   struct fl_err *err)
+{
+	const char *p = req->query;
+	size_t nlen = strlen(name);
+
+	while (p && *p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+
+		if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			if (url_decode(out, cap, p + nlen + 1, len - nlen - 1, 1) < 0)
+				return fl_err_set(err, FL_EINVAL, "bad query parameter '%s'", name);
+			return 0;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return FL_ENOTFOUND;
+}
+
+/* Matches the raw path against pattern and decodes the {placeholders} into
+ * params. 1 on match, 0 on none, -1 when a placeholder is badly encoded (a
+ * NUL, a bad escape): that request is refused, not routed elsewhere. */
+static int match(struct cp_req *req, const char *pattern, const char *path)
+{
+	int np = 0;
+
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *end = strchr(path, '/');
+			size_t len = end ? (size_t)(end - path) : strlen(path);
+
+			if (len == 0 || np >= 2)
+				return 0;
+			if (url_decode(req->params[np], sizeof(req->params[0]), path, len, 0) < 0)
+				return -1;
+			np++;
+			path += len;
+			pattern = strchr(pattern, '}') + 1;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+int cp_param_id(const char **out, struct cp_req *req, int n, struct fl_err *err)
+{
+	if (!fl_id_valid(req->params[n]))
+		return fl_err_set(err, FL_EINVAL,
+				  "bad id: use 1-64 of A-Z a-z 0-9 . _ - (no '/', '..' or NUL)");
+	*out = req->params[n];
+	return 0;
+}
+
+int cp_reply(struct cp_resp *resp, int status, json_t *body)
+{
+	json_decref(resp->body);
+	resp->status = status;
+	resp->body = body;
+	return body ? 0 : FL_ENOMEM;
+}
+
+void cp_resp_release(struct cp_resp *r)
+{
+	json_decref(r->body);
+	r->body = NULL;
+}
+
+int cp_body_object(json_t **out, struct cp_req *req, const char *const *allowed,
+		   struct fl_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	if (!req->body || req->body_len == 0)
+		return fl_err_set(err, FL_EINVAL, "request body must be a JSON object");
+	if ((rc = fl_json_parse_object(out, req->body, req->body_len, err)) < 0)
+		return rc;
+	if (allowed && (rc = fl_json_only(*out, allowed, err)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+void cp_audit_rec_init(struct cp_audit_rec *a, const struct cp_req *req, const char *action,
+		       const char *target, json_t *details)
+{
+	a->actor = req->who.actor[0] ? req->who.actor : "anonymous";
+	a->action = action;
+	a->target = target;
+	a->details = details;
+}
+
+static int auth_token(struct cp_req *req, struct fl_err *err)
+{
+	const char *h = req->header(req->conn, "Authorization");
+	struct cp_token t;
+	char hash[65];
+	int rc;
+
+	if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) < 8 || strlen(h + 7) > 200)
+		return fl_err_set(err, FL_EUNAUTH, "missing or malformed bearer token");
+	fl_sha256_hex(hash, h + 7, strlen(h + 7));
+	rc = cp_store_token_by_hash(&t, req->app->store, hash, err);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_EUNAUTH, "unknown token");
+	if (rc < 0)
+		return rc;
+	if (t.revoked_at)
+		return fl_err_set(err, FL_EUNAUTH, "token revoked");
+	if (t.expires_at && t.expires_at <= req->now)
+		return fl_err_set(err, FL_EUNAUTH, "token expired");
+	req->who.kind = CP_AUTH_TOKEN;
+	snprintf(req->who.id, sizeof(req->who.id), "%s", t.id);
+	req->who.role = cp_role_parse(t.role);
+	snprintf(req->who.actor, sizeof(req->who.actor), "token:%s (%s)", t.id, t.role);
+	return 0;
+}
+
+/* Verifies the request signature, in the order of reference/security.md §4.3:
+ * strict parse, key from the registry, time window, digest and signature, then
+ * the nonce (so that garbage cannot fill the replay cache), then the state. */
+static int auth_device(struct cp_req *req, struct fl_err *err)
+{
+	struct fl_sig_params p;
+	uint8_t sig[FL_ED25519_SIG_LEN];
+	struct cp_dev d;
+	char nkey[FL_KEYID_LEN + 72];
+	int rc;
+
+	rc = fl_httpsig_parse(&p, sig, req->header(req->conn, "Signature-Input"),
+			      req->header(req->conn, "Signature"), err);
+	if (rc < 0)
+		return rc;
+	if (cp_registry_by_keyid(&d, req->app->reg, p.keyid) < 0)
+		return fl_err_set(err, FL_EUNAUTH, "unknown device key");
+	rc = fl_httpsig_verify(&p, sig, d.pk, req->method, req->path, req->query,
+			       req->header(req->conn, "Content-Digest"), req->body, req->body_len,
+			       req->now, err);
+	if (rc < 0)
+		return rc;
+	snprintf(nkey, sizeof(nkey), "%s %s", p.keyid, p.nonce);
+	/* Keep the nonce for as long as the signature could still be accepted. */
+	if (cp_expset_claim(req->app->nonces, nkey, p.expires + FL_SIG_SKEW + 1, req->now) < 0) {
+		atomic_fetch_add(&req->app->counters.replays, 1);
+		return fl_err_set(err, FL_EUNAUTH, "replayed request (nonce already seen)");
+	}
+	req->who.kind = CP_AUTH_DEVICE;
+	snprintf(req->who.id, sizeof(req->who.id), "%s", d.id);
+	snprintf(req->who.keyid, sizeof(req->who.keyid), "%s", d.keyid);
+	snprintf(req->who.state, sizeof(req->who.state), "%s", d.state);
+	snprintf(req->who.actor, sizeof(req->who.actor), "device:%s", d.id);
+	if (strcmp(d.state, "accepted") != 0 && strcmp(d.state, "quarantined") != 0)
+		return fl_err_set(err, FL_EFORBIDDEN, "device is %s%s", d.state,
+				  strcmp(d.state, "pending") == 0 ? " approval" : "");
+	return 0;
+}
+
+static int rate_limit(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+{
+	struct cp_ratelimit *rl;
+	char ident[128];
+	int64_t wait = 0;
+
+	switch (req->who.kind) {
+	case CP_AUTH_DEVICE:
+		rl = req->app->rl_device;
+		snprintf(ident, sizeof(ident), "d:%s", req->who.keyid);
+		break;
+	case CP_AUTH_TOKEN:
+		rl = req->app->rl_token;
+		snprintf(ident, sizeof(ident), "t:%s", req->who.id);
+		break;
+	default:
+		rl = req->app->rl_anon;
+		snprintf(ident, sizeof(ident), "a:%s", req->remote ? req->remote : "?");
+	}
+	if (cp_ratelimit_take(rl, ident, fl_mono_ms(), &wait) < 0) {
+		atomic_fetch_add(&req->app->counters.rate_limited, 1);
+		resp->retry_after = wait;
+		return fl_err_set(err, FL_EAGAIN, "rate limit exceeded; retry in %lld s",
+				  (long long)wait);
+	}
+	return 0;
+}
+
+void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
+{
+	const struct cp_route *r = NULL;
+	struct fl_err err = {0, ""};
+	int path_known = 0, rc;
+
+	memset(resp, 0, sizeof(*resp));
+	atomic_fetch_add(&req->app->counters.requests, 1);
+	for (size_t i = 0; i < cp_routes_count; i++) {
+		int m = match(req, cp_routes[i].pattern, req->path);
+
+		if (m < 0) {
+			rc = fl_err_set(&err, FL_EINVAL, "bad percent-encoding in the path");
+			cp_error_reply(resp, rc, err.msg);
+			goto done;
+		}
+		if (!m)
+			continue;
+		path_known = 1;
+		if (strcmp(cp_routes[i].method, req->method) == 0) {
+			r = &cp_routes[i];
+			break;
+		}
+	}
+	if (!r) {
+		rc = path_known ? fl_err_set(&err, FL_EINVAL, "method %s not allowed here", req->method)
+				: fl_err_set(&err, FL_ENOTFOUND, "no route for %s %s", req->method,
+					     req->path);
+		cp_error_reply(resp, rc, err.msg);
+		if (path_known)
+			resp->status = 405;
+		goto done;
+	}
+	req->route = r;
+	/* Unauthenticated routes are limited per address before any work is done. */
+	if (r->auth == CP_AUTH_NONE && (rc = rate_limit(resp, req, &err)) < 0)
+		goto fail;
+	if (r->auth == CP_AUTH_TOKEN && (rc = auth_token(req, &err)) < 0)
+		goto fail;
+	if (r->auth == CP_AUTH_DEVICE && (rc = auth_device(req, &err)) < 0)
+		goto fail;
+	if (r->auth == CP_AUTH_TOKEN && !(r->roles & req->who.role)) {
+		rc = fl_err_set(&err, FL_EFORBIDDEN, "role '%s' may not %s %s",
+				cp_role_name(req->who.role), r->method, r->pattern);
+		goto fail;
+	}
+	if (r->auth != CP_AUTH_NONE && (rc = rate_limit(resp, req, &err)) < 0)
+		goto fail;
+	rc = r->handler(resp, req, &err);
+	if (rc == 0)
+		goto done;
+fail:
+	if (rc == FL_ENOMEM || !err.msg[0])
+		fl_err_set(&err, rc, "%s", fl_err_name(rc));
+	cp_error_reply(resp, rc, err.msg);
+	if (resp->status >= 500)
+		fl_log_fields(FL_LOG_ERROR, json_pack("{s:s}", "req", req->id), "%s %s failed: %s",
+			      req->method, req->path, err.msg);
+done:
+	if (resp->status >= 500)
+		atomic_fetch_add(&req->app->counters.errors_5xx, 1);
+	else if (resp->status >= 400)
+		atomic_fetch_add(&req->app->counters.errors_4xx, 1);
+}

@@ -1,0 +1,62 @@
+/*
+ * app.h - the server's one context: configuration and the long-lived parts
+ * every handler reaches through its request (req->app).
+ */
+#ifndef CP_APP_H
+#define CP_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/expset.h"
+#include "core/ratelimit.h"
+#include "core/registry.h"
+#include "core/writebehind.h"
+#include "store/store.h"
+
+struct cp_config {
+	char data_dir[1024];
+	char listen[256];	/* "127.0.0.1:8443" */
+	char web_dir[1024];	/* console files; empty: none */
+	int threads;
+	int poll_interval;	/* seconds suggested to agents */
+	size_t max_body;	/* bytes */
+	size_t max_header;	/* bytes */
+	int request_timeout_ms;
+	int flush_ms;		/* write-behind interval */
+	double device_rate, device_burst; /* per device key */
+	double token_rate, token_burst;	  /* per operator token */
+	double anon_rate, anon_burst;	  /* per client address, unauthenticated */
+};
+
+void cp_config_defaults(struct cp_config *c);
+
+/* Counters for /metrics and tests; updated with atomics. */
+struct cp_counters {
+	int64_t requests;
+	int64_t errors_4xx;
+	int64_t errors_5xx;
+	int64_t checkins;
+	int64_t rate_limited;
+	int64_t replays;
+};
+
+struct cp_app {
+	struct cp_config cfg;
+	struct cp_store *store;
+	struct cp_registry *reg;
+	struct cp_expset *nonces;     /* "keyid nonce" of accepted device requests */
+	struct cp_expset *challenges; /* enrollment challenges */
+	struct cp_expset *done_cmds;  /* "device cmd" results not yet flushed */
+	struct cp_ratelimit *rl_device, *rl_token, *rl_anon;
+	struct cp_wb *wb;
+	struct cp_counters counters;
+	int64_t started_at;
+};
+
+/* Opens the data directory's store and builds every part; *out owns them. */
+int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *err);
+/* Stops the write-behind (flushing it) and frees everything. */
+int cp_app_free(struct cp_app *app, struct fl_err *err);
+
+#endif

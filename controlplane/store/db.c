@@ -1,0 +1,384 @@
+#include "db.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fairlead/json.h"
+#include "fairlead/log.h"
+#include "fairlead/util.h"
+#include "migrations.h"
+
+struct cp_store {
+	char *path;
+	pthread_key_t conn_key;
+	sqlite3 *main_conn; /* the opening thread's, closed by cp_store_free */
+};
+
+static void conn_close(void *p)
+{
+	sqlite3_close_v2(p);
+}
+
+int cp_db_error(sqlite3 *db, struct fl_err *err)
+{
+	int ext = sqlite3_extended_errcode(db);
+
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return fl_err_set(err, FL_EEXISTS, "already exists");
+	if ((ext & 0xff) == SQLITE_BUSY || (ext & 0xff) == SQLITE_LOCKED)
+		return fl_err_set(err, FL_EAGAIN, "database busy: %s", sqlite3_errmsg(db));
+	if ((ext & 0xff) == SQLITE_CONSTRAINT)
+		return fl_err_set(err, FL_ECONFLICT, "constraint failed: %s", sqlite3_errmsg(db));
+	return fl_err_set(err, FL_ERROR, "database error: %s", sqlite3_errmsg(db));
+}
+
+static int open_conn(sqlite3 **out, const char *path, struct fl_err *err)
+{
+	static const char *const pragmas =
+		"PRAGMA journal_mode=WAL;"
+		/* NORMAL in WAL mode is durable across process crashes; only a power
+		 * cut may lose the last commits, never corrupt the file. */
+		"PRAGMA synchronous=NORMAL;"
+		"PRAGMA foreign_keys=ON;"
+		"PRAGMA busy_timeout=10000;";
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		int rc = fl_err_set(err, FL_ERROR, "cannot open database '%s': %s", path,
+				    db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close_v2(db);
+		return rc;
+	}
+	if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = fl_err_set(err, FL_ERROR, "cannot configure database: %s",
+				    msg ? msg : "?");
+		sqlite3_free(msg);
+		sqlite3_close_v2(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+sqlite3 *cp_db_conn(struct cp_store *s, struct fl_err *err)
+{
+	sqlite3 *db = pthread_getspecific(s->conn_key);
+
+	if (db)
+		return db;
+	if (open_conn(&db, s->path, err) < 0)
+		return NULL;
+	if (pthread_setspecific(s->conn_key, db) != 0) {
+		sqlite3_close_v2(db);
+		fl_err_set(err, FL_ENOMEM, "cannot keep database connection");
+		return NULL;
+	}
+	return db;
+}
+
+static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	int i = 1;
+
+	for (const char *f = fmt ? fmt : ""; *f; f++, i++) {
+		int rc = SQLITE_OK;
+
+		switch (*f) {
+		case 's': {
+			const char *v = va_arg(ap, const char *);
+
+			rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, i);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'n': {
+			int64_t v = va_arg(ap, int64_t);
+
+			rc = v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+			break;
+		}
+		case 'j': {
+			json_t *v = va_arg(ap, json_t *);
+			char *txt = v ? fl_json_dumps(v) : NULL;
+
+			rc = sqlite3_bind_text(st, i, txt ? txt : "{}", -1, SQLITE_TRANSIENT);
+			free(txt);
+			break;
+		}
+		default:
+			return SQLITE_MISUSE;
+		}
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static int prepare(sqlite3_stmt **st, sqlite3 *db, const char *sql, const char *fmt, va_list ap,
+		   struct fl_err *err)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return cp_db_error(db, err);
+	if (bind_args(*st, fmt, ap) != SQLITE_OK) {
+		int rc = cp_db_error(db, err);
+
+		sqlite3_finalize(*st);
+		*st = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = prepare(&st, db, sql, fmt, ap, err);
+	va_end(ap);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		rc = sqlite3_changes(db);
+	else
+		rc = cp_db_error(db, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int json_column(const char *name)
+{
+	static const char *const cols[] = {"labels",  "inventory", "desired", "reported",
+					   "details", "args",	   "result"};
+
+	for (size_t i = 0; i < FL_ARRAY_SIZE(cols); i++)
+		if (strcmp(name, cols[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql,
+		const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *rows = NULL;
+	va_list ap;
+	int rc;
+
+	*out = NULL;
+	va_start(ap, fmt);
+	rc = prepare(&st, db, sql, fmt, ap, err);
+	va_end(ap);
+	if (rc < 0)
+		return rc;
+	rows = json_array();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row = json_object();
+
+		for (int c = 0; c < sqlite3_column_count(st); c++) {
+			const char *name = sqlite3_column_name(st, c);
+			json_t *v = NULL;
+
+			switch (sqlite3_column_type(st, c)) {
+			case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, c)); break;
+			case SQLITE_FLOAT: v = json_real(sqlite3_column_double(st, c)); break;
+			case SQLITE_NULL: v = json_null(); break;
+			default: {
+				const char *t = (const char *)sqlite3_column_text(st, c);
+				size_t len = (size_t)sqlite3_column_bytes(st, c);
+
+				if (!json_column(name) || fl_json_parse(&v, t, len, NULL) < 0)
+					v = json_stringn(t, len);
+			}
+			}
+			json_object_set_new(row, name, v);
+		}
+		json_array_append_new(rows, row);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = cp_db_error(db, err);
+		json_decref(rows);
+	} else {
+		rc = 0;
+		*out = rows;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cp_db_begin(sqlite3 *db, struct fl_err *err)
+{
+	/* IMMEDIATE takes the write lock now: the audit append reads the chain head
+	 * and must not race another writer between that read and its insert. */
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return cp_db_error(db, err);
+	return 0;
+}
+
+int cp_db_commit(sqlite3 *db, struct fl_err *err)
+{
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = cp_db_error(db, err);
+
+		cp_db_rollback(db);
+		return rc;
+	}
+	return 0;
+}
+
+void cp_db_rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int cp_db_finish(sqlite3 *db, int rc, const struct cp_audit_rec *a, struct fl_err *err)
+{
+	if (rc >= 0 && a)
+		rc = cp_db_audit_append(db, a, err);
+	if (rc >= 0)
+		rc = cp_db_commit(db, err);
+	if (rc < 0)
+		cp_db_rollback(db);
+	return rc < 0 ? rc : 0;
+}
+
+/* --- migrations ------------------------------------------------------ */
+
+static int current_version(int *out, sqlite3 *db, struct fl_err *err)
+{
+	json_t *rows = NULL;
+	int rc;
+
+	rc = cp_db_exec(db, err,
+			"CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+			"KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+			"");
+	if (rc < 0)
+		return rc;
+	rc = cp_db_query(&rows, db, err, "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations",
+			 "");
+	if (rc < 0)
+		return rc;
+	*out = (int)json_integer_value(json_object_get(json_array_get(rows, 0), "v"));
+	json_decref(rows);
+	return 0;
+}
+
+static int migrate(sqlite3 *db, int target, struct fl_err *err)
+{
+	int have, rc;
+
+	if ((rc = current_version(&have, db, err)) < 0)
+		return rc;
+	if (have > cp_migrations_count)
+		return fl_err_set(err, FL_ECONFLICT,
+				  "database schema version %d is newer than this server (%d)", have,
+				  cp_migrations_count);
+	for (int i = have; i < target; i++) {
+		const struct cp_migration *m = &cp_migrations[i];
+		char *msg = NULL;
+
+		if ((rc = cp_db_begin(db, err)) < 0)
+			return rc;
+		if (sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK) {
+			rc = fl_err_set(err, FL_ERROR, "migration %s failed: %s", m->name,
+					msg ? msg : "?");
+			sqlite3_free(msg);
+			cp_db_rollback(db);
+			return rc;
+		}
+		rc = cp_db_exec(db, err,
+				"INSERT INTO schema_migrations (version, name, applied_at) "
+				"VALUES (?, ?, ?)",
+				"isi", (int64_t)m->version, m->name, fl_now());
+		if (rc < 0 || (rc = cp_db_commit(db, err)) < 0) {
+			cp_db_rollback(db);
+			return rc;
+		}
+		fl_log(FL_LOG_INFO, "applied migration %s", m->name);
+	}
+	return 0;
+}
+
+int cp_store_latest_version(void)
+{
+	return cp_migrations_count;
+}
+
+int cp_store_open(struct cp_store **out, const char *path, int target_version,
+		  struct fl_err *err)
+{
+	struct cp_store *s;
+	int rc;
+
+	*out = NULL;
+	if (target_version < 0 || target_version > cp_migrations_count)
+		target_version = cp_migrations_count;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	if (pthread_key_create(&s->conn_key, conn_close) != 0) {
+		free(s->path);
+		free(s);
+		return fl_err_set(err, FL_ERROR, "cannot create thread key");
+	}
+	if (!(s->main_conn = cp_db_conn(s, err))) {
+		rc = err ? err->code : FL_ERROR;
+		goto fail;
+	}
+	if ((rc = migrate(s->main_conn, target_version, err)) < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	cp_store_free(s);
+	return rc;
+}
+
+void cp_store_free(struct cp_store *s)
+{
+	if (!s)
+		return;
+	if (s->main_conn) {
+		pthread_setspecific(s->conn_key, NULL);
+		sqlite3_close_v2(s->main_conn);
+	}
+	pthread_key_delete(s->conn_key);
+	free(s->path);
+	free(s);
+}
+
+int cp_store_version(int *out, struct cp_store *s, struct fl_err *err)
+{
+	sqlite3 *db = cp_db_conn(s, err);
+
+	if (!db)
+		return err ? err->code : FL_ERROR;
+	return current_version(out, db, err);
+}
+
+int cp_store_checkpoint(struct cp_store *s, struct fl_err *err)
+{
+	sqlite3 *db = cp_db_conn(s, err);
+
+	if (!db)
+		return err ? err->code : FL_ERROR;
+	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+		return cp_db_error(db, err);
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * db.h - internals shared by the store's files: the per-thread connection,
+ * transactions, and two helpers that bind parameters from a format string.
+ *
+ * Format characters: 's' text (NULL binds NULL), 'i' int64, 'n' int64 where 0
+ * binds NULL, 'j' json_t* stored as compact JSON text (NULL binds '{}').
+ */
+#ifndef CP_STORE_DB_H
+#define CP_STORE_DB_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+sqlite3 *cp_db_conn(struct cp_store *s, struct fl_err *err);
+/* Translates the connection's last error once, here. */
+int cp_db_error(sqlite3 *db, struct fl_err *err);
+
+int cp_db_begin(sqlite3 *db, struct fl_err *err);
+int cp_db_commit(sqlite3 *db, struct fl_err *err);
+void cp_db_rollback(sqlite3 *db);
+
+/* Runs one statement; returns the number of changed rows, or a negative code
+ * (FL_EEXISTS on a UNIQUE or PRIMARY KEY violation). */
+int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, ...);
+/* Runs a query and returns its rows as a JSON array of objects keyed by
+ * column name. Columns named labels, inventory, desired, reported, details,
+ * args or result are parsed back into JSON values. */
+int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql,
+		const char *fmt, ...);
+
+/* Sets db to the thread's connection or returns the error from the caller. */
+#define CP_DB_CONN(db, s, err)                                                         \
+	do {                                                                           \
+		if (!((db) = cp_db_conn((s), (err))))                                  \
+			return (err) ? (err)->code : FL_ERROR;                         \
+	} while (0)
+
+/* Ends a transaction opened with cp_db_begin: when rc >= 0 appends the audit
+ * entry a (if any) and commits; otherwise, or if that fails, rolls back.
+ * Returns 0 or the first negative code. */
+int cp_db_finish(sqlite3 *db, int rc, const struct cp_audit_rec *a, struct fl_err *err);
+
+/* Appends an audit entry inside the caller's open transaction. */
+int cp_db_audit_append(sqlite3 *db, const struct cp_audit_rec *a, struct fl_err *err);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * store.h - the control plane's durable state: the only sqlite3 user.
+ *
+ * One SQLite file in WAL mode. Each thread that calls in gets its own
+ * connection (opened on first use, closed when the thread exits), so worker
+ * threads never share a handle. Every mutation that an operator or device
+ * causes runs in one transaction together with its audit entry: either both
+ * land or neither does. Reads and writes bind parameters; no SQL is built
+ * from input.
+ *
+ * JSON results are new references the caller owns.
+ */
+#ifndef CP_STORE_H
+#define CP_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "fairlead/crypto.h"
+#include "fairlead/err.h"
+
+struct cp_store;
+
+/* An audit entry to append in the same transaction as a mutation. details is
+ * borrowed (NULL: {}). */
+struct cp_audit_rec {
+	const char *actor;
+	const char *action;
+	const char *target;
+	json_t *details;
+};
+
+/* Opens (creating if needed) and migrates to target_version (-1: latest). */
+int cp_store_open(struct cp_store **out, const char *path, int target_version,
+		  struct fl_err *err);
+void cp_store_free(struct cp_store *s);
+int cp_store_version(int *out, struct cp_store *s, struct fl_err *err);
+int cp_store_latest_version(void);
+/* Runs a checkpoint so the main file holds everything (for backups). */
+int cp_store_checkpoint(struct cp_store *s, struct fl_err *err);
+
+/* --- devices --------------------------------------------------------- */
+
+/* What the in-memory registry keeps of a device (see registry.h). */
+struct cp_device_core {
+	char id[65];
+	char state[16];
+	char keyid[FL_KEYID_LEN + 1];
+	uint8_t pk[FL_ED25519_PK_LEN];
+	json_t *labels;
+	int64_t desired_version;
+	int64_t last_seen; /* 0: never */
+	int open_commands;
+};
+
+/* Calls cb for every device with its active key; cb returns non-zero to stop.
+ * cb may keep neither the row nor its labels beyond the call without a
+ * json_incref. */
+typedef int (*cp_device_core_cb)(const struct cp_device_core *d, void *ctx);
+int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx,
+			  struct fl_err *err);
+
+/* One device as a JSON object (id, state, state_reason, labels, keyid,
+ * inventory, desired, desired_version, reported, enrolled_at, last_seen).
+ * FL_ENOTFOUND when absent. */
+int cp_store_device_get(json_t **out, struct cp_store *s, const char *id, struct fl_err *err);
+/* Devices with id > after in id order, at most limit, in the same form
+ * without desired/reported. */
+int cp_store_devices_page(json_t **out, struct cp_store *s, const char *after, int limit,
+			  struct fl_err *err);
+
+struct cp_enrollment {
+	const char *device_id;
+	const char *pubkey_b64;
+	const char *keyid;
+	const char *state;	   /* pending or accepted */
+	json_t *labels;		   /* borrowed */
+	json_t *inventory;	   /* borrowed, may be NULL */
+	const char *token_id;	   /* enrollment token to consume, or NULL */
+	const char *preauth_id;	   /* preauthorization to consume, or NULL */
+	int64_t now;
+};
+/* Creates the device and its key, consuming one use of the token (FL_EGONE
+ * when none is left or it expired meanwhile) or the preauthorization.
+ * FL_EEXISTS when the id or key is taken. */
+int cp_store_device_enroll(struct cp_store *s, const struct cp_enrollment *e,
+			   const struct cp_audit_rec *a, struct fl_err *err);
+int cp_store_device_set_state(struct cp_store *s, const char *id, const char *state,
+			      const char *reason, const struct cp_audit_rec *a, struct fl_err *err);
+int cp_store_device_set_labels(struct cp_store *s, const char *id, json_t *labels,
+			       const struct cp_audit_rec *a, struct fl_err *err);
+/* Replaces the desired twin and bumps desired_version (returned in *version). */
+int cp_store_device_set_desired(int64_t *version, struct cp_store *s, const char *id,
+				json_t *desired, const struct cp_audit_rec *a,
+				struct fl_err *err);
+/* Retires old_keyid and activates the new key in one step. */
+int cp_store_device_rotate_key(struct cp_store *s, const char *id, const char *old_keyid,
+			       const char *new_keyid, const char *new_pubkey_b64, int64_t now,
+			       const struct cp_audit_rec *a, struct fl_err *err);
+/* The desired twin (new reference) and its version. */
+int cp_store_device_desired(json_t **out, int64_t *version, struct cp_store *s, const char *id,
+			    struct fl_err *err);
+
+/* Write-behind batch from check-ins: one transaction for all of them. */
+struct cp_checkin_rec {
+	char device_id[65];
+	int64_t last_seen;
+	char *inventory; /* compact JSON or NULL: unchanged */
+	char *reported;	 /* compact JSON or NULL: unchanged */
+};
+struct cp_command_result {
+	char id[48];
+	char device_id[65];
+	char status[12]; /* delivered, ok, error */
+	char *result;	 /* compact JSON or NULL */
+	int64_t at;
+};
+int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *recs, size_t n,
+			    const struct cp_command_result *res, size_t nres, struct fl_err *err);
+
+/* --- preauthorization -------------------------------------------------- */
+
+int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_b64,
+			 json_t *labels, int64_t now, const struct cp_audit_rec *a,
+			 struct fl_err *err);
+/* The preauthorized key and labels of id; FL_ENOTFOUND when none. */
+int cp_store_preauth_get(char pubkey_b64[64], json_t **labels, struct cp_store *s,
+			 const char *id, struct fl_err *err);
+
+/* --- operator tokens --------------------------------------------------- */
+
+struct cp_token {
+	char id[40];
+	char role[20];
+	char name[65];
+	int64_t created_at;
+	int64_t expires_at; /* 0: never */
+	int64_t revoked_at; /* 0: live */
+};
+int cp_store_token_add(struct cp_store *s, const struct cp_token *t, const char *hash_hex,
+		       const struct cp_audit_rec *a, struct fl_err *err);
+int cp_store_token_by_hash(struct cp_token *out, struct cp_store *s, const char *hash_hex,
+			   struct fl_err *err);
+int cp_store_tokens_list(json_t **out, struct cp_store *s, struct fl_err *err);
+int cp_store_token_revoke(struct cp_store *s, const char *id, int64_t now,
+			  const struct cp_audit_rec *a, struct fl_err *err);
+
+/* --- enrollment tokens ------------------------------------------------- */
+
+struct cp_enroll_token {
+	char id[40];
+	int64_t max_uses;
+	int64_t uses_left;
+	json_t *labels; /* owned by the struct: cp_enroll_token_release */
+	int auto_accept;
+	int64_t created_at;
+	int64_t expires_at;
+	int64_t revoked_at;
+};
+void cp_enroll_token_release(struct cp_enroll_token *t);
+int cp_store_enroll_token_add(struct cp_store *s, const struct cp_enroll_token *t,
+			      const char *hash_hex, const struct cp_audit_rec *a,
+			      struct fl_err *err);
+int cp_store_enroll_token_by_hash(struct cp_enroll_token *out, struct cp_store *s,
+				  const char *hash_hex, struct fl_err *err);
+int cp_store_enroll_tokens_list(json_t **out, struct cp_store *s, struct fl_err *err);
+int cp_store_enroll_token_revoke(struct cp_store *s, const char *id, int64_t now,
+				 const struct cp_audit_rec *a, struct fl_err *err);
+
+/* --- audit ----------------------------------------------------------- */
+
+int cp_store_audit_append(struct cp_store *s, const struct cp_audit_rec *a, struct fl_err *err);
+int cp_store_audit_list(json_t **out, struct cp_store *s, int64_t after, int limit,
+			struct fl_err *err);
+int cp_store_audit_head(int64_t *seq, char hash[65], struct cp_store *s, struct fl_err *err);
+
+/* --- commands -------------------------------------------------------- */
+
+int cp_store_command_add(struct cp_store *s, const char *id, const char *device_id,
+			 const char *type, json_t *args, int64_t now,
+			 const struct cp_audit_rec *a, struct fl_err *err);
+/* Commands of a device, newest first (open_only: queued or delivered, oldest
+ * first, at most 16). */
+int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id,
+			   int open_only, struct fl_err *err);
+
+#endif
