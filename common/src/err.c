@@ -22,6 +22,7 @@ int fl_err_prefix(struct fl_err *err, const char *fmt, ...)
 	char prefix[128];
 	char old[sizeof(err->msg)];
 	va_list ap;
+	size_t n;
 
 	if (!err)
 		return FL_ERROR;
@@ -29,9 +30,18 @@ int fl_err_prefix(struct fl_err *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	/* Truncation is fine: the message is for humans and stays bounded. */
-	if (snprintf(err->msg, sizeof(err->msg), "%s: ", prefix) < (int)sizeof(err->msg))
-		strncat(err->msg, old, sizeof(err->msg) - strlen(err->msg) - 1);
+	/* Truncation is fine: the message is for humans and stays bounded. A
+	 * length-checked memcpy, because gcc's -Wstringop-truncation rejects
+	 * the strncat this used to be in the sanitizer build. */
+	n = (size_t)snprintf(err->msg, sizeof(err->msg), "%s: ", prefix);
+	if (n < sizeof(err->msg)) {
+		size_t room = sizeof(err->msg) - n - 1, len = strnlen(old, sizeof(old) - 1);
+
+		if (len > room)
+			len = room;
+		memcpy(err->msg + n, old, len);
+		err->msg[n + len] = '\0';
+	}
 	return err->code;
 }
 

@@ -21,7 +21,7 @@ static inline const char *fl_test_tmpdir(void)
 
 	snprintf(dir, sizeof(dir), "%s/fltest.XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(dir))
-		cr_assert_fail("mkdtemp failed");
+		cr_fatal("mkdtemp failed");
 	return dir;
 }
 

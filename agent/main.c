@@ -1,0 +1,490 @@
+/*
+ * fairlead-agent: the device side of Fairlead. Parses the command line and
+ * hands each subcommand to its module; all logic lives in the fl_agent
+ * library so tests exercise it without this file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/clock.h"
+#include "agent/enroll.h"
+#include "fairlead/crypto.h"
+#include "fairlead/log.h"
+#include "fairlead/util.h"
+#include "agent/inventory.h"
+#include "agent/key.h"
+#include "agent/poll.h"
+#include "agent/rotate.h"
+#include "agent/state.h"
+#include "agent/transport.h"
+
+#define EXIT_USAGE 2
+
+struct globals {
+	const char *server;
+	const char *ca;
+	const char *state;
+	const char *log_level;
+};
+
+static const char usage_main[] =
+	"usage: fairlead-agent [--server URL] [--ca FILE] --state DIR [--log-level LEVEL]\n"
+	"                      COMMAND [ARGS]\n"
+	"\n"
+	"The Fairlead device agent: enrolls this device and keeps it checked in.\n"
+	"\n"
+	"commands:\n"
+	"  enroll      generate the device key and enroll with the server\n"
+	"  keygen      create the device key and print its public key\n"
+	"  run         the check-in loop, until SIGTERM or SIGINT\n"
+	"  rotate-key  replace the device key (signed by the old and the new key)\n"
+	"\n"
+	"global options:\n"
+	"  --server URL       the server, https://HOST:PORT (run and rotate-key default\n"
+	"                     to the one recorded at enrollment)\n"
+	"  --ca FILE          PEM CA certificate to pin (default: the system store)\n"
+	"  --state DIR        state directory: device key, identity, twin, results\n"
+	"  --log-level LEVEL  debug, info, warn or error (default info)\n"
+	"  -h, --help         this help; 'fairlead-agent COMMAND --help' for a command\n"
+	"  --version          print the version\n";
+
+static const char usage_enroll[] =
+	"usage: fairlead-agent --server URL --ca FILE --state DIR enroll\n"
+	"                      [--token TOKEN] [--label K=V]... [--id ID]\n"
+	"                      [--hw-model M] [--firmware-version V]\n"
+	"\n"
+	"Generates the device's Ed25519 key in DIR (mode 0600; reused when 'keygen'\n"
+	"made it), proves possession of it over a server challenge and enrolls.\n"
+	"Without --token the device enrolls as preauthorized ('fairlead device\n"
+	"preauthorize'). Prints the device id and its state ('pending' or\n"
+	"'accepted') and exits 0; exits non-zero with the reason otherwise.\n"
+	"\n"
+	"  --token TOKEN   enrollment token (fle_...)\n"
+	"  --label K=V     label for this device, repeatable (the token's win)\n"
+	"  --id ID         device id (default: dev- and 12 hex digits of the key id)\n"
+	"  --hw-model M, --firmware-version V   as for 'run', sent as inventory\n";
+
+static const char usage_keygen[] =
+	"usage: fairlead-agent --state DIR keygen\n"
+	"\n"
+	"Creates the device key in DIR when absent and prints its public key\n"
+	"(base64) alone on stdout, for 'fairlead device preauthorize ID --pubkey'.\n";
+
+static const char usage_run[] =
+	"usage: fairlead-agent [--server URL] [--ca FILE] --state DIR run [--once]\n"
+	"                      [--hw-model M] [--firmware-version V] [--max-backoff DUR]\n"
+	"\n"
+	"Checks in with the server at the interval it suggests (+-10%), reporting\n"
+	"inventory, the applied twin and command results; applies the desired twin\n"
+	"and runs commands. Backs off exponentially on errors. Stops on SIGTERM or\n"
+	"SIGINT with exit status 0.\n"
+	"\n"
+	"  --once                  one check-in; exit 0 when the server accepted it\n"
+	"  --hw-model M            hardware model (default: devicetree, DMI, unknown)\n"
+	"  --firmware-version V    firmware version (default: VERSION_ID of os-release)\n"
+	"  --max-backoff DUR       longest wait after errors, e.g. 60s, 5m (default 5m)\n";
+
+static const char usage_rotate[] =
+	"usage: fairlead-agent [--server URL] [--ca FILE] --state DIR rotate-key\n"
+	"\n"
+	"Generates a new device key and asks the server to switch to it; the request\n"
+	"is signed by the old key and carries a proof by the new one. Prints the new\n"
+	"key id. Safe against crashes: an interrupted rotation is settled by the\n"
+	"next check-in.\n";
+
+static int usage_error(const char *usage, const char *fmt, ...) FL_PRINTF(2, 3);
+
+static int usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fairlead-agent: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	/* The first lines of the command's usage, not a wall of text. */
+	fprintf(stderr, "\n%.*s(see --help)\n", (int)strcspn(usage, "\n") + 1, usage);
+	return EXIT_USAGE;
+}
+
+/* Matches argv[*i] against "--name VALUE" or "--name=VALUE". Returns 1 and
+ * advances *i on a match, 0 when it is another argument, -1 when the value
+ * is missing. */
+static int opt_value(const char **out, int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*out = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*out = argv[++*i];
+	return 1;
+}
+
+/* The global options, also accepted after the command name. */
+static int global_opt(struct globals *g, int argc, char **argv, int *i)
+{
+	int m;
+
+	if ((m = opt_value(&g->server, argc, argv, i, "--server")) != 0 ||
+	    (m = opt_value(&g->ca, argc, argv, i, "--ca")) != 0 ||
+	    (m = opt_value(&g->state, argc, argv, i, "--state")) != 0 ||
+	    (m = opt_value(&g->log_level, argc, argv, i, "--log-level")) != 0)
+		return m;
+	return 0;
+}
+
+static int is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static int fail(const char *what, const struct fl_err *err)
+{
+	fprintf(stderr, "fairlead-agent: %s: %s\n", what, err->msg[0] ? err->msg : "failed");
+	return EXIT_FAILURE;
+}
+
+/* Applies the log level and checks that a state directory was given. */
+static int need_state(const struct globals *g, const char *usage)
+{
+	enum fl_log_level level;
+
+	if (g->log_level) {
+		if (fl_log_parse_level(&level, g->log_level) < 0)
+			return usage_error(usage, "bad --log-level '%s'", g->log_level);
+		fl_log_set_level(level);
+	}
+	if (!g->state || !*g->state)
+		return usage_error(usage, "%s", "--state DIR is required");
+	return 0;
+}
+
+/* The server to talk to: the flag, else the one recorded at enrollment. */
+static int open_transport(struct ag_transport **t, const struct globals *g,
+			  struct fl_err *err)
+{
+	struct ag_identity id;
+	const char *server = g->server;
+	int rc;
+
+	if (!server) {
+		if ((rc = ag_state_load_identity(&id, g->state, err)) < 0)
+			return rc;
+		server = id.server;
+		if (!*server)
+			return fl_err_set(err, FL_EINVAL, "no server recorded; pass --server URL");
+	}
+	return ag_transport_http_new(t, server, g->ca, err);
+}
+
+static int cmd_keygen(struct globals *g, int argc, char **argv)
+{
+	struct fl_err err = {0};
+	struct ag_key key;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		int m;
+
+		if (is_help(argv[i])) {
+			fputs(usage_keygen, stdout);
+			return 0;
+		}
+		if ((m = global_opt(g, argc, argv, &i)) == 0)
+			return usage_error(usage_keygen, "unknown argument '%s'", argv[i]);
+		if (m < 0)
+			return usage_error(usage_keygen, "%s needs a value", argv[i]);
+	}
+	if ((rc = need_state(g, usage_keygen)) != 0)
+		return rc;
+	if (ag_state_dir_init(g->state, &err) < 0 || ag_key_ensure(&key, NULL, g->state, &err) < 0)
+		return fail("keygen", &err);
+	printf("%s\n", key.pk_b64);
+	ag_key_wipe(&key);
+	return 0;
+}
+
+static int cmd_enroll(struct globals *g, int argc, char **argv)
+{
+	struct ag_enroll_opts eo = {0};
+	struct ag_inventory_opts io = {0};
+	struct ag_transport *t = NULL;
+	struct ag_identity id;
+	struct fl_err err = {0};
+	json_t *labels = json_object(), *inv = NULL;
+	int rc = EXIT_FAILURE;
+
+	if (!labels) {
+		fprintf(stderr, "fairlead-agent: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL;
+		int m;
+
+		if (is_help(argv[i])) {
+			fputs(usage_enroll, stdout);
+			rc = 0;
+			goto cleanup;
+		}
+		if ((m = global_opt(g, argc, argv, &i)) == 0 &&
+		    (m = opt_value(&eo.token, argc, argv, &i, "--token")) == 0 &&
+		    (m = opt_value(&eo.device_id, argc, argv, &i, "--id")) == 0 &&
+		    (m = opt_value(&io.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
+		    (m = opt_value(&io.firmware_version, argc, argv, &i, "--firmware-version")) == 0 &&
+		    (m = opt_value(&v, argc, argv, &i, "--label")) == 0) {
+			rc = usage_error(usage_enroll, "unknown argument '%s'", argv[i]);
+			goto cleanup;
+		}
+		if (m < 0) {
+			rc = usage_error(usage_enroll, "%s needs a value", argv[i]);
+			goto cleanup;
+		}
+		if (v) {
+			char k[64], val[64];
+
+			if (fl_label_parse(k, sizeof(k), val, sizeof(val), v, &err) < 0) {
+				rc = usage_error(usage_enroll, "%s", err.msg);
+				goto cleanup;
+			}
+			json_object_set_new(labels, k, json_string(val));
+		}
+	}
+	if ((rc = need_state(g, usage_enroll)) != 0)
+		goto cleanup;
+	if (!g->server) {
+		rc = usage_error(usage_enroll, "%s", "--server URL is required");
+		goto cleanup;
+	}
+	rc = EXIT_FAILURE;
+	if (eo.token && !*eo.token) {
+		rc = usage_error(usage_enroll, "%s", "--token must not be empty");
+		goto cleanup;
+	}
+	if (ag_inventory_collect(&inv, &io, &err) < 0 ||
+	    ag_transport_http_new(&t, g->server, g->ca, &err) < 0) {
+		rc = fail("enroll", &err);
+		goto cleanup;
+	}
+	eo.dir = g->state;
+	eo.server = g->server;
+	eo.labels = labels;
+	eo.inventory = inv;
+	eo.now = fl_now();
+	if (ag_enroll_run(&id, t, &eo, &err) < 0) {
+		rc = fail("enroll", &err);
+		goto cleanup;
+	}
+	printf("%s %s\n", id.device_id, id.state);
+	rc = 0;
+cleanup:
+	ag_transport_free(t);
+	json_decref(labels);
+	json_decref(inv);
+	return rc;
+}
+
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+	ssize_t n = write(wake_pipe[1], &c, 1);
+
+	(void)n; /* a full pipe already wakes the loop */
+	errno = saved;
+}
+
+static int setup_signals(struct fl_err *err)
+{
+	struct sigaction sa;
+
+	if (pipe(wake_pipe) != 0)
+		return fl_err_set(err, FL_ERROR, "pipe: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+		fcntl(wake_pipe[i], F_SETFL, O_NONBLOCK);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+		return fl_err_set(err, FL_ERROR, "sigaction: %s", strerror(errno));
+	return 0;
+}
+
+static int cmd_run(struct globals *g, int argc, char **argv)
+{
+	struct ag_poll_opts po = {0};
+	struct ag_transport *t = NULL;
+	struct ag_poll *p = NULL;
+	struct ag_clock clock;
+	struct fl_err err = {0};
+	const char *backoff = NULL;
+	int once = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		int m;
+
+		if (is_help(argv[i])) {
+			fputs(usage_run, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--once") == 0) {
+			once = 1;
+			continue;
+		}
+		if ((m = global_opt(g, argc, argv, &i)) == 0 &&
+		    (m = opt_value(&po.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
+		    (m = opt_value(&po.firmware_version, argc, argv, &i, "--firmware-version")) == 0 &&
+		    (m = opt_value(&backoff, argc, argv, &i, "--max-backoff")) == 0)
+			return usage_error(usage_run, "unknown argument '%s'", argv[i]);
+		if (m < 0)
+			return usage_error(usage_run, "%s needs a value", argv[i]);
+	}
+	if ((rc = need_state(g, usage_run)) != 0)
+		return rc;
+	if (backoff) {
+		int64_t s = 0;
+
+		if (fl_duration_parse(&s, backoff, &err) < 0)
+			return usage_error(usage_run, "--max-backoff: %s", err.msg);
+		po.max_backoff_ms = s * 1000;
+	}
+	po.dir = g->state;
+	rc = EXIT_FAILURE;
+	if (setup_signals(&err) < 0 || open_transport(&t, g, &err) < 0) {
+		rc = fail("run", &err);
+		goto cleanup;
+	}
+	ag_clock_system(&clock, &wake_pipe[0]);
+	if (ag_poll_new(&p, t, &clock, &po, &err) < 0) {
+		rc = fail("run", &err);
+		goto cleanup;
+	}
+	if (once) {
+		int64_t delay;
+
+		if (ag_poll_once(&delay, p, &err) < 0) {
+			rc = fail("check-in", &err);
+			goto cleanup;
+		}
+		rc = 0;
+		goto cleanup;
+	}
+	rc = ag_poll_run(p, &err) < 0 ? fail("run", &err) : 0;
+cleanup:
+	ag_poll_free(p);
+	ag_transport_free(t);
+	return rc;
+}
+
+static int cmd_rotate(struct globals *g, int argc, char **argv)
+{
+	char keyid[FL_KEYID_LEN + 1];
+	struct ag_transport *t = NULL;
+	struct ag_clock clock;
+	struct fl_err err = {0};
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		int m;
+
+		if (is_help(argv[i])) {
+			fputs(usage_rotate, stdout);
+			return 0;
+		}
+		if ((m = global_opt(g, argc, argv, &i)) == 0)
+			return usage_error(usage_rotate, "unknown argument '%s'", argv[i]);
+		if (m < 0)
+			return usage_error(usage_rotate, "%s needs a value", argv[i]);
+	}
+	if ((rc = need_state(g, usage_rotate)) != 0)
+		return rc;
+	rc = EXIT_FAILURE;
+	if (open_transport(&t, g, &err) < 0) {
+		rc = fail("rotate-key", &err);
+		goto cleanup;
+	}
+	/* An earlier rotation that never heard back is settled first, by the
+	 * same check-in 'run' would make. */
+	if (ag_state_exists(g->state, AG_KEY_NEW_FILE)) {
+		struct ag_poll *p = NULL;
+		struct ag_poll_opts po = {0};
+		int64_t delay;
+
+		po.dir = g->state;
+		ag_clock_system(&clock, NULL);
+		if (ag_poll_new(&p, t, &clock, &po, &err) == 0)
+			(void)ag_poll_once(&delay, p, &err);
+		ag_poll_free(p);
+		fl_err_clear(&err);
+	}
+	if (ag_rotate_run(keyid, t, g->state, &err) < 0) {
+		rc = fail("rotate-key", &err);
+		goto cleanup;
+	}
+	printf("%s\n", keyid);
+	rc = 0;
+cleanup:
+	ag_transport_free(t);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct globals g = {0};
+	int i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		int m;
+
+		if (is_help(argv[i])) {
+			fputs(usage_main, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("fairlead-agent %s\n", FL_VERSION);
+			return 0;
+		}
+		if ((m = global_opt(&g, argc, argv, &i)) == 0)
+			return usage_error(usage_main, "unknown option '%s'", argv[i]);
+		if (m < 0)
+			return usage_error(usage_main, "%s needs a value", argv[i]);
+	}
+	if (i >= argc)
+		return usage_error(usage_main, "%s", "no command given");
+	if (fl_crypto_init() < 0) {
+		fprintf(stderr, "fairlead-agent: cannot initialise the crypto library\n");
+		return EXIT_FAILURE;
+	}
+	if (strcmp(argv[i], "enroll") == 0)
+		return cmd_enroll(&g, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "keygen") == 0)
+		return cmd_keygen(&g, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "run") == 0)
+		return cmd_run(&g, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "rotate-key") == 0)
+		return cmd_rotate(&g, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	return usage_error(usage_main, "unknown command '%s'", argv[i]);
+}

@@ -1,0 +1,389 @@
+#include "agent/poll.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/commands.h"
+#include "fairlead/json.h"
+#include "fairlead/log.h"
+#include "agent/inventory.h"
+#include "agent/key.h"
+#include "agent/state.h"
+
+#define CHECKIN_TARGET "/api/v1/device/checkin"
+#define MAX_INTERVAL_S 86400
+#define MAX_RETRY_AFTER_S 86400
+
+struct ag_poll {
+	struct ag_transport *t;
+	struct ag_clock clock;
+	struct ag_poll_opts opts;
+	struct ag_identity id;
+	struct ag_key key;
+	struct ag_key new_key;
+	int have_new;
+	int64_t interval_s;
+	int64_t backoff_ms; /* last backoff base; 0 while healthy */
+	int64_t max_backoff_ms;
+	int followed_up; /* the previous delay was an immediate follow-up */
+	json_t *desired;
+	int64_t desired_version;
+	json_t *results; /* {"pending":[...]} as in results.json */
+};
+
+int64_t ag_poll_interval_s(const struct ag_poll *p)
+{
+	return p->interval_s;
+}
+
+const char *ag_poll_keyid(const struct ag_poll *p)
+{
+	return p->key.keyid;
+}
+
+const char *ag_poll_device_state(const struct ag_poll *p)
+{
+	return p->id.state;
+}
+
+void ag_poll_free(struct ag_poll *p)
+{
+	if (!p)
+		return;
+	ag_key_wipe(&p->key);
+	ag_key_wipe(&p->new_key);
+	json_decref(p->desired);
+	json_decref(p->results);
+	free(p);
+}
+
+int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_clock *clock,
+		const struct ag_poll_opts *opts, struct fl_err *err)
+{
+	struct ag_poll *p;
+	int rc;
+
+	*out = NULL;
+	if (!(p = calloc(1, sizeof(*p))))
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	p->t = t;
+	p->clock = *clock;
+	p->opts = *opts;
+	p->interval_s = AG_POLL_DEFAULT_INTERVAL;
+	p->max_backoff_ms = opts->max_backoff_ms > 0 ? opts->max_backoff_ms
+						     : AG_POLL_DEFAULT_MAX_BACKOFF;
+	if ((rc = ag_state_load_identity(&p->id, opts->dir, err)) < 0 ||
+	    (rc = ag_key_load(&p->key, opts->dir, AG_KEY_FILE, err)) < 0 ||
+	    (rc = ag_state_load_desired(&p->desired, &p->desired_version, opts->dir, err)) < 0 ||
+	    (rc = ag_state_load_results(&p->results, opts->dir, err)) < 0)
+		goto cleanup;
+	rc = ag_key_load(&p->new_key, opts->dir, AG_KEY_NEW_FILE, err);
+	if (rc == 0) {
+		p->have_new = 1;
+		fl_log(FL_LOG_INFO, "found %s from an unfinished key rotation; the next "
+		       "check-in decides which key is current", AG_KEY_NEW_FILE);
+	} else if (rc == FL_ENOTFOUND || rc == FL_EINVAL) {
+		/* A torn new key cannot exist (atomic write), but if it is
+		 * unreadable it was never sent: the old key is current. */
+		if (rc == FL_EINVAL && (rc = ag_key_discard_new(opts->dir, err)) < 0)
+			goto cleanup;
+		fl_err_clear(err);
+		rc = 0;
+	} else {
+		goto cleanup;
+	}
+	/* A crash between promoting device.key and rewriting identity.json
+	 * leaves a stale keyid there; the key file is the truth. */
+	if (strcmp(p->id.keyid, p->key.keyid) != 0) {
+		fl_log(FL_LOG_WARN, "identity.json names key %s but device.key is %s; fixing",
+		       p->id.keyid, p->key.keyid);
+		memcpy(p->id.keyid, p->key.keyid, sizeof(p->id.keyid));
+		if ((rc = ag_state_save_identity(&p->id, opts->dir, err)) < 0)
+			goto cleanup;
+	}
+	ag_transport_set_signer(t, p->key.keyid, p->key.sk);
+	*out = p;
+	p = NULL;
+cleanup:
+	ag_poll_free(p);
+	return rc;
+}
+
+/* The check-in body: inventory, reported twin, unacknowledged results. */
+static int build_body(json_t **out, struct ag_poll *p, struct fl_err *err)
+{
+	struct ag_inventory_opts io = {p->opts.hw_model, p->opts.firmware_version,
+				       p->opts.inventory_root};
+	json_t *inv = NULL, *body = NULL, *pending = json_object_get(p->results, "pending");
+	int rc;
+
+	*out = NULL;
+	if ((rc = ag_inventory_collect(&inv, &io, err)) < 0)
+		return rc;
+	body = json_pack("{s:o,s:{s:O,s:I}}", "inventory", inv, "reported", "config", p->desired,
+			 "applied_version", (json_int_t)p->desired_version);
+	inv = NULL; /* "o" stole it, even on failure */
+	if (!body)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	if (json_array_size(pending) > 0 &&
+	    json_object_set_new(body, "command_results", json_deep_copy(pending)) < 0) {
+		json_decref(body);
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	*out = body;
+	return 0;
+}
+
+static int send_checkin(json_t **reply, int64_t *retry_after, struct ag_poll *p,
+			const json_t *body, const struct ag_key *k, struct fl_err *err)
+{
+	ag_transport_set_signer(p->t, k->keyid, k->sk);
+	return ag_transport_json(p->t, reply, "POST", CHECKIN_TARGET, body, retry_after, err);
+}
+
+/* device.key.new won: it becomes device.key and the identity's keyid. */
+static int promote_new(struct ag_poll *p, struct fl_err *err)
+{
+	int rc;
+
+	if ((rc = ag_key_promote(p->opts.dir, err)) < 0)
+		return rc;
+	p->key = p->new_key;
+	ag_key_wipe(&p->new_key);
+	p->have_new = 0;
+	memcpy(p->id.keyid, p->key.keyid, sizeof(p->id.keyid));
+	fl_log(FL_LOG_INFO, "rotated key %s is current", p->key.keyid);
+	return ag_state_save_identity(&p->id, p->opts.dir, err);
+}
+
+/* Sends the check-in, settling an unfinished rotation on the way. */
+static int exchange(json_t **reply, int64_t *retry_after, struct ag_poll *p, const json_t *body,
+		    struct fl_err *err)
+{
+	struct fl_err e2 = {0};
+	int rc, rc2;
+
+	if (!p->have_new)
+		return send_checkin(reply, retry_after, p, body, &p->key, err);
+	rc = send_checkin(reply, retry_after, p, body, &p->new_key, err);
+	if (rc == 0 || rc == FL_EFORBIDDEN) {
+		if ((rc2 = promote_new(p, &e2)) < 0)
+			fl_log(FL_LOG_ERROR, "cannot promote the rotated key: %s", e2.msg);
+		return rc;
+	}
+	if (rc != FL_EUNAUTH) {
+		ag_transport_set_signer(p->t, p->key.keyid, p->key.sk);
+		return rc;
+	}
+	fl_log(FL_LOG_INFO, "server does not know the rotated key (%s); trying the old one",
+	       err ? err->msg : "");
+	json_decref(*reply);
+	*reply = NULL;
+	rc = send_checkin(reply, retry_after, p, body, &p->key, err);
+	if (rc == 0 || rc == FL_EFORBIDDEN) {
+		/* Only now is it certain the rotation never happened. */
+		if ((rc2 = ag_key_discard_new(p->opts.dir, &e2)) < 0)
+			fl_log(FL_LOG_ERROR, "cannot remove %s: %s", AG_KEY_NEW_FILE, e2.msg);
+		else
+			fl_log(FL_LOG_INFO, "unfinished key rotation discarded; key %s is current",
+			       p->key.keyid);
+		ag_key_wipe(&p->new_key);
+		p->have_new = 0;
+	} else if (rc == FL_EUNAUTH) {
+		fl_log(FL_LOG_ERROR, "server refuses both the old and the rotated key; keeping both");
+	}
+	return rc;
+}
+
+/* Drops the first n pending results: those this check-in delivered. */
+static void ack_results(struct ag_poll *p, size_t n)
+{
+	json_t *pending = json_object_get(p->results, "pending");
+
+	while (n-- > 0 && json_array_size(pending) > 0)
+		json_array_remove(pending, 0);
+}
+
+static int pending_has(const struct ag_poll *p, const char *id)
+{
+	json_t *pending = json_object_get(p->results, "pending"), *r;
+	size_t i;
+
+	json_array_foreach(pending, i, r) {
+		const char *rid = ag_commands_id(r);
+
+		if (rid && strcmp(rid, id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Applies a 2xx reply. *news is set when there is something new to report. */
+static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t sent,
+		       struct fl_err *err)
+{
+	json_t *desired = json_object_get(reply, "desired");
+	json_t *ver = json_object_get(reply, "desired_version");
+	json_t *state = json_object_get(reply, "state");
+	json_t *interval = json_object_get(reply, "poll_interval");
+	json_t *cmds = json_object_get(reply, "commands"), *cmd;
+	int64_t now = p->clock.now(p->clock.ctx);
+	int dirty = 0, rc = 0;
+	size_t i;
+
+	*news = 0;
+	if (json_is_integer(interval) && json_integer_value(interval) >= 1)
+		p->interval_s = json_integer_value(interval) > MAX_INTERVAL_S
+					? MAX_INTERVAL_S
+					: json_integer_value(interval);
+	if (json_is_string(state) && json_string_length(state) < sizeof(p->id.state) &&
+	    strcmp(json_string_value(state), p->id.state) != 0) {
+		fl_log(FL_LOG_INFO, "device state is now %s (was %s)", json_string_value(state),
+		       p->id.state);
+		snprintf(p->id.state, sizeof(p->id.state), "%s", json_string_value(state));
+		if ((rc = ag_state_save_identity(&p->id, p->opts.dir, err)) < 0)
+			return rc;
+	}
+
+	/* Applying desired config means persisting it: from then on the reported
+	 * twin says what was applied, so the server can compute the delta. */
+	if (json_is_object(desired)) {
+		int64_t v = json_is_integer(ver) ? json_integer_value(ver) : p->desired_version;
+
+		if (v != p->desired_version || !json_equal(desired, p->desired)) {
+			if ((rc = ag_state_save_desired(p->opts.dir, desired, v, err)) < 0)
+				return rc;
+			json_decref(p->desired);
+			p->desired = json_incref(desired);
+			p->desired_version = v;
+			*news = 1;
+			fl_log(FL_LOG_INFO, "applied desired config version %lld", (long long)v);
+		}
+	}
+
+	if (sent > 0) {
+		ack_results(p, sent);
+		dirty = 1;
+	}
+	json_array_foreach(cmds, i, cmd) {
+		const char *id = ag_commands_id(cmd);
+		json_t *res = NULL;
+		struct fl_err ce = {0};
+
+		if (!id) {
+			fl_log(FL_LOG_WARN, "ignoring a command without a valid id");
+			continue;
+		}
+		if (pending_has(p, id))
+			continue; /* ran already; its result goes out with the next check-in */
+		if (ag_commands_execute(&res, cmd, now, &ce) < 0) {
+			fl_log(FL_LOG_WARN, "command %s: %s", id, ce.msg);
+			continue;
+		}
+		fl_log_fields(FL_LOG_INFO,
+			      json_pack("{s:s,s:O}", "command", id, "status",
+					json_object_get(res, "status")),
+			      "ran command");
+		json_array_append_new(json_object_get(p->results, "pending"), res);
+		dirty = 1;
+		*news = 1;
+	}
+	/* Results hit the disk before anything is sent, so a crash never loses
+	 * one; acknowledged ones leave it only after the server has them. */
+	if (dirty && (rc = ag_state_save_results(p->opts.dir, p->results, err)) < 0)
+		return rc;
+	return 0;
+}
+
+static int64_t interval_delay(struct ag_poll *p)
+{
+	return ag_clock_jitter(&p->clock, p->interval_s * 1000, AG_POLL_JITTER_PCT);
+}
+
+static int64_t backoff_delay(struct ag_poll *p)
+{
+	int64_t d;
+
+	p->backoff_ms = p->backoff_ms > 0 ? p->backoff_ms * 2 : 1000;
+	if (p->backoff_ms > p->max_backoff_ms)
+		p->backoff_ms = p->max_backoff_ms;
+	d = ag_clock_jitter(&p->clock, p->backoff_ms, AG_POLL_JITTER_PCT);
+	return d > p->max_backoff_ms ? p->max_backoff_ms : d;
+}
+
+int ag_poll_once(int64_t *delay_ms, struct ag_poll *p, struct fl_err *err)
+{
+	json_t *body = NULL, *reply = NULL;
+	int64_t retry_after = -1;
+	struct fl_err local = {0};
+	size_t sent;
+	int news = 0, rc;
+
+	if (!err)
+		err = &local;
+	*delay_ms = 0;
+	if ((rc = build_body(&body, p, err)) < 0)
+		goto done;
+	sent = json_array_size(json_object_get(body, "command_results"));
+	if ((rc = exchange(&reply, &retry_after, p, body, err)) < 0)
+		goto done;
+	rc = apply_reply(&news, p, reply, sent, err);
+done:
+	if (rc == 0) {
+		p->backoff_ms = 0;
+		/* One immediate follow-up reports new results and the applied twin
+		 * without waiting a whole interval; never two in a row. */
+		if (news && !p->followed_up) {
+			*delay_ms = 0;
+			p->followed_up = 1;
+		} else {
+			*delay_ms = interval_delay(p);
+			p->followed_up = 0;
+		}
+		fl_log_fields(FL_LOG_DEBUG,
+			      json_pack("{s:s,s:I}", "device_id", p->id.device_id, "next_ms",
+					(json_int_t)*delay_ms),
+			      "checked in");
+		goto cleanup;
+	}
+	p->followed_up = 0;
+	if (rc == FL_EFORBIDDEN || rc == FL_EUNAUTH) {
+		/* The server is reachable and has spoken: no backoff, an operator
+		 * may accept or re-admit this device at any time. */
+		p->backoff_ms = 0;
+		*delay_ms = interval_delay(p);
+	} else if (rc == FL_EAGAIN && retry_after >= 0) {
+		*delay_ms = (retry_after > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : retry_after) * 1000;
+	} else {
+		*delay_ms = backoff_delay(p);
+	}
+	fl_log_fields(rc == FL_EFORBIDDEN ? FL_LOG_WARN : FL_LOG_ERROR,
+		      json_pack("{s:s,s:s,s:I}", "device_id", p->id.device_id, "error",
+				fl_err_name(rc), "next_ms", (json_int_t)*delay_ms),
+		      "check-in failed: %s", err->msg);
+cleanup:
+	json_decref(body);
+	json_decref(reply);
+	return rc;
+}
+
+int ag_poll_run(struct ag_poll *p, struct fl_err *err)
+{
+	fl_log_fields(FL_LOG_INFO,
+		      json_pack("{s:s,s:s}", "device_id", p->id.device_id, "keyid", p->key.keyid),
+		      "agent started");
+	for (;;) {
+		struct fl_err e = {0};
+		int64_t delay = 0;
+
+		/* Failures are logged by ag_poll_once and retried; only a stop
+		 * request ends the loop. */
+		(void)ag_poll_once(&delay, p, &e);
+		if (p->clock.sleep_ms(p->clock.ctx, delay))
+			break;
+	}
+	fl_log(FL_LOG_INFO, "stopping on signal");
+	(void)err;
+	return 0;
+}

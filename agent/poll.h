@@ -1,0 +1,64 @@
+/*
+ * poll.h - the check-in loop.
+ *
+ * Each check-in is a signed POST /api/v1/device/checkin carrying the
+ * inventory, the reported twin {"config": desired as applied,
+ * "applied_version": N} and every command result not yet acknowledged. On a
+ * 2xx reply the sent results are dropped from results.json, a new desired
+ * twin is persisted to desired.json (that is how it is applied), commands are
+ * run and their results persisted before they are ever sent.
+ *
+ * Next check-in: the server's poll_interval +-10%; right away (once) when the
+ * reply produced something new to report; on transport errors, 5xx and other
+ * failures exponential backoff from 1 s, doubling, capped (300 s default),
+ * +-10%; on 429/503 with Retry-After exactly that; on 401/403 (pending,
+ * rejected, revoked, unknown key) the poll interval, since an operator may
+ * accept the device later.
+ *
+ * Key rotation recovery: while device.key.new exists, a check-in is first
+ * signed with the new key. Accepted (2xx, or 403: the key is known) promotes
+ * it; 401 retries with the old key, and if the old key is accepted the new
+ * one is discarded. Anything else decides nothing and both are kept.
+ */
+#ifndef AG_POLL_H
+#define AG_POLL_H
+
+#include <stdint.h>
+
+#include "agent/clock.h"
+#include "fairlead/err.h"
+#include "agent/transport.h"
+
+#define AG_POLL_DEFAULT_INTERVAL 30	 /* seconds, until the server says */
+#define AG_POLL_DEFAULT_MAX_BACKOFF 300000 /* ms */
+#define AG_POLL_JITTER_PCT 10
+
+struct ag_poll_opts {
+	const char *dir;	      /* state directory */
+	const char *hw_model;	      /* NULL: detect */
+	const char *firmware_version; /* NULL: detect */
+	const char *inventory_root;   /* NULL: the real file system (tests) */
+	int64_t max_backoff_ms;	      /* 0: AG_POLL_DEFAULT_MAX_BACKOFF */
+};
+
+struct ag_poll;
+
+/* Loads identity, keys, desired twin and pending results from opts->dir.
+ * t and the strings in opts are borrowed and must outlive the loop. */
+int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_clock *clock,
+		const struct ag_poll_opts *opts, struct fl_err *err);
+void ag_poll_free(struct ag_poll *p);
+
+/* One check-in. *delay_ms receives the wait before the next one (always set).
+ * Returns 0 when the server answered 2xx and the reply was applied. */
+int ag_poll_once(int64_t *delay_ms, struct ag_poll *p, struct fl_err *err);
+
+/* Checks in until the clock's sleep reports a stop; returns 0 then. */
+int ag_poll_run(struct ag_poll *p, struct fl_err *err);
+
+/* Observers for tests and logs. */
+int64_t ag_poll_interval_s(const struct ag_poll *p);
+const char *ag_poll_keyid(const struct ag_poll *p);
+const char *ag_poll_device_state(const struct ag_poll *p);
+
+#endif

@@ -1,0 +1,486 @@
+/*
+ * cmd_device.c - `fairlead device`: the device registry, states, labels,
+ * desired twin, preauthorization and commands.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fairlead/crypto.h"
+#include "fairlead/fs.h"
+#include "fairlead/json.h"
+#include "fairlead/selector.h"
+#include "fairlead/util.h"
+
+/* The server refuses bodies over 1 MiB; refusing here says why sooner. */
+#define CLI_BODY_MAX (1024 * 1024)
+
+/* "/api/v1/devices/ID" + suffix, the id checked and escaped. */
+static int device_target(struct fl_buf *b, struct cli_ctx *ctx, const char *id,
+			 const char *suffix, struct fl_err *err)
+{
+	if (!fl_id_valid(id))
+		return cli_usage(ctx, err, "bad device id '%.64s'", id);
+	if (cli_target(b, "/api/v1/devices/", id, suffix) < 0)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Appends "?k=v" or "&k=v" with v escaped. */
+static int add_query(struct fl_buf *b, const char *key, const char *value)
+{
+	int rc = fl_buf_addf(b, "%c%s=", strchr(fl_buf_cstr(b), '?') ? '&' : '?', key);
+
+	return rc < 0 ? rc : fl_url_escape(b, value);
+}
+
+static int cli_device_list(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	const char *selector = cli_args_get(a, "--selector"), *limit_s = cli_args_get(a, "--limit");
+	struct fl_selector *sel = NULL;
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *all = NULL, *reply = NULL;
+	char *cursor = NULL;
+	int64_t limit = 0;
+	int rc;
+
+	if (limit_s && (rc = cli_parse_count(&limit, ctx, "--limit", limit_s, err)) < 0)
+		return rc;
+	/* Parsed here only to reject a typo before any request; the server
+	 * evaluates it. */
+	if (selector) {
+		if (fl_selector_parse(&sel, selector, err) < 0)
+			return cli_usage(ctx, err, "--selector: %s", err->msg);
+		fl_selector_free(sel);
+	}
+	if (!(all = json_array())) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (;;) {
+		json_t *devices, *next;
+		size_t i;
+		json_t *d;
+		char page[24];
+
+		fl_buf_clear(&target);
+		rc = fl_buf_puts(&target, "/api/v1/devices");
+		if (rc == 0 && selector && *selector)
+			rc = add_query(&target, "selector", selector);
+		if (rc == 0 && limit) {
+			int64_t left = limit - (int64_t)json_array_size(all);
+
+			snprintf(page, sizeof(page), "%lld",
+				 (long long)(left < CLI_PAGE_MAX ? left : CLI_PAGE_MAX));
+			rc = add_query(&target, "limit", page);
+		}
+		if (rc == 0 && cursor)
+			rc = add_query(&target, "cursor", cursor);
+		if (rc < 0) {
+			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		json_decref(reply);
+		if ((rc = cli_api(&reply, ctx, "GET", target.ptr, NULL, err)) < 0)
+			goto cleanup;
+		if (!json_is_array(devices = json_object_get(reply, "devices"))) {
+			rc = fl_err_set(err, FL_ERROR, "the server's reply has no device list");
+			goto cleanup;
+		}
+		json_array_foreach(devices, i, d)
+		{
+			if (limit && (int64_t)json_array_size(all) >= limit)
+				break;
+			if (json_array_append(all, d) < 0) {
+				rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+				goto cleanup;
+			}
+		}
+		next = json_object_get(reply, "next_cursor");
+		if (!json_is_string(next) || !*json_string_value(next) ||
+		    (limit && (int64_t)json_array_size(all) >= limit))
+			break;
+		/* A server that hands back the same cursor would keep us here
+		 * forever. */
+		if (cursor && strcmp(cursor, json_string_value(next)) == 0) {
+			rc = fl_err_set(err, FL_ERROR, "the server repeated cursor '%.64s'", cursor);
+			goto cleanup;
+		}
+		free(cursor);
+		if (!(cursor = strdup(json_string_value(next)))) {
+			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+	}
+	rc = cli_out_devices(ctx->out, ctx->format, all);
+cleanup:
+	free(cursor);
+	fl_buf_release(&target);
+	json_decref(reply);
+	json_decref(all);
+	return rc;
+}
+
+static int cli_device_show(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *reply = NULL;
+	int rc;
+
+	if ((rc = device_target(&target, ctx, a->pos[0], NULL, err)) < 0)
+		goto cleanup;
+	if ((rc = cli_api(&reply, ctx, "GET", target.ptr, NULL, err)) < 0)
+		goto cleanup;
+	rc = cli_out_device(ctx->out, ctx->format, reply);
+cleanup:
+	fl_buf_release(&target);
+	json_decref(reply);
+	return rc;
+}
+
+/* Prints the DEVICE a write returned: the object for -o json, else one line
+ * saying where it stands now. */
+static int print_outcome(struct cli_ctx *ctx, const json_t *device, const char *id)
+{
+	const json_t *state = json_object_get(device, "state");
+
+	if (ctx->format == CLI_FMT_JSON)
+		return cli_out_json(ctx->out, device);
+	fprintf(ctx->out, "device %s: %s\n", id,
+		json_is_string(state) ? json_string_value(state) : "updated");
+	return 0;
+}
+
+/* POST /devices/{id}/{action} with an optional reason. */
+static int cli_device_transition(struct cli_ctx *ctx, const struct cli_args *a,
+				 const char *action, struct fl_err *err)
+{
+	const char *reason = cli_args_get(a, "--reason");
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *body = NULL, *reply = NULL;
+	int rc;
+
+	if ((rc = device_target(&target, ctx, a->pos[0], NULL, err)) < 0)
+		goto cleanup;
+	if (fl_buf_addf(&target, "/%s", action) < 0 || !(body = json_object()) ||
+	    (reason && json_object_set_new(body, "reason", json_string(reason)) < 0)) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "POST", target.ptr, body, err)) < 0)
+		goto cleanup;
+	rc = print_outcome(ctx, reply, a->pos[0]);
+cleanup:
+	fl_buf_release(&target);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
+}
+
+static int cli_device_accept(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	return cli_device_transition(ctx, a, "accept", err);
+}
+
+static int cli_device_reject(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	return cli_device_transition(ctx, a, "reject", err);
+}
+
+static int cli_device_quarantine(struct cli_ctx *ctx, const struct cli_args *a,
+				 struct fl_err *err)
+{
+	return cli_device_transition(ctx, a, "quarantine", err);
+}
+
+static int cli_device_revoke(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	return cli_device_transition(ctx, a, "revoke", err);
+}
+
+static int cli_device_decommission(struct cli_ctx *ctx, const struct cli_args *a,
+				   struct fl_err *err)
+{
+	return cli_device_transition(ctx, a, "decommission", err);
+}
+
+static int cli_device_label(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *labels = NULL, *body = NULL, *reply = NULL;
+	int rc;
+
+	if ((rc = device_target(&target, ctx, a->pos[0], "/labels", err)) < 0)
+		goto cleanup;
+	if ((rc = cli_labels_parse(&labels, ctx, a->pos + 1, a->npos - 1, 1, err)) < 0)
+		goto cleanup;
+	if (!(body = json_pack("{sO}", "labels", labels))) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "POST", target.ptr, body, err)) < 0)
+		goto cleanup;
+	if (ctx->format == CLI_FMT_JSON) {
+		rc = cli_out_json(ctx->out, reply);
+	} else {
+		struct fl_buf b = FL_BUF_INIT;
+
+		rc = cli_fmt_cell(&b, json_object_get(reply, "labels"));
+		if (rc == 0)
+			fprintf(ctx->out, "device %s labels: %s\n", a->pos[0], fl_buf_cstr(&b));
+		fl_buf_release(&b);
+	}
+cleanup:
+	fl_buf_release(&target);
+	json_decref(labels);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
+}
+
+/* Reads FILE, or standard input for "-", capped at the server's body limit. */
+static int read_input(struct fl_buf *b, const char *path, struct fl_err *err)
+{
+	char chunk[8192];
+	size_t n;
+
+	fl_buf_init(b, CLI_BODY_MAX);
+	if (strcmp(path, "-") != 0) {
+		int rc = fl_fs_read(b, path, err);
+
+		if (rc == FL_ETOOBIG)
+			return fl_err_set(err, FL_ETOOBIG, "'%s' is over 1 MiB", path);
+		return rc;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		if (fl_buf_put(b, chunk, n) < 0)
+			return fl_err_set(err, FL_ETOOBIG, "standard input is over 1 MiB");
+	if (ferror(stdin))
+		return fl_err_set(err, FL_ERROR, "cannot read standard input");
+	return 0;
+}
+
+static int cli_device_desire(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	const char *path = cli_args_get(a, "--json");
+	struct fl_buf target = FL_BUF_INIT, text = FL_BUF_INIT;
+	json_t *desired = NULL, *reply = NULL;
+	int rc;
+
+	if (!path)
+		return cli_usage(ctx, err, "device desire needs --json FILE (- for standard input)");
+	if ((rc = device_target(&target, ctx, a->pos[0], "/desired", err)) < 0)
+		goto cleanup;
+	if ((rc = read_input(&text, path, err)) < 0) {
+		fl_err_prefix(err, "--json");
+		goto cleanup;
+	}
+	if (fl_json_parse_object(&desired, fl_buf_cstr(&text), text.len, err) < 0) {
+		rc = cli_usage(ctx, err, "--json %s: %s", path,
+			       strstr(err->msg, "must be a JSON object") ? "the desired twin must be a JSON object"
+									: err->msg);
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "PUT", target.ptr, desired, err)) < 0)
+		goto cleanup;
+	if (ctx->format == CLI_FMT_JSON) {
+		rc = cli_out_json(ctx->out, reply);
+	} else {
+		const json_t *v = json_object_get(reply, "desired_version");
+
+		if (json_is_integer(v))
+			fprintf(ctx->out, "device %s: desired version %lld\n", a->pos[0],
+				(long long)json_integer_value(v));
+		else
+			fprintf(ctx->out, "device %s: desired twin updated\n", a->pos[0]);
+	}
+cleanup:
+	fl_buf_release(&target);
+	fl_buf_release(&text);
+	json_decref(desired);
+	json_decref(reply);
+	return rc;
+}
+
+static int cli_device_preauthorize(struct cli_ctx *ctx, const struct cli_args *a,
+				   struct fl_err *err)
+{
+	const char *pubkey = cli_args_get(a, "--pubkey");
+	const char *words[CLI_MAX_ARGS];
+	size_t nlabels = cli_args_all(words, CLI_MAX_ARGS, a, "--label");
+	uint8_t raw[64];
+	size_t rawlen = 0;
+	json_t *labels = NULL, *body = NULL, *reply = NULL;
+	int rc;
+
+	if (!fl_id_valid(a->pos[0]))
+		return cli_usage(ctx, err, "bad device id '%.64s'", a->pos[0]);
+	if (!pubkey)
+		return cli_usage(ctx, err, "device preauthorize needs --pubkey BASE64");
+	/* An Ed25519 public key is 32 bytes; anything else is a paste error. */
+	if (fl_b64_decode(raw, sizeof(raw), &rawlen, pubkey, strlen(pubkey)) < 0 ||
+	    rawlen != FL_ED25519_PK_LEN)
+		return cli_usage(ctx, err, "--pubkey must be the base64 of a 32-byte Ed25519 key");
+	if ((rc = cli_labels_parse(&labels, ctx, words, nlabels, 0, err)) < 0)
+		goto cleanup;
+	if (!(body = json_pack("{sssssO}", "id", a->pos[0], "pubkey", pubkey, "labels", labels))) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "POST", "/api/v1/devices/preauthorize", body, err)) < 0)
+		goto cleanup;
+	if (ctx->format == CLI_FMT_JSON) {
+		rc = cli_out_json(ctx->out, reply);
+	} else {
+		const json_t *keyid = json_object_get(reply, "keyid");
+
+		fprintf(ctx->out, "device %s preauthorized (keyid %s)\n", a->pos[0],
+			json_is_string(keyid) ? json_string_value(keyid) : "?");
+	}
+cleanup:
+	json_decref(labels);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
+}
+
+static int cli_device_command(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	const char *args_s = cli_args_get(a, "--args");
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *args = NULL, *body = NULL, *reply = NULL, *id;
+	int rc;
+
+	if ((rc = device_target(&target, ctx, a->pos[0], "/commands", err)) < 0)
+		goto cleanup;
+	if (!*a->pos[1]) {
+		rc = cli_usage(ctx, err, "the command type is empty");
+		goto cleanup;
+	}
+	if (args_s && fl_json_parse_object(&args, args_s, strlen(args_s), err) < 0) {
+		rc = cli_usage(ctx, err, "--args must be a JSON object%s%s",
+			       strstr(err->msg, "must be a JSON object") ? "" : ": ",
+			       strstr(err->msg, "must be a JSON object") ? "" : err->msg);
+		goto cleanup;
+	}
+	if (!args && !(args = json_object())) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (!(body = json_pack("{sssO}", "type", a->pos[1], "args", args))) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "POST", target.ptr, body, err)) < 0)
+		goto cleanup;
+	if (ctx->format == CLI_FMT_JSON)
+		rc = cli_out_json(ctx->out, reply);
+	else if (!json_is_string(id = json_object_get(reply, "id")))
+		rc = fl_err_set(err, FL_ERROR, "the server's reply has no command id");
+	else
+		fprintf(ctx->out, "%s\n", json_string_value(id));
+cleanup:
+	fl_buf_release(&target);
+	json_decref(args);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
+}
+
+static int cli_device_commands(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	static const char *const headers[] = {"ID", "TYPE", "STATUS", "CREATED", "COMPLETED"};
+	static const char *const keys[] = {"id", "type", "status", "created_at", "completed_at"};
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *reply = NULL, *list;
+	int rc;
+
+	if ((rc = device_target(&target, ctx, a->pos[0], "/commands", err)) < 0)
+		goto cleanup;
+	if ((rc = cli_api(&reply, ctx, "GET", target.ptr, NULL, err)) < 0)
+		goto cleanup;
+	if (!json_is_array(list = json_object_get(reply, "commands"))) {
+		rc = fl_err_set(err, FL_ERROR, "the server's reply has no command list");
+		goto cleanup;
+	}
+	rc = cli_out_list(ctx->out, ctx->format, list, FL_ARRAY_SIZE(keys), headers, keys);
+cleanup:
+	fl_buf_release(&target);
+	json_decref(reply);
+	return rc;
+}
+
+static const struct cli_optspec list_opts[] = {
+	{"--selector", NULL, CLI_OPT_VALUE},
+	{"--limit", NULL, CLI_OPT_VALUE},
+	{NULL, NULL, CLI_OPT_FLAG},
+};
+
+static const struct cli_optspec reason_opts[] = {
+	{"--reason", NULL, CLI_OPT_VALUE},
+	{NULL, NULL, CLI_OPT_FLAG},
+};
+
+static const struct cli_optspec desire_opts[] = {
+	{"--json", NULL, CLI_OPT_VALUE},
+	{NULL, NULL, CLI_OPT_FLAG},
+};
+
+static const struct cli_optspec preauth_opts[] = {
+	{"--pubkey", NULL, CLI_OPT_VALUE},
+	{"--label", NULL, CLI_OPT_MULTI},
+	{NULL, NULL, CLI_OPT_FLAG},
+};
+
+static const struct cli_optspec command_opts[] = {
+	{"--args", NULL, CLI_OPT_VALUE},
+	{NULL, NULL, CLI_OPT_FLAG},
+};
+
+#define REASON_HELP "options:\n  --reason TEXT    why, recorded in the audit log\n"
+
+static const struct cli_cmd device_cmds[] = {
+	{"list", "[--selector EXPR] [--limit N]",
+	 "Lists devices, following the server's pages to the end.",
+	 "options:\n"
+	 "  --selector EXPR  e.g. 'site=berlin,hw in (a,b),!decommissioned,tier!=gold'\n"
+	 "  --limit N        stop after N devices\n"
+	 "table columns: ID STATE ONLINE LAST-SEEN LABELS; -o json: one array of devices\n",
+	 list_opts, 0, 0, cli_device_list},
+	{"show", "ID", "Shows one device: state, labels, inventory, desired and reported twin.",
+	 NULL, NULL, 1, 1, cli_device_show},
+	{"accept", "ID [--reason TEXT]", "Accepts a pending (or quarantined) device.", REASON_HELP,
+	 reason_opts, 1, 1, cli_device_accept},
+	{"reject", "ID [--reason TEXT]", "Rejects a device.", REASON_HELP, reason_opts, 1, 1,
+	 cli_device_reject},
+	{"quarantine", "ID [--reason TEXT]",
+	 "Quarantines a device: it may check in but gets no releases.", REASON_HELP, reason_opts,
+	 1, 1, cli_device_quarantine},
+	{"revoke", "ID [--reason TEXT]", "Revokes a device's identity.", REASON_HELP, reason_opts,
+	 1, 1, cli_device_revoke},
+	{"decommission", "ID [--reason TEXT]", "Decommissions a device for good.", REASON_HELP,
+	 reason_opts, 1, 1, cli_device_decommission},
+	{"label", "ID K=V... [K-]...", "Sets labels (K=V) and removes them (K-).", NULL, NULL, 2,
+	 -1, cli_device_label},
+	{"desire", "ID --json FILE",
+	 "Replaces the desired twin with the JSON object in FILE (- for standard input).",
+	 "options:\n  --json FILE      a JSON object; - reads standard input\n", desire_opts, 1, 1,
+	 cli_device_desire},
+	{"preauthorize", "ID --pubkey BASE64 [--label K=V]...",
+	 "Preauthorizes a device id and public key: it enrolls without a token, accepted.",
+	 "options:\n"
+	 "  --pubkey BASE64  the device's Ed25519 public key (base64 of 32 bytes)\n"
+	 "  --label K=V      a label to give it; repeatable\n",
+	 preauth_opts, 1, 1, cli_device_preauthorize},
+	{"command", "ID TYPE [--args JSON]", "Queues a command (e.g. ping) and prints its id.",
+	 "options:\n  --args JSON      the command's arguments, a JSON object (default {})\n",
+	 command_opts, 2, 2, cli_device_command},
+	{"commands", "ID", "Lists a device's commands and their results.", NULL, NULL, 1, 1,
+	 cli_device_commands},
+	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
+const struct cli_family cli_device_family = {
+	"device", "Devices: list, show, change state, label, desire, preauthorize, command.",
+	device_cmds,
+};

@@ -1,0 +1,60 @@
+/*
+ * fake_transport.h - a scripted ag_transport for the agent's unit tests.
+ *
+ * Replies are queued with fake_push() and served in order; when the queue is
+ * empty, or instead of it when a handler is set, the handler decides. Every
+ * request is recorded with the key id it was signed with ("" = unsigned).
+ */
+#ifndef FAKE_TRANSPORT_H
+#define FAKE_TRANSPORT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "agent/clock.h"
+#include "agent/key.h"
+#include "agent/transport.h"
+
+struct fake_reply {
+	int rc;
+	char *json; /* reply body on rc == 0, may be NULL */
+	int64_t retry_after;
+	char msg[128];
+};
+
+struct fake {
+	struct fake_reply replies[64];
+	size_t n, next;
+	/* Used when the queue is exhausted; NULL answers FL_ERROR. */
+	int (*handler)(struct fake *f, json_t **out, const char *method, const char *target,
+		       const json_t *body, int64_t *retry_after, struct fl_err *err);
+	void *user;
+	json_t *requests; /* [{"method","target","body","keyid"}...] */
+	char keyid[64];	  /* current signer, "" when unsigned */
+};
+
+/* A new transport whose ctx is *f (owned by the transport). */
+struct ag_transport *fake_new(struct fake **f);
+void fake_push(struct fake *f, int rc, const char *json, int64_t retry_after, const char *msg);
+/* Request i (borrowed); NULL when out of range. */
+json_t *fake_req(const struct fake *f, size_t i);
+size_t fake_nreq(const struct fake *f);
+
+/* A clock that never sleeps: it records each requested delay, advances now
+ * by it, and reports a stop after stop_after sleeps (0: never). rand returns
+ * the rand[] values in turn when nrand > 0, else a fixed xorshift sequence. */
+struct fake_clock {
+	int64_t now;
+	int64_t sleeps[256];
+	size_t nsleeps;
+	size_t stop_after;
+	uint32_t rand[16];
+	size_t nrand, rand_next;
+	uint32_t state;
+};
+void fake_clock_init(struct ag_clock *out, struct fake_clock *c);
+
+/* An enrolled device in dir: a fresh device.key and identity.json. */
+void fake_device(struct ag_key *key, const char *dir, const char *device_id);
+
+#endif

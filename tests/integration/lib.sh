@@ -1,0 +1,153 @@
+# lib.sh - shared harness of the integration tests: a real fairleadd on a
+# loopback port over HTTPS, real fairlead-agent processes, the real CLI.
+# Sourced by each test; a test fails on the first failed assertion.
+set -euo pipefail
+
+: "${FL_BIN_DIR:?FL_BIN_DIR must point at the built binaries}"
+: "${FL_TEST_BIN:?FL_TEST_BIN must point at the test helpers}"
+FLD="$FL_BIN_DIR/fairleadd"
+FLCLI="$FL_BIN_DIR/fairlead"
+FLAGENT="$FL_BIN_DIR/fairlead-agent"
+FLSIGN="$FL_TEST_BIN/fl-sign"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/flit.XXXXXX")
+DATA="$T/data"
+PIDS=()
+SERVER_PID=""
+PORT=""
+URL=""
+ADMIN=""
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/server.log" ]; then
+		echo "--- server log (last 30 lines) ---" >&2
+		tail -n 30 "$T/server.log" >&2
+	fi
+	exit 1
+}
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	[ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+	# A sanitizer report in any process log fails the test (ASan build).
+	if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >/dev/null 2>&1; then
+		grep -h -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >&2
+		echo "FAIL: sanitizer report" >&2
+		rm -rf "$T"
+		exit 1
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
+assert_ne() { [ "$1" != "$2" ] || fail "${3:-values equal}: did not expect '$2'"; }
+assert_match() { [[ "$1" =~ $2 ]] || fail "${3:-no match}: '$1' !~ /$2/"; }
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
+
+# init_server: fairleadd init into $DATA
+init_server() {
+	"$FLD" init --data "$DATA" >"$T/init.log" 2>&1 || fail "fairleadd init: $(cat "$T/init.log")"
+	ADMIN=$(cat "$DATA/admin.token")
+	export FAIRLEAD_CA="$DATA/tls/ca.pem" FAIRLEAD_TOKEN="$ADMIN"
+}
+
+# start_server [extra serve flags...]: serve on a free port, wait until healthy
+start_server() {
+	[ -f "$DATA/fairlead.db" ] || init_server
+	PORT=$(free_port)
+	URL="https://127.0.0.1:$PORT"
+	export FAIRLEAD_SERVER="$URL"
+	"$FLD" serve --data "$DATA" --listen "127.0.0.1:$PORT" --poll-interval 1 --flush-ms 200 \
+		"$@" >>"$T/server.log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 1 100); do
+		if curl -sf --cacert "$DATA/tls/ca.pem" "$URL/api/v1/health" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || fail "fairleadd exited at start"
+		sleep 0.1
+	done
+	fail "fairleadd did not become healthy"
+}
+
+# stop_server: SIGTERM and wait; fails if the exit was not clean
+stop_server() {
+	local rc=0
+	kill -TERM "$SERVER_PID"
+	wait "$SERVER_PID" || rc=$?
+	SERVER_PID=""
+	assert_eq "$rc" "0" "fairleadd exit status after SIGTERM"
+}
+
+# api METHOD PATH [BODY] [TOKEN]: prints "STATUS BODY"
+api() {
+	local method=$1 path=$2 body=${3:-} tok=${4:-$ADMIN}
+	local args=(-s --path-as-is --cacert "$DATA/tls/ca.pem" -X "$method" -w '\n%{http_code}'
+		-H "Authorization: Bearer $tok")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	local out
+	out=$(curl "${args[@]}" "$URL$path")
+	echo "$(tail -n1 <<<"$out") $(sed '$d' <<<"$out")"
+}
+status_of() { echo "${1%% *}"; }
+body_of() { echo "${1#* }"; }
+
+cli() { "$FLCLI" --server "$URL" --ca "$DATA/tls/ca.pem" --token "${CLI_TOKEN:-$ADMIN}" "$@"; }
+
+# agent NAME ARGS...: runs fairlead-agent with the state dir of NAME
+agent() {
+	local name=$1
+	shift
+	"$FLAGENT" --server "$URL" --ca "$DATA/tls/ca.pem" --state "$T/agents/$name" "$@"
+}
+
+# agent_start NAME: the check-in loop in the background
+agent_start() {
+	local name=$1
+	shift
+	"$FLAGENT" --server "$URL" --ca "$DATA/tls/ca.pem" --state "$T/agents/$name" run "$@" \
+		>>"$T/agent-$name.log" 2>&1 &
+	PIDS+=($!)
+	eval "AGENT_PID_${name//-/_}=$!"
+}
+
+new_enroll_token() { cli enroll-token create "$@"; }
+
+device_json() { cli -o json device show "$1"; }
+
+# wait_for DESCRIPTION SECONDS CMD...: polls CMD until it succeeds
+wait_for() {
+	local what=$1 secs=$2
+	shift 2
+	local end=$((SECONDS + secs))
+	while ! "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && fail "timed out waiting for $what"
+		sleep 0.2
+	done
+}
+
+# signed_curl KEYFILE METHOD TARGET [BODYFILE] [extra curl args]: a device request
+signed_curl() {
+	local key=$1 method=$2 target=$3 bodyfile=${4:-}
+	shift 3
+	[ $# -gt 0 ] && shift
+	local hdrs=()
+	while IFS= read -r line; do hdrs+=(-H "$line"); done < <("$FLSIGN" "$key" "$method" "$target" $bodyfile)
+	local args=(-s --path-as-is --cacert "$DATA/tls/ca.pem" -X "$method" -o /dev/null -w '%{http_code}' "${hdrs[@]}")
+	[ -n "$bodyfile" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$bodyfile")
+	curl "${args[@]}" "$@" "$URL$target"
+}
+
+# The plain closing line CI reads.
+pass() { echo "1 passed, 0 failed"; }
