@@ -10,6 +10,8 @@
 
 #include "cli.h"
 #include "fairlead/audit.h"
+#include "fairlead/crypto.h"
+#include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/util.h"
 
@@ -266,8 +268,109 @@ static int cli_audit_list(struct cli_ctx *ctx, const struct cli_args *a, struct 
 	return rc;
 }
 
+/*
+ * The witness. A hash chain read from the server proves the log consistent
+ * with itself, not with yesterday's log: whoever can write the database can
+ * rewrite every entry from some point on, or cut the tail, and rehash. So the
+ * CLI remembers the head it last verified for each server (its witness file)
+ * and insists that the log still holds that entry, unchanged.
+ */
+static int witness_path(char *out, size_t cap, const struct cli_args *a)
+{
+	const char *w = cli_args_get(a, "--witness");
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (w) {
+		snprintf(out, cap, "%s", w);
+		return 1;
+	}
+	if (cli_args_get(a, "--no-witness"))
+		return 0;
+	if (state && *state)
+		snprintf(out, cap, "%s/fairlead/audit-witness.json", state);
+	else if (home && *home)
+		snprintf(out, cap, "%s/.local/state/fairlead/audit-witness.json", home);
+	else
+		return 0;
+	return 1;
+}
+
+/* Checks entries against the witnessed head of server; a verdict on mismatch. */
+static void witness_check(struct cli_audit_verdict *v, const json_t *witness, const char *server,
+			  const json_t *entries)
+{
+	json_t *w = json_object_get(witness, server), *e;
+	int64_t seq;
+	const char *hash;
+	size_t i;
+
+	if (!json_is_object(w) || !v->intact)
+		return;
+	seq = json_integer_value(json_object_get(w, "seq"));
+	hash = json_string_value(json_object_get(w, "hash"));
+	if (seq <= 0 || !hash)
+		return;
+	json_array_foreach(entries, i, e)
+	{
+		if (json_integer_value(json_object_get(e, "seq")) != seq)
+			continue;
+		if (strcmp(json_string_value(json_object_get(e, "hash")), hash) == 0)
+			return;
+		verdict(v, seq, "modified", "entry %lld differs from the one verified before",
+			(long long)seq);
+		return;
+	}
+	verdict(v, seq, "deleted", "entry %lld, verified before, is gone", (long long)seq);
+}
+
+static int witness_update(const char *path, json_t *witness, const char *server,
+			  const json_t *head, struct fl_err *err)
+{
+	char dir[1024], *text;
+	char *slash;
+	int rc;
+
+	json_object_set_new(witness, server,
+			    json_pack("{s:O,s:O}", "seq", json_object_get(head, "seq"), "hash",
+				      json_object_get(head, "hash")));
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if ((rc = fl_fs_mkdir_p(dir, 0700, err)) < 0)
+			return rc;
+	}
+	if (!(text = json_dumps(witness, JSON_INDENT(2) | JSON_SORT_KEYS)))
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	rc = fl_fs_write_atomic(path, text, strlen(text), 0600, err);
+	free(text);
+	return rc;
+}
+
+/* Which control plane this is: the hash of the CA it is pinned to (stable when
+ * it moves address), else its URL. */
+static void witness_key(char out[80], const struct cli_config *cfg)
+{
+	struct fl_buf ca = FL_BUF_INIT;
+	char hex[65];
+
+	fl_buf_init(&ca, 1 << 20);
+	if (cfg->ca && fl_fs_read(&ca, cfg->ca, NULL) == 0) {
+		fl_sha256_hex(hex, ca.ptr, ca.len);
+		snprintf(out, 80, "ca:%s", hex);
+	} else {
+		snprintf(out, 80, "%.79s", cfg->server);
+	}
+	fl_buf_release(&ca);
+}
+
 static int cli_audit_verify(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
+	char wkey[80];
+	struct cli_config cfg = {0};
+	struct fl_buf wtext = FL_BUF_INIT;
+	json_t *witness = NULL;
+	char wpath[1024];
+	int use_witness;
 	struct cli_audit_verdict v;
 	json_t *entries = NULL, *head = NULL, *report = NULL;
 	int rc;
@@ -291,6 +394,26 @@ static int cli_audit_verify(struct cli_ctx *ctx, const struct cli_args *a, struc
 		fl_err_prefix(err, "the server's audit head");
 		goto cleanup;
 	}
+	use_witness = witness_path(wpath, sizeof(wpath), a);
+	if (use_witness) {
+		if ((rc = cli_config_resolve(&cfg, &ctx->flags, err)) < 0)
+			goto cleanup;
+		fl_buf_init(&wtext, 1 << 20);
+		rc = fl_fs_read(&wtext, wpath, err);
+		if (rc == 0 && fl_json_parse_object(&witness, wtext.ptr, wtext.len, NULL) < 0) {
+			rc = fl_err_set(err, FL_EINVAL, "witness file '%s' is corrupt", wpath);
+			goto cleanup;
+		}
+		if (rc < 0 && rc != FL_ENOTFOUND)
+			goto cleanup;
+		if (!witness)
+			witness = json_object();
+		witness_key(wkey, &cfg);
+		witness_check(&v, witness, wkey, entries);
+		if (v.intact && (rc = witness_update(wpath, witness, wkey, head, err)) < 0)
+			goto cleanup;
+		rc = 0;
+	}
 	if (ctx->format == CLI_FMT_JSON) {
 		report = v.intact ? json_pack("{sbsI}", "intact", 1, "entries", (json_int_t)v.entries)
 				  : json_pack("{sbsIsIssss}", "intact", 0, "entries",
@@ -311,11 +434,20 @@ static int cli_audit_verify(struct cli_ctx *ctx, const struct cli_args *a, struc
 		rc = fl_err_set(err, FL_ERROR, "audit chain broken at seq %lld: %s (%s)",
 				(long long)v.bad_seq, v.reason, v.detail);
 cleanup:
+	json_decref(witness);
+	fl_buf_release(&wtext);
+	cli_config_release(&cfg);
 	json_decref(head);
 	json_decref(entries);
 	json_decref(report);
 	return rc;
 }
+
+static const struct cli_optspec verify_opts[] = {
+	{"--witness", NULL, CLI_OPT_VALUE},
+	{"--no-witness", NULL, CLI_OPT_FLAG},
+	{NULL, NULL, CLI_OPT_FLAG},
+};
 
 static const struct cli_optspec list_opts[] = {
 	{"--after", NULL, CLI_OPT_VALUE},
@@ -330,11 +462,17 @@ static const struct cli_cmd audit_cmds[] = {
 	 "  --after SEQ      start after this sequence number\n"
 	 "  --limit N        stop after N entries\n",
 	 list_opts, 0, 0, cli_audit_list},
-	{"verify", "",
+	{"verify", "[--witness FILE | --no-witness]",
 	 "Fetches the whole audit log and its head and recomputes the hash chain locally.\n"
 	 "Exit 0: 'audit chain intact: N entries'; exit 1: 'audit chain broken at seq N: REASON'\n"
 	 "(modified, inserted, deleted, reordered or malformed).",
-	 NULL, NULL, 0, 0, cli_audit_verify},
+	 "options:\n"
+	 "  --witness FILE   where the last verified head of each server is kept\n"
+	 "                   (default $XDG_STATE_HOME/fairlead/audit-witness.json or\n"
+	 "                   ~/.local/state/fairlead/audit-witness.json). A log that no\n"
+	 "                   longer holds that entry unchanged was rewritten or cut.\n"
+	 "  --no-witness     check the chain alone\n",
+	 verify_opts, 0, 0, cli_audit_verify},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 

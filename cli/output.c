@@ -13,7 +13,7 @@ int cli_out_json(FILE *f, const json_t *v)
 {
 	/* Insertion order, as the server sent it; indented so that a person can
 	 * read it and jq still parses it. */
-	if (json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY) != 0 || fputc('\n', f) == EOF)
+	if (json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) != 0 || fputc('\n', f) == EOF)
 		return FL_ERROR;
 	return 0;
 }
@@ -260,7 +260,7 @@ static int print_block(FILE *f, const char *heading, const json_t *v)
 		fprintf(f, "%-16s -\n", heading);
 		return 0;
 	}
-	if (!(text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY)))
+	if (!(text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))))
 		return FL_ENOMEM;
 	fprintf(f, "%s\n", heading);
 	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {

@@ -49,8 +49,8 @@ static const char usage_serve[] =
 	"  --request-timeout-ms MS  (default 30000)\n"
 	"  --rate-device R        requests/s per device key, burst 4R (default 10; 0: off)\n"
 	"  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
-	"  --rate-anon R          requests/s per address on unauthenticated routes\n"
-	"                         (enrollment), burst 5R (default 20; 0: off)\n"
+	"  --rate-anon R          requests/s per address on unauthenticated routes and\n"
+	"                         failed authentication, burst 5R (default 20; 0: off)\n"
 	"  --log-level LEVEL      debug, info, warn or error (default info)\n";
 
 static int die(const char *what, const struct fl_err *err)

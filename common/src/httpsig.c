@@ -182,11 +182,12 @@ int fl_httpsig_verify(const struct fl_sig_params *p, const uint8_t sig[FL_ED2551
 	struct fl_buf base = FL_BUF_INIT;
 	int rc;
 
-	if (p->created > now + FL_SIG_SKEW || p->created < now - FL_SIG_SKEW - FL_SIG_MAX_TTL)
-		return fl_err_set(err, FL_EUNAUTH, "signature created outside the time window");
-	if (p->expires <= now - FL_SIG_SKEW / 4 || p->expires <= p->created ||
-	    p->expires > p->created + FL_SIG_MAX_TTL)
-		return fl_err_set(err, FL_EUNAUTH, "signature expired or expiry out of range");
+	if (p->created > now + FL_SIG_SKEW)
+		return fl_err_set(err, FL_EUNAUTH, "signature created in the future");
+	if (p->expires <= p->created || p->expires > p->created + FL_SIG_MAX_TTL)
+		return fl_err_set(err, FL_EUNAUTH, "signature expiry out of range");
+	if (p->expires < now - FL_SIG_SKEW)
+		return fl_err_set(err, FL_EUNAUTH, "signature expired");
 	if (!digest_hdr)
 		return fl_err_set(err, FL_EUNAUTH, "Content-Digest header missing");
 	fl_httpsig_digest(digest, body, len);

@@ -122,12 +122,12 @@ static int dump_cb(const char *data, size_t size, void *ctx)
 
 int fl_json_dump(struct fl_buf *b, const json_t *v)
 {
-	if (json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) != 0)
+	if (json_dump_callback(v, dump_cb, b, FL_JSON_FLAGS) != 0)
 		return FL_ENOMEM;
 	return 0;
 }
 
 char *fl_json_dumps(const json_t *v)
 {
-	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	return json_dumps(v, FL_JSON_FLAGS);
 }

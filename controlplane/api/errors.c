@@ -29,6 +29,8 @@ void cp_error_reply(struct cp_resp *resp, int code, const char *message)
 
 	json_decref(resp->body);
 	resp->status = status;
+	if (status == 429 && resp->retry_after <= 0)
+		resp->retry_after = 1;
 	/* Internal details stay in the log; the client gets a stable message. */
 	resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", fl_err_name(code), "message",
 			       status >= 500 ? "internal error; see the server log" : message);

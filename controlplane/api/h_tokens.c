@@ -25,7 +25,11 @@ static int ttl_field(int64_t *out, json_t *body, int required, struct fl_err *er
 	}
 	if (!json_is_string(v))
 		return fl_err_set(err, FL_EINVAL, "ttl must be a duration like \"24h\" or seconds");
-	return fl_duration_parse(out, json_string_value(v), err);
+	if (fl_duration_parse(out, json_string_value(v), err) < 0)
+		return FL_EINVAL;
+	if (*out > 10LL * 365 * 86400)
+		return fl_err_set(err, FL_EINVAL, "ttl out of range");
+	return 0;
 }
 
 int cp_h_token_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
@@ -159,17 +163,17 @@ int cp_h_etoken_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 	t.expires_at = req->now + (ttl ? ttl : 24 * 3600);
 	fl_sha256_hex(hash, secret, strlen(secret));
 	cp_audit_rec_init(&a, req, "enroll_token.create", t.id, NULL);
-	a.details = json_pack("{s:I,s:I,s:b,s:O}", "uses", (json_int_t)uses, "expires_at",
+	a.details = json_pack("{s:I,s:I,s:b,s:o}", "uses", (json_int_t)uses, "expires_at",
 			      (json_int_t)t.expires_at, "auto_accept", auto_accept, "labels",
-			      labels ? labels : json_object());
+			      labels ? json_incref(labels) : json_object());
 	rc = cp_store_enroll_token_add(req->app->store, &t, hash, &a, err);
 	json_decref(a.details);
 	if (rc == 0)
 		rc = cp_reply(resp, 201,
-			      json_pack("{s:s,s:s,s:I,s:I,s:b,s:O,s:I}", "id", t.id, "token", secret,
+			      json_pack("{s:s,s:s,s:I,s:I,s:b,s:o,s:I}", "id", t.id, "token", secret,
 					"uses", (json_int_t)uses, "expires_at",
 					(json_int_t)t.expires_at, "auto_accept", auto_accept,
-					"labels", labels ? labels : json_object(), "created_at",
+					"labels", labels ? json_incref(labels) : json_object(), "created_at",
 					(json_int_t)t.created_at));
 cleanup:
 	if (secret)

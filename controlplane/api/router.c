@@ -270,6 +270,11 @@ static int auth_device(struct cp_req *req, struct fl_err *err)
 		return rc;
 	if (cp_registry_by_keyid(&d, req->app->reg, p.keyid) < 0)
 		return fl_err_set(err, FL_EUNAUTH, "unknown device key");
+	/* The replay cache lives in memory and starts empty: a request signed
+	 * before this process started could be a replay it cannot recognise. The
+	 * agent signs every attempt afresh, so refusing those costs one retry. */
+	if (p.created < req->app->started_at)
+		return fl_err_set(err, FL_EUNAUTH, "signed before the server started; sign again");
 	rc = fl_httpsig_verify(&p, sig, d.pk, req->method, req->path, req->query,
 			       req->header(req->conn, "Content-Digest"), req->body, req->body_len,
 			       req->now, err);
@@ -324,7 +329,7 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 {
 	const struct cp_route *r = NULL;
 	struct fl_err err = {0, ""};
-	int path_known = 0, rc;
+	int path_known = 0, rc = 0;
 
 	memset(resp, 0, sizeof(*resp));
 	atomic_fetch_add(&req->app->counters.requests, 1);
@@ -349,18 +354,33 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 				: fl_err_set(&err, FL_ENOTFOUND, "no route for %s %s", req->method,
 					     req->path);
 		cp_error_reply(resp, rc, err.msg);
-		if (path_known)
+		if (path_known) {
+			/* 405 is the router's alone, outside the error-code table. */
 			resp->status = 405;
+			json_object_set_new(json_object_get(resp->body, "error"), "code",
+					    json_string("method_not_allowed"));
+		}
 		goto done;
 	}
 	req->route = r;
 	/* Unauthenticated routes are limited per address before any work is done. */
 	if (r->auth == CP_AUTH_NONE && (rc = rate_limit(resp, req, &err)) < 0)
 		goto fail;
-	if (r->auth == CP_AUTH_TOKEN && (rc = auth_token(req, &err)) < 0)
+	if (r->auth == CP_AUTH_TOKEN)
+		rc = auth_token(req, &err);
+	else if (r->auth == CP_AUTH_DEVICE)
+		rc = auth_device(req, &err);
+	if (rc < 0) {
+		/* Guessing tokens or keys is charged to the address, like enrollment. */
+		struct fl_err lim = {0, ""};
+
+		req->who.kind = CP_AUTH_NONE;
+		if (rate_limit(resp, req, &lim) < 0) {
+			rc = lim.code;
+			err = lim;
+		}
 		goto fail;
-	if (r->auth == CP_AUTH_DEVICE && (rc = auth_device(req, &err)) < 0)
-		goto fail;
+	}
 	if (r->auth == CP_AUTH_TOKEN && !(r->roles & req->who.role)) {
 		rc = fl_err_set(&err, FL_EFORBIDDEN, "role '%s' may not %s %s",
 				cp_role_name(req->who.role), r->method, r->pattern);

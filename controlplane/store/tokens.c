@@ -1,7 +1,8 @@
 /*
  * tokens.c - operator API tokens and enrollment tokens. Only SHA-256 hashes
- * of the secrets are stored: they are 256-bit random, so a slow hash adds
- * nothing, and a stolen database yields no usable token.
+ * of the secrets are stored: they are random (256 bits for API tokens, 192
+ * for enrollment tokens), so a slow hash adds nothing, and a stolen database
+ * yields no usable token.
  */
 #include <string.h>
 

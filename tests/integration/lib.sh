@@ -11,6 +11,8 @@ FLAGENT="$FL_BIN_DIR/fairlead-agent"
 FLSIGN="$FL_TEST_BIN/fl-sign"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/flit.XXXXXX")
+# the CLI's audit witness and config stay inside the test
+export XDG_STATE_HOME="$T/state" HOME="$T/home"
 DATA="$T/data"
 PIDS=()
 SERVER_PID=""

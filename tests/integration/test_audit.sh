@@ -44,4 +44,15 @@ tamper modified "UPDATE audit_log SET details = '{\"labels\":{\"site\":\"y\"}}' 
 tamper deleted "DELETE FROM audit_log WHERE seq = 3" "broken at seq [34].*deleted"
 tamper inserted "INSERT INTO audit_log SELECT seq + 1000, ts, actor, 'device.accept', target, details, prev_hash, hash FROM audit_log WHERE seq = 4; UPDATE audit_log SET seq = 3500 WHERE seq = 1004" "broken"
 tamper actor "UPDATE audit_log SET actor = 'token:someone-else' WHERE seq = 3" "broken at seq 3"
+# Cutting the tail leaves a chain that is consistent with itself; only the
+# witness (the head this CLI verified before) shows the loss.
+last=$(sqlite3 "$DATA/fairlead.db" "SELECT MAX(seq) FROM audit_log")
+witnessed=$(jq -r '.[].seq' "$XDG_STATE_HOME/fairlead/audit-witness.json")
+[ "$witnessed" -ge 6 ] || fail "the witness holds the verified head ($witnessed)"
+tamper tailcut "DELETE FROM audit_log WHERE seq >= $witnessed" "broken at seq $witnessed.*deleted"
+rm -rf "$T/nowitness" && cp -a "$DATA" "$T/nowitness"
+sqlite3 "$T/nowitness/fairlead.db" "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= $witnessed"
+DATA="$T/nowitness" start_server
+cli audit verify --no-witness >/dev/null || fail "without a witness a cut tail is not visible (documented limit)"
+stop_server
 pass

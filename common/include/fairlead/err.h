@@ -4,7 +4,7 @@
  * Functions return 0 on success or a negative FL_E* code. When the caller
  * passes a struct fl_err, the failing function records the code and a short
  * message in it (lower case, no full stop, subject first). The HTTP layer maps
- * codes to statuses in one table (controlplane/http/errmap.c).
+ * codes to statuses in one table (controlplane/api/errors.c).
  */
 #ifndef FAIRLEAD_ERR_H
 #define FAIRLEAD_ERR_H

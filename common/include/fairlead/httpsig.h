@@ -9,9 +9,11 @@
  *
  * The covered components are fixed; the verifier rebuilds the base from the
  * request it received, never trusts an "alg" (only "ed25519" is tolerated) and
- * takes the key from its registry by keyid. created must be within
- * FL_SIG_SKEW of now, expires after now and at most FL_SIG_MAX_TTL after
- * created. Replay protection (the nonce cache) belongs to the verifier's owner.
+ * takes the key from its registry by keyid. Time window: created may be at
+ * most FL_SIG_SKEW in the future; expires must be after created, at most
+ * FL_SIG_MAX_TTL after it, and not more than FL_SIG_SKEW in the past. So a
+ * signature is accepted until expires + FL_SIG_SKEW at the latest, and the
+ * verifier's replay cache (its owner's job) keeps nonces that long.
  */
 #ifndef FAIRLEAD_HTTPSIG_H
 #define FAIRLEAD_HTTPSIG_H

@@ -37,6 +37,10 @@ int fl_json_bool(int *out, const json_t *obj, const char *key, int required,
 int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required,
 		struct fl_err *err);
 
+/* Compact, keys sorted, and reals with 15 significant digits: what an operator
+ * typed as 0.8 is stored and shown as 0.8, not 0.80000000000000004. */
+#define FL_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+
 /* Compact serialisation, keys sorted, appended to b. */
 int fl_json_dump(struct fl_buf *b, const json_t *v);
 /* Compact serialisation as a new string (free() it), NULL on OOM. */

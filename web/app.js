@@ -1,0 +1,125 @@
+// Fairlead console: a thin client of the REST API. The token stays in this
+// tab's sessionStorage; every value from the server is inserted as text.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem('fairlead-token') || '';
+
+async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: 'Bearer ' + token } });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const e = new Error((body.error && body.error.message) || ('HTTP ' + r.status));
+    e.status = r.status;
+    throw e;
+  }
+  return body;
+}
+
+function cell(tr, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+}
+
+const when = (t) => (t ? new Date(t * 1000).toLocaleString() : 'never');
+const show = (el, on) => { el.hidden = !on; };
+
+async function loadDevices() {
+  $('fleet-error').textContent = '';
+  const sel = $('selector').value.trim();
+  let url = '/api/v1/devices?limit=1000' + (sel ? '&selector=' + encodeURIComponent(sel) : '');
+  const tbody = $('devices');
+  tbody.replaceChildren();
+  let total = 0, online = 0;
+  try {
+    for (;;) {
+      const page = await api(url);
+      for (const d of page.devices) {
+        const tr = document.createElement('tr');
+        cell(tr, d.id);
+        cell(tr, d.state, 'state-' + d.state);
+        cell(tr, d.online ? 'online' : 'offline', d.online ? 'online' : 'offline');
+        cell(tr, when(d.last_seen));
+        cell(tr, Object.entries(d.labels || {}).map(([k, v]) => k + '=' + v).join(', '));
+        tr.addEventListener('click', () => loadDevice(d.id));
+        tbody.appendChild(tr);
+        total++;
+        if (d.online) online++;
+      }
+      if (!page.next_cursor) break;
+      url = '/api/v1/devices?limit=1000&cursor=' + encodeURIComponent(page.next_cursor) +
+        (sel ? '&selector=' + encodeURIComponent(sel) : '');
+    }
+    $('summary').textContent = total + ' devices, ' + online + ' online';
+  } catch (e) {
+    if (e.status === 401) return signOut();
+    $('fleet-error').textContent = e.message;
+  }
+}
+
+async function loadDevice(id) {
+  try {
+    const d = await api('/api/v1/devices/' + encodeURIComponent(id));
+    $('detail-title').textContent = d.id + ' (' + d.state + ', key ' + d.keyid + ')';
+    $('inventory').textContent = JSON.stringify(d.inventory, null, 2);
+    $('desired').textContent = JSON.stringify(d.desired, null, 2);
+    $('reported').textContent = JSON.stringify(d.reported, null, 2);
+    $('delta').textContent = JSON.stringify(d.twin_delta, null, 2);
+    show($('detail'), true);
+  } catch (e) {
+    $('fleet-error').textContent = e.message;
+  }
+}
+
+async function loadAudit() {
+  const tbody = $('audit');
+  tbody.replaceChildren();
+  try {
+    const page = await api('/api/v1/audit?limit=1000');
+    for (const e of page.entries.slice(-50).reverse()) {
+      const tr = document.createElement('tr');
+      cell(tr, String(e.seq));
+      cell(tr, when(e.ts));
+      cell(tr, e.actor);
+      cell(tr, e.action);
+      cell(tr, e.target);
+      tbody.appendChild(tr);
+    }
+  } catch (e) {
+    $('audit-error').textContent = e.status === 403 ? 'your role may not read the audit log' : e.message;
+  }
+}
+
+function signOut() {
+  token = '';
+  sessionStorage.removeItem('fairlead-token');
+  render();
+}
+
+function render() {
+  show($('login'), !token);
+  show($('fleet'), !!token);
+  show($('logout'), !!token);
+  if (token) { loadDevices(); loadAudit(); }
+}
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  token = $('token').value.trim();
+  try {
+    await api('/api/v1/devices?limit=1');
+    sessionStorage.setItem('fairlead-token', token);
+    $('login-error').textContent = '';
+    render();
+  } catch (e) {
+    token = '';
+    $('login-error').textContent = e.message;
+  }
+});
+$('logout').addEventListener('click', signOut);
+$('refresh').addEventListener('click', () => { loadDevices(); loadAudit(); });
+$('selector').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') loadDevices(); });
+setInterval(() => { if (token) loadDevices(); }, 10000);
+render();
