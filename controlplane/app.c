@@ -18,6 +18,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->max_body = 1 << 20;
 	c->max_header = 8192;
 	c->request_timeout_ms = 30000;
+	c->keepalive_ms = 500;
 	c->flush_ms = 1000;
 	/* A device polls every few seconds at most; 10/s with a burst of 40
 	 * leaves room for retries without letting one key starve the others. */

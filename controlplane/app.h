@@ -23,6 +23,7 @@ struct cp_config {
 	size_t max_body;	/* bytes */
 	size_t max_header;	/* bytes */
 	int request_timeout_ms;
+	int keepalive_ms;	/* idle time a connection may hold a worker */
 	int flush_ms;		/* write-behind interval */
 	double device_rate, device_burst; /* per device key */
 	double token_rate, token_burst;	  /* per operator token */

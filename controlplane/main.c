@@ -47,6 +47,7 @@ static const char usage_serve[] =
 	"  --max-body BYTES       request body limit (default 1048576)\n"
 	"  --max-header BYTES     request header limit (default 8192)\n"
 	"  --request-timeout-ms MS  (default 30000)\n"
+	"  --keepalive-ms MS      idle keep-alive time per connection (default 500)\n"
 	"  --rate-device R        requests/s per device key, burst 4R (default 10; 0: off)\n"
 	"  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
 	"  --rate-anon R          requests/s per address on unauthenticated routes and\n"
@@ -201,7 +202,7 @@ static int cmd_serve(struct cp_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_WEB, O_THREADS, O_POLL, O_FLUSH, O_BODY, O_HEADER, O_TIMEOUT,
-	       O_RDEV, O_RTOK, O_RANON, O_LOG };
+	       O_RDEV, O_RTOK, O_RANON, O_LOG, O_KEEPALIVE };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},
 		{"listen", required_argument, NULL, O_LISTEN},
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
 		{"rate-token", required_argument, NULL, O_RTOK},
 		{"rate-anon", required_argument, NULL, O_RANON},
 		{"log-level", required_argument, NULL, O_LOG},
+		{"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -283,6 +285,10 @@ int main(int argc, char **argv)
 		case O_TIMEOUT:
 			if (num_opt(&v, optarg, 100, 3600000, "--request-timeout-ms") < 0) return 2;
 			cfg.request_timeout_ms = (int)v;
+			break;
+		case O_KEEPALIVE:
+			if (num_opt(&v, optarg, 0, 600000, "--keepalive-ms") < 0) return 2;
+			cfg.keepalive_ms = (int)v;
 			break;
 		case O_RDEV:
 			if (num_opt(&v, optarg, 0, 1000000, "--rate-device") < 0) return 2;

@@ -148,7 +148,7 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 {
 	struct mg_callbacks cb;
 	struct cp_http *h;
-	char cert[1200], threads[16], timeout[16], maxreq[16];
+	char cert[1200], threads[16], timeout[16], maxreq[16], keepalive[16];
 	char ports[300];
 	const char *opts[32];
 	int n = 0;
@@ -189,8 +189,14 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	opts[n++] = "no";
 	opts[n++] = "enable_keep_alive";
 	opts[n++] = "yes";
+	/* civetweb gives each connection a worker thread for its whole life, so
+	 * an idle keep-alive connection holds a thread. Agents poll every few
+	 * seconds at best; keeping their connections open would let a handful of
+	 * idle devices occupy every worker. A short idle time still serves bursts
+	 * (the CLI paging through a list) on one connection. */
+	snprintf(keepalive, sizeof(keepalive), "%d", app->cfg.keepalive_ms);
 	opts[n++] = "keep_alive_timeout_ms";
-	opts[n++] = "30000";
+	opts[n++] = keepalive;
 	if (app->cfg.web_dir[0]) {
 		opts[n++] = "document_root";
 		opts[n++] = app->cfg.web_dir;

@@ -36,13 +36,15 @@ int cp_db_error(sqlite3 *db, struct fl_err *err)
 
 static int open_conn(sqlite3 **out, const char *path, struct fl_err *err)
 {
+	/* busy_timeout first: the journal_mode pragma itself takes a lock, and a
+	 * connection opened while others write must wait for it, not fail. */
 	static const char *const pragmas =
+		"PRAGMA busy_timeout=10000;"
 		"PRAGMA journal_mode=WAL;"
 		/* NORMAL in WAL mode is durable across process crashes; only a power
 		 * cut may lose the last commits, never corrupt the file. */
 		"PRAGMA synchronous=NORMAL;"
-		"PRAGMA foreign_keys=ON;"
-		"PRAGMA busy_timeout=10000;";
+		"PRAGMA foreign_keys=ON;";
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 

@@ -46,7 +46,7 @@ static json_t *chain(size_t n)
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < n; i++) {
-		char target[16];
+		char target[32];
 
 		snprintf(target, sizeof(target), "dev-%zu", i + 1);
 		json_array_append_new(a, entry((int64_t)i + 1, i ? hash_of(a, i - 1) : FL_AUDIT_GENESIS,
