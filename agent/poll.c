@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/commands.h"
+#include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
 #include "agent/inventory.h"
@@ -73,7 +74,10 @@ int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_cl
 	p->interval_s = AG_POLL_DEFAULT_INTERVAL;
 	p->max_backoff_ms = opts->max_backoff_ms > 0 ? opts->max_backoff_ms
 						     : AG_POLL_DEFAULT_MAX_BACKOFF;
-	if ((rc = ag_state_load_identity(&p->id, opts->dir, err)) < 0 ||
+	/* A kill mid-write leaves a temp file beside the intact old one; over a
+	 * device's life they would pile up. Nobody else writes this directory. */
+	if ((rc = fl_fs_sweep_tmp(opts->dir, NULL, err)) < 0 ||
+	    (rc = ag_state_load_identity(&p->id, opts->dir, err)) < 0 ||
 	    (rc = ag_key_load(&p->key, opts->dir, AG_KEY_FILE, err)) < 0 ||
 	    (rc = ag_state_load_desired(&p->desired, &p->desired_version, opts->dir, err)) < 0 ||
 	    (rc = ag_state_load_results(&p->results, opts->dir, err)) < 0)
@@ -121,8 +125,11 @@ static int build_body(json_t **out, struct ag_poll *p, struct fl_err *err)
 	*out = NULL;
 	if ((rc = ag_inventory_collect(&inv, &io, err)) < 0)
 		return rc;
-	body = json_pack("{s:o,s:{s:O,s:I}}", "inventory", inv, "reported", "config", p->desired,
-			 "applied_version", (json_int_t)p->desired_version);
+	/* desired_version tells the server what we already have, so that it
+	 * answers an unchanged twin from memory instead of reading it again. */
+	body = json_pack("{s:o,s:{s:O,s:I},s:I}", "inventory", inv, "reported", "config",
+			 p->desired, "applied_version", (json_int_t)p->desired_version,
+			 "desired_version", (json_int_t)p->desired_version);
 	inv = NULL; /* "o" stole it, even on failure */
 	if (!body)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");

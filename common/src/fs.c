@@ -1,5 +1,7 @@
 #include "fairlead/fs.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -101,6 +103,42 @@ cleanup:
 		close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+static int is_tmp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp-");
+	size_t n = 0;
+
+	if (!t || t == name)
+		return 0;
+	for (t += 5; *t; t++, n++)
+		if (!isxdigit((unsigned char)*t))
+			return 0;
+	return n == 12;
+}
+
+int fl_fs_sweep_tmp(const char *dir, int *removed, struct fl_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+	int n = 0;
+
+	if (removed)
+		*removed = 0;
+	if (!d)
+		return fl_err_set(err, FL_ERROR, "cannot open directory '%s': %s", dir,
+				  strerror(errno));
+	while ((e = readdir(d)))
+		if (is_tmp_name(e->d_name) &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path) &&
+		    unlink(path) == 0)
+			n++;
+	closedir(d);
+	if (removed)
+		*removed = n;
+	return 0;
 }
 
 int fl_fs_read(struct fl_buf *b, const char *path, struct fl_err *err)

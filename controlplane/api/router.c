@@ -18,6 +18,7 @@
 
 /* The API. Each route states who may call it; _routes serves this table and
  * tests check docs/openapi.yaml and the role matrix against it. */
+/* clang-format off */
 const struct cp_route cp_routes[] = {
 	{"GET", "/api/v1/health", CP_AUTH_NONE, 0, cp_h_health, "liveness and version"},
 	{"GET", "/api/v1/_routes", CP_AUTH_NONE, 0, cp_h_routes, "this route table"},
@@ -72,6 +73,7 @@ const struct cp_route cp_routes[] = {
 	{"GET", "/api/v1/audit/head", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER,
 	 cp_h_audit_head, "the newest audit entry's seq and hash"},
 };
+/* clang-format on */
 const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);
 
 static const char *const role_names[] = {"admin", "release-manager", "operator", "viewer",

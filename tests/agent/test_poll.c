@@ -122,6 +122,8 @@ Test(agent_poll, desired_twin_round_trip)
 		  -1, NULL);
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), 0), "%s", err.msg);
 	cr_assert(json_equal(json_object_get(body_of(&e, 0), "reported"), want0));
+	/* it tells the server which desired version it holds */
+	cr_assert(eq(i64, json_integer_value(json_object_get(body_of(&e, 0), "desired_version")), 0));
 	/* applied: persisted before anything else */
 	cr_assert(eq(int, ag_state_load_desired(&d, &v, e.dir, &err), 0), "%s", err.msg);
 	cr_assert(json_equal(d, json_object_get(want1, "config")));
@@ -132,6 +134,7 @@ Test(agent_poll, desired_twin_round_trip)
 
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), 0), "%s", err.msg);
 	cr_assert(json_equal(json_object_get(body_of(&e, 1), "reported"), want1));
+	cr_assert(eq(i64, json_integer_value(json_object_get(body_of(&e, 1), "desired_version")), 3));
 	assert_in(delay, 27000, 33000);
 
 	/* after a restart the agent still reports what it applied */

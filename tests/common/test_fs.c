@@ -168,3 +168,27 @@ Test(fs, mkdir_p_creates_every_component_with_mode)
 	cr_assert_eq(fl_fs_mkdir_p("", 0700, NULL), FL_EINVAL);
 	umask(old);
 }
+
+Test(fs, sweep_removes_only_write_temps)
+{
+	const char *dir = fl_test_tmpdir();
+	static const char *const names[] = {"state.json.tmp-0123456789ab", "key.tmp-aaaaaaaaaaaa",
+					    "keep.json", "keep.tmp-short", "x.tmp-0123456789abZ"};
+	char path[512];
+	int removed = -1;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		f = fopen(path, "w");
+		cr_assert(f != NULL);
+		fclose(f);
+	}
+	cr_assert(eq(int, fl_fs_sweep_tmp(dir, &removed, NULL), 0));
+	cr_assert(eq(int, removed, 2));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		cr_assert(eq(int, fl_fs_exists(path), i >= 2), "%s", names[i]);
+	}
+}

@@ -16,6 +16,10 @@
 
 int fl_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		       struct fl_err *err);
+/* Removes the temp files that fl_fs_write_atomic leaves in dir when the
+ * process dies mid-write ("NAME.tmp-" + 12 hex digits). Only for a directory
+ * that no other process is writing. Sets *removed (may be NULL). */
+int fl_fs_sweep_tmp(const char *dir, int *removed, struct fl_err *err);
 /* Reads the whole file into b (b->max bounds it). FL_ENOTFOUND when absent. */
 int fl_fs_read(struct fl_buf *b, const char *path, struct fl_err *err);
 /* mkdir -p with mode for every created component. */
