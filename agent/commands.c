@@ -41,8 +41,8 @@ int ag_commands_execute(json_t **result, const json_t *cmd, int64_t now, struct 
 		r = json_pack("{s:s,s:s,s:{s:b,s:I}}", "id", id, "status", "ok", "result", "pong",
 			      1, "agent_time", (json_int_t)now);
 	else
-		r = error_result(id, json_sprintf("unknown command type '%.64s'",
-						  json_string_value(type)));
+		r = error_result(
+		    id, json_sprintf("unknown command type '%.64s'", json_string_value(type)));
 	if (!r)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	*result = r;

@@ -11,8 +11,7 @@
 int ag_enroll_proof_message(struct fl_buf *out, const char *challenge, const char *device_id,
 			    const char *pubkey_b64)
 {
-	return fl_buf_addf(out, "fairlead-enroll-v1\n%s\n%s\n%s", challenge, device_id,
-			   pubkey_b64);
+	return fl_buf_addf(out, "fairlead-enroll-v1\n%s\n%s\n%s", challenge, device_id, pubkey_b64);
 }
 
 /* Turns the server's refusal into a sentence an operator can act on. */
@@ -21,20 +20,19 @@ static int explain(struct fl_err *err, int rc)
 	switch (rc) {
 	case FL_EGONE:
 		return fl_err_prefix(err, "enrollment refused: the token or challenge has "
-				     "expired or is used up");
+					  "expired or is used up");
 	case FL_EUNAUTH:
 		return fl_err_prefix(err, "enrollment refused: unknown token or bad proof");
 	case FL_EEXISTS:
 	case FL_ECONFLICT:
 		return fl_err_prefix(err, "enrollment refused: the device id is taken or "
-				     "preauthorized with another key");
-	default:
-		return fl_err_prefix(err, "enrollment failed");
+					  "preauthorized with another key");
+	default: return fl_err_prefix(err, "enrollment failed");
 	}
 }
 
-int ag_enroll_run(struct ag_identity *out, struct ag_transport *t,
-		  const struct ag_enroll_opts *o, struct fl_err *err)
+int ag_enroll_run(struct ag_identity *out, struct ag_transport *t, const struct ag_enroll_opts *o,
+		  struct fl_err *err)
 {
 	struct fl_buf msg = FL_BUF_INIT;
 	uint8_t sig[FL_ED25519_SIG_LEN];
@@ -73,8 +71,8 @@ int ag_enroll_run(struct ag_identity *out, struct ag_transport *t,
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if ((rc = ag_transport_json(t, &ch, "POST", "/api/v1/enroll/challenge", empty, NULL,
-				    err)) < 0) {
+	if ((rc = ag_transport_json(t, &ch, "POST", "/api/v1/enroll/challenge", empty, NULL, err)) <
+	    0) {
 		fl_err_prefix(err, "cannot get an enrollment challenge");
 		goto cleanup;
 	}
@@ -90,10 +88,9 @@ int ag_enroll_run(struct ag_identity *out, struct ag_transport *t,
 	fl_ed25519_sign(sig, msg.ptr, msg.len, key.sk);
 	fl_b64_encode(proof, sig, sizeof(sig));
 
-	body = json_pack("{s:s,s:s,s:s,s:s}", "device_id", dev, "pubkey", key.pk_b64,
-			 "challenge", challenge, "proof", proof);
-	if (!body ||
-	    (o->token && json_object_set_new(body, "token", json_string(o->token)) < 0) ||
+	body = json_pack("{s:s,s:s,s:s,s:s}", "device_id", dev, "pubkey", key.pk_b64, "challenge",
+			 challenge, "proof", proof);
+	if (!body || (o->token && json_object_set_new(body, "token", json_string(o->token)) < 0) ||
 	    (o->labels && json_object_size(o->labels) > 0 &&
 	     json_object_set(body, "labels", (json_t *)(uintptr_t)o->labels) < 0) ||
 	    (o->inventory &&
@@ -114,13 +111,14 @@ int ag_enroll_run(struct ag_identity *out, struct ag_transport *t,
 	/* The server must have registered the key we hold; anything else means
 	 * every later signed request would fail. */
 	if (keyid && strcmp(keyid, key.keyid) != 0) {
-		rc = fl_err_set(err, FL_ERROR, "server registered key id %.40s, ours is %s",
-				keyid, key.keyid);
+		rc = fl_err_set(err, FL_ERROR, "server registered key id %.40s, ours is %s", keyid,
+				key.keyid);
 		goto cleanup;
 	}
 	if (got_id && (!fl_id_valid(got_id) || strcmp(got_id, dev) != 0)) {
-		rc = fl_err_set(err, FL_ERROR, "server enrolled device id '%.64s', we asked for '%s'",
-				got_id, dev);
+		rc =
+		    fl_err_set(err, FL_ERROR,
+			       "server enrolled device id '%.64s', we asked for '%s'", got_id, dev);
 		goto cleanup;
 	}
 	snprintf(out->device_id, sizeof(out->device_id), "%s", dev);
@@ -130,8 +128,9 @@ int ag_enroll_run(struct ag_identity *out, struct ag_transport *t,
 	out->enrolled_at = o->now;
 	if ((rc = ag_state_save_identity(out, o->dir, err)) < 0)
 		goto cleanup;
-	fl_log_fields(FL_LOG_INFO, json_pack("{s:s,s:s,s:s,s:b}", "device_id", dev, "keyid",
-					     key.keyid, "state", state, "new_key", created),
+	fl_log_fields(FL_LOG_INFO,
+		      json_pack("{s:s,s:s,s:s,s:b}", "device_id", dev, "keyid", key.keyid, "state",
+				state, "new_key", created),
 		      "enrolled");
 cleanup:
 	ag_key_wipe(&key);

@@ -19,13 +19,13 @@
 #include "agent/transport.h"
 
 struct ag_enroll_opts {
-	const char *dir;	  /* state directory */
-	const char *server;	  /* recorded in identity.json */
-	const char *token;	  /* NULL: preauthorized enrollment */
-	const char *device_id;	  /* NULL: "dev-" + first 12 hex of the keyid */
-	const json_t *labels;	  /* object of strings, or NULL */
-	const json_t *inventory;  /* or NULL */
-	int64_t now;		  /* enrolled_at */
+	const char *dir;	 /* state directory */
+	const char *server;	 /* recorded in identity.json */
+	const char *token;	 /* NULL: preauthorized enrollment */
+	const char *device_id;	 /* NULL: "dev-" + first 12 hex of the keyid */
+	const json_t *labels;	 /* object of strings, or NULL */
+	const json_t *inventory; /* or NULL */
+	int64_t now;		 /* enrolled_at */
 };
 
 /* Appends the proof message to out. */
@@ -33,7 +33,7 @@ int ag_enroll_proof_message(struct fl_buf *out, const char *challenge, const cha
 			    const char *pubkey_b64);
 
 /* Enrolls; *out receives the identity as written. */
-int ag_enroll_run(struct ag_identity *out, struct ag_transport *t,
-		  const struct ag_enroll_opts *o, struct fl_err *err);
+int ag_enroll_run(struct ag_identity *out, struct ag_transport *t, const struct ag_enroll_opts *o,
+		  struct fl_err *err);
 
 #endif

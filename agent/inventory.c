@@ -49,7 +49,8 @@ static int os_release_version(char *out, size_t cap, const char *root)
 	fl_buf_init(&b, 65536);
 	if (fl_fs_read(&b, full, NULL) < 0)
 		goto cleanup;
-	for (line = b.ptr; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (line = b.ptr; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		const char *v;
 		size_t n;
 
@@ -95,9 +96,9 @@ int ag_inventory_collect(json_t **out, const struct ag_inventory_opts *o, struct
 	else if (os_release_version(fw, sizeof(fw), root) < 0)
 		snprintf(fw, sizeof(fw), "unknown");
 
-	inv = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", u.sysname, "os_release",
-			u.release, "arch", u.machine, "hw_model", hw, "agent_version",
-			FL_VERSION, "firmware_version", fw, "model_version", "none");
+	inv = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", u.sysname, "os_release", u.release,
+			"arch", u.machine, "hw_model", hw, "agent_version", FL_VERSION,
+			"firmware_version", fw, "model_version", "none");
 	if (!inv)
 		return fl_err_set(err, FL_ENOMEM, "out of memory (or a non-UTF-8 inventory value)");
 	*out = inv;

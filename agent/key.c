@@ -51,7 +51,8 @@ int ag_key_load(struct ag_key *out, const char *dir, const char *name, struct fl
 	if ((rc = fl_fs_read(&b, path, err)) < 0)
 		goto cleanup;
 	len = b.len;
-	while (len > 0 && (b.ptr[len - 1] == '\n' || b.ptr[len - 1] == '\r' || b.ptr[len - 1] == ' '))
+	while (len > 0 &&
+	       (b.ptr[len - 1] == '\n' || b.ptr[len - 1] == '\r' || b.ptr[len - 1] == ' '))
 		len--;
 	if (fl_b64_decode(out->sk, sizeof(out->sk), &n, b.ptr, len) < 0 || n != sizeof(out->sk)) {
 		rc = fl_err_set(err, FL_EINVAL, "key file '%s' is corrupt", path);

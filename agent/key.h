@@ -14,7 +14,7 @@
 #include "fairlead/crypto.h"
 #include "fairlead/err.h"
 
-#define AG_KEY_FILE "device.key"
+#define AG_KEY_FILE	"device.key"
 #define AG_KEY_NEW_FILE "device.key.new"
 
 struct ag_key {
@@ -29,8 +29,7 @@ void ag_key_generate(struct ag_key *out);
 /* Loads dir/name. FL_ENOTFOUND when absent, FL_EINVAL when corrupt. */
 int ag_key_load(struct ag_key *out, const char *dir, const char *name, struct fl_err *err);
 /* Writes dir/name atomically with mode 0600. */
-int ag_key_save(const struct ag_key *k, const char *dir, const char *name,
-		struct fl_err *err);
+int ag_key_save(const struct ag_key *k, const char *dir, const char *name, struct fl_err *err);
 /* Loads device.key or creates it; *created (may be NULL) says which. */
 int ag_key_ensure(struct ag_key *out, int *created, const char *dir, struct fl_err *err);
 /* Renames device.key.new over device.key and syncs the directory. */

@@ -34,69 +34,69 @@ struct globals {
 };
 
 static const char usage_main[] =
-	"usage: fairlead-agent [--server URL] [--ca FILE] --state DIR [--log-level LEVEL]\n"
-	"                      COMMAND [ARGS]\n"
-	"\n"
-	"The Fairlead device agent: enrolls this device and keeps it checked in.\n"
-	"\n"
-	"commands:\n"
-	"  enroll      generate the device key and enroll with the server\n"
-	"  keygen      create the device key and print its public key\n"
-	"  run         the check-in loop, until SIGTERM or SIGINT\n"
-	"  rotate-key  replace the device key (signed by the old and the new key)\n"
-	"\n"
-	"global options:\n"
-	"  --server URL       the server, https://HOST:PORT (run and rotate-key default\n"
-	"                     to the one recorded at enrollment)\n"
-	"  --ca FILE          PEM CA certificate to pin (default: the system store)\n"
-	"  --state DIR        state directory: device key, identity, twin, results\n"
-	"  --log-level LEVEL  debug, info, warn or error (default info)\n"
-	"  -h, --help         this help; 'fairlead-agent COMMAND --help' for a command\n"
-	"  --version          print the version\n";
+    "usage: fairlead-agent [--server URL] [--ca FILE] --state DIR [--log-level LEVEL]\n"
+    "                      COMMAND [ARGS]\n"
+    "\n"
+    "The Fairlead device agent: enrolls this device and keeps it checked in.\n"
+    "\n"
+    "commands:\n"
+    "  enroll      generate the device key and enroll with the server\n"
+    "  keygen      create the device key and print its public key\n"
+    "  run         the check-in loop, until SIGTERM or SIGINT\n"
+    "  rotate-key  replace the device key (signed by the old and the new key)\n"
+    "\n"
+    "global options:\n"
+    "  --server URL       the server, https://HOST:PORT (run and rotate-key default\n"
+    "                     to the one recorded at enrollment)\n"
+    "  --ca FILE          PEM CA certificate to pin (default: the system store)\n"
+    "  --state DIR        state directory: device key, identity, twin, results\n"
+    "  --log-level LEVEL  debug, info, warn or error (default info)\n"
+    "  -h, --help         this help; 'fairlead-agent COMMAND --help' for a command\n"
+    "  --version          print the version\n";
 
 static const char usage_enroll[] =
-	"usage: fairlead-agent --server URL --ca FILE --state DIR enroll\n"
-	"                      [--token TOKEN] [--label K=V]... [--id ID]\n"
-	"                      [--hw-model M] [--firmware-version V]\n"
-	"\n"
-	"Generates the device's Ed25519 key in DIR (mode 0600; reused when 'keygen'\n"
-	"made it), proves possession of it over a server challenge and enrolls.\n"
-	"Without --token the device enrolls as preauthorized ('fairlead device\n"
-	"preauthorize'). Prints the device id and its state ('pending' or\n"
-	"'accepted') and exits 0; exits non-zero with the reason otherwise.\n"
-	"\n"
-	"  --token TOKEN   enrollment token (fle_...)\n"
-	"  --label K=V     label for this device, repeatable (the token's win)\n"
-	"  --id ID         device id (default: dev- and 12 hex digits of the key id)\n"
-	"  --hw-model M, --firmware-version V   as for 'run', sent as inventory\n";
+    "usage: fairlead-agent --server URL --ca FILE --state DIR enroll\n"
+    "                      [--token TOKEN] [--label K=V]... [--id ID]\n"
+    "                      [--hw-model M] [--firmware-version V]\n"
+    "\n"
+    "Generates the device's Ed25519 key in DIR (mode 0600; reused when 'keygen'\n"
+    "made it), proves possession of it over a server challenge and enrolls.\n"
+    "Without --token the device enrolls as preauthorized ('fairlead device\n"
+    "preauthorize'). Prints the device id and its state ('pending' or\n"
+    "'accepted') and exits 0; exits non-zero with the reason otherwise.\n"
+    "\n"
+    "  --token TOKEN   enrollment token (fle_...)\n"
+    "  --label K=V     label for this device, repeatable (the token's win)\n"
+    "  --id ID         device id (default: dev- and 12 hex digits of the key id)\n"
+    "  --hw-model M, --firmware-version V   as for 'run', sent as inventory\n";
 
 static const char usage_keygen[] =
-	"usage: fairlead-agent --state DIR keygen\n"
-	"\n"
-	"Creates the device key in DIR when absent and prints its public key\n"
-	"(base64) alone on stdout, for 'fairlead device preauthorize ID --pubkey'.\n";
+    "usage: fairlead-agent --state DIR keygen\n"
+    "\n"
+    "Creates the device key in DIR when absent and prints its public key\n"
+    "(base64) alone on stdout, for 'fairlead device preauthorize ID --pubkey'.\n";
 
 static const char usage_run[] =
-	"usage: fairlead-agent [--server URL] [--ca FILE] --state DIR run [--once]\n"
-	"                      [--hw-model M] [--firmware-version V] [--max-backoff DUR]\n"
-	"\n"
-	"Checks in with the server at the interval it suggests (+-10%), reporting\n"
-	"inventory, the applied twin and command results; applies the desired twin\n"
-	"and runs commands. Backs off exponentially on errors. Stops on SIGTERM or\n"
-	"SIGINT with exit status 0.\n"
-	"\n"
-	"  --once                  one check-in; exit 0 when the server accepted it\n"
-	"  --hw-model M            hardware model (default: devicetree, DMI, unknown)\n"
-	"  --firmware-version V    firmware version (default: VERSION_ID of os-release)\n"
-	"  --max-backoff DUR       longest wait after errors, e.g. 60s, 5m (default 5m)\n";
+    "usage: fairlead-agent [--server URL] [--ca FILE] --state DIR run [--once]\n"
+    "                      [--hw-model M] [--firmware-version V] [--max-backoff DUR]\n"
+    "\n"
+    "Checks in with the server at the interval it suggests (+-10%), reporting\n"
+    "inventory, the applied twin and command results; applies the desired twin\n"
+    "and runs commands. Backs off exponentially on errors. Stops on SIGTERM or\n"
+    "SIGINT with exit status 0.\n"
+    "\n"
+    "  --once                  one check-in; exit 0 when the server accepted it\n"
+    "  --hw-model M            hardware model (default: devicetree, DMI, unknown)\n"
+    "  --firmware-version V    firmware version (default: VERSION_ID of os-release)\n"
+    "  --max-backoff DUR       longest wait after errors, e.g. 60s, 5m (default 5m)\n";
 
 static const char usage_rotate[] =
-	"usage: fairlead-agent [--server URL] [--ca FILE] --state DIR rotate-key\n"
-	"\n"
-	"Generates a new device key and asks the server to switch to it; the request\n"
-	"is signed by the old key and carries a proof by the new one. Prints the new\n"
-	"key id. Safe against crashes: an interrupted rotation is settled by the\n"
-	"next check-in.\n";
+    "usage: fairlead-agent [--server URL] [--ca FILE] --state DIR rotate-key\n"
+    "\n"
+    "Generates a new device key and asks the server to switch to it; the request\n"
+    "is signed by the old key and carries a proof by the new one. Prints the new\n"
+    "key id. Safe against crashes: an interrupted rotation is settled by the\n"
+    "next check-in.\n";
 
 static int usage_error(const char *usage, const char *fmt, ...) FL_PRINTF(2, 3);
 
@@ -174,8 +174,7 @@ static int need_state(const struct globals *g, const char *usage)
 }
 
 /* The server to talk to: the flag, else the one recorded at enrollment. */
-static int open_transport(struct ag_transport **t, const struct globals *g,
-			  struct fl_err *err)
+static int open_transport(struct ag_transport **t, const struct globals *g, struct fl_err *err)
 {
 	struct ag_identity id;
 	const char *server = g->server;
@@ -245,7 +244,8 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 		    (m = opt_value(&eo.token, argc, argv, &i, "--token")) == 0 &&
 		    (m = opt_value(&eo.device_id, argc, argv, &i, "--id")) == 0 &&
 		    (m = opt_value(&io.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
-		    (m = opt_value(&io.firmware_version, argc, argv, &i, "--firmware-version")) == 0 &&
+		    (m = opt_value(&io.firmware_version, argc, argv, &i, "--firmware-version")) ==
+			0 &&
 		    (m = opt_value(&v, argc, argv, &i, "--label")) == 0) {
 			rc = usage_error(usage_enroll, "unknown argument '%s'", argv[i]);
 			goto cleanup;
@@ -351,7 +351,8 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 		}
 		if ((m = global_opt(g, argc, argv, &i)) == 0 &&
 		    (m = opt_value(&po.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
-		    (m = opt_value(&po.firmware_version, argc, argv, &i, "--firmware-version")) == 0 &&
+		    (m = opt_value(&po.firmware_version, argc, argv, &i, "--firmware-version")) ==
+			0 &&
 		    (m = opt_value(&backoff, argc, argv, &i, "--max-backoff")) == 0)
 			return usage_error(usage_run, "unknown argument '%s'", argv[i]);
 		if (m < 0)

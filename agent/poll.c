@@ -12,8 +12,8 @@
 #include "agent/key.h"
 #include "agent/state.h"
 
-#define CHECKIN_TARGET "/api/v1/device/checkin"
-#define MAX_INTERVAL_S 86400
+#define CHECKIN_TARGET	  "/api/v1/device/checkin"
+#define MAX_INTERVAL_S	  86400
 #define MAX_RETRY_AFTER_S 86400
 
 struct ag_poll {
@@ -72,8 +72,8 @@ int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_cl
 	p->clock = *clock;
 	p->opts = *opts;
 	p->interval_s = AG_POLL_DEFAULT_INTERVAL;
-	p->max_backoff_ms = opts->max_backoff_ms > 0 ? opts->max_backoff_ms
-						     : AG_POLL_DEFAULT_MAX_BACKOFF;
+	p->max_backoff_ms =
+	    opts->max_backoff_ms > 0 ? opts->max_backoff_ms : AG_POLL_DEFAULT_MAX_BACKOFF;
 	/* A kill mid-write leaves a temp file beside the intact old one; over a
 	 * device's life they would pile up. Nobody else writes this directory. */
 	if ((rc = fl_fs_sweep_tmp(opts->dir, NULL, err)) < 0 ||
@@ -85,8 +85,10 @@ int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_cl
 	rc = ag_key_load(&p->new_key, opts->dir, AG_KEY_NEW_FILE, err);
 	if (rc == 0) {
 		p->have_new = 1;
-		fl_log(FL_LOG_INFO, "found %s from an unfinished key rotation; the next "
-		       "check-in decides which key is current", AG_KEY_NEW_FILE);
+		fl_log(FL_LOG_INFO,
+		       "found %s from an unfinished key rotation; the next "
+		       "check-in decides which key is current",
+		       AG_KEY_NEW_FILE);
 	} else if (rc == FL_ENOTFOUND || rc == FL_EINVAL) {
 		/* A torn new key cannot exist (atomic write), but if it is
 		 * unreadable it was never sent: the old key is current. */
@@ -142,8 +144,8 @@ static int build_body(json_t **out, struct ag_poll *p, struct fl_err *err)
 	return 0;
 }
 
-static int send_checkin(json_t **reply, int64_t *retry_after, struct ag_poll *p,
-			const json_t *body, const struct ag_key *k, struct fl_err *err)
+static int send_checkin(json_t **reply, int64_t *retry_after, struct ag_poll *p, const json_t *body,
+			const struct ag_key *k, struct fl_err *err)
 {
 	ag_transport_set_signer(p->t, k->keyid, k->sk);
 	return ag_transport_json(p->t, reply, "POST", CHECKIN_TARGET, body, retry_after, err);
@@ -198,7 +200,8 @@ static int exchange(json_t **reply, int64_t *retry_after, struct ag_poll *p, con
 		ag_key_wipe(&p->new_key);
 		p->have_new = 0;
 	} else if (rc == FL_EUNAUTH) {
-		fl_log(FL_LOG_ERROR, "server refuses both the old and the rotated key; keeping both");
+		fl_log(FL_LOG_ERROR,
+		       "server refuses both the old and the rotated key; keeping both");
 	}
 	return rc;
 }
@@ -217,7 +220,7 @@ static int pending_has(const struct ag_poll *p, const char *id)
 	json_t *pending = json_object_get(p->results, "pending"), *r;
 	size_t i;
 
-	json_array_foreach(pending, i, r) {
+	json_array_foreach (pending, i, r) {
 		const char *rid = ag_commands_id(r);
 
 		if (rid && strcmp(rid, id) == 0)
@@ -242,8 +245,8 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 	*news = 0;
 	if (json_is_integer(interval) && json_integer_value(interval) >= 1)
 		p->interval_s = json_integer_value(interval) > MAX_INTERVAL_S
-					? MAX_INTERVAL_S
-					: json_integer_value(interval);
+				    ? MAX_INTERVAL_S
+				    : json_integer_value(interval);
 	if (json_is_string(state) && json_string_length(state) < sizeof(p->id.state) &&
 	    strcmp(json_string_value(state), p->id.state) != 0) {
 		fl_log(FL_LOG_INFO, "device state is now %s (was %s)", json_string_value(state),
@@ -273,7 +276,7 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 		ack_results(p, sent);
 		dirty = 1;
 	}
-	json_array_foreach(cmds, i, cmd) {
+	json_array_foreach (cmds, i, cmd) {
 		const char *id = ag_commands_id(cmd);
 		json_t *res = NULL;
 		struct fl_err ce = {0};
@@ -288,10 +291,10 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 			fl_log(FL_LOG_WARN, "command %s: %s", id, ce.msg);
 			continue;
 		}
-		fl_log_fields(FL_LOG_INFO,
-			      json_pack("{s:s,s:O}", "command", id, "status",
-					json_object_get(res, "status")),
-			      "ran command");
+		fl_log_fields(
+		    FL_LOG_INFO,
+		    json_pack("{s:s,s:O}", "command", id, "status", json_object_get(res, "status")),
+		    "ran command");
 		json_array_append_new(json_object_get(p->results, "pending"), res);
 		dirty = 1;
 		*news = 1;
@@ -361,7 +364,8 @@ done:
 		p->backoff_ms = 0;
 		*delay_ms = interval_delay(p);
 	} else if (rc == FL_EAGAIN && retry_after >= 0) {
-		*delay_ms = (retry_after > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : retry_after) * 1000;
+		*delay_ms =
+		    (retry_after > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : retry_after) * 1000;
 	} else {
 		*delay_ms = backoff_delay(p);
 	}

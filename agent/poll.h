@@ -29,9 +29,9 @@
 #include "fairlead/err.h"
 #include "agent/transport.h"
 
-#define AG_POLL_DEFAULT_INTERVAL 30	 /* seconds, until the server says */
+#define AG_POLL_DEFAULT_INTERVAL    30	   /* seconds, until the server says */
 #define AG_POLL_DEFAULT_MAX_BACKOFF 300000 /* ms */
-#define AG_POLL_JITTER_PCT 10
+#define AG_POLL_JITTER_PCT	    10
 
 struct ag_poll_opts {
 	const char *dir;	      /* state directory */

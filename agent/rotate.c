@@ -69,7 +69,7 @@ int ag_rotate_run(char new_keyid[FL_KEYID_LEN + 1], struct ag_transport *t, cons
 	if (rc < 0) {
 		if (outcome_unknown(rc)) {
 			fl_err_prefix(err, "key rotation outcome unknown (the next check-in "
-				      "settles it)");
+					   "settles it)");
 		} else {
 			fl_err_prefix(err, "key rotation refused");
 			if (ag_key_discard_new(dir, &e2) < 0)

@@ -12,8 +12,7 @@
  * small device. */
 #define STATE_MAX (1u << 20)
 
-int ag_state_path(char *out, size_t cap, const char *dir, const char *name,
-		  struct fl_err *err)
+int ag_state_path(char *out, size_t cap, const char *dir, const char *name, struct fl_err *err)
 {
 	int n = snprintf(out, cap, "%s/%s", dir, name);
 
@@ -78,8 +77,7 @@ cleanup:
 }
 
 /* Copies a required string field into a fixed buffer. */
-static int copy_str(char *out, size_t cap, const json_t *obj, const char *key,
-		    struct fl_err *err)
+static int copy_str(char *out, size_t cap, const json_t *obj, const char *key, struct fl_err *err)
 {
 	const char *s = NULL;
 	int rc;
@@ -101,7 +99,8 @@ int ag_state_load_identity(struct ag_identity *out, const char *dir, struct fl_e
 	memset(out, 0, sizeof(*out));
 	if ((rc = read_object(&o, dir, AG_IDENTITY_FILE, err)) < 0) {
 		if (rc == FL_ENOTFOUND)
-			fl_err_set(err, rc, "this device is not enrolled: no %s in '%s' "
+			fl_err_set(err, rc,
+				   "this device is not enrolled: no %s in '%s' "
 				   "(run 'fairlead-agent --state DIR enroll' first)",
 				   AG_IDENTITY_FILE, dir);
 		else
@@ -141,8 +140,7 @@ int ag_state_save_identity(const struct ag_identity *id, const char *dir, struct
 	return rc;
 }
 
-int ag_state_load_desired(json_t **desired, int64_t *version, const char *dir,
-			  struct fl_err *err)
+int ag_state_load_desired(json_t **desired, int64_t *version, const char *dir, struct fl_err *err)
 {
 	json_t *o = NULL, *d = NULL;
 	int64_t v = 0;

@@ -21,10 +21,10 @@
 #include "fairlead/crypto.h"
 #include "fairlead/err.h"
 
-#define AG_PATH_MAX 4096
+#define AG_PATH_MAX	 4096
 #define AG_IDENTITY_FILE "identity.json"
-#define AG_DESIRED_FILE "desired.json"
-#define AG_RESULTS_FILE "results.json"
+#define AG_DESIRED_FILE	 "desired.json"
+#define AG_RESULTS_FILE	 "results.json"
 
 struct ag_identity {
 	char device_id[65];
@@ -35,20 +35,17 @@ struct ag_identity {
 };
 
 /* dir + "/" + name into out; FL_EINVAL when it does not fit. */
-int ag_state_path(char *out, size_t cap, const char *dir, const char *name,
-		  struct fl_err *err);
+int ag_state_path(char *out, size_t cap, const char *dir, const char *name, struct fl_err *err);
 /* Creates dir (and parents) with mode 0700 when absent. */
 int ag_state_dir_init(const char *dir, struct fl_err *err);
 /* 1 when dir/name exists. */
 int ag_state_exists(const char *dir, const char *name);
 
 int ag_state_load_identity(struct ag_identity *out, const char *dir, struct fl_err *err);
-int ag_state_save_identity(const struct ag_identity *id, const char *dir,
-			   struct fl_err *err);
+int ag_state_save_identity(const struct ag_identity *id, const char *dir, struct fl_err *err);
 
 /* Absent file: an empty object and version 0. *desired is caller-owned. */
-int ag_state_load_desired(json_t **desired, int64_t *version, const char *dir,
-			  struct fl_err *err);
+int ag_state_load_desired(json_t **desired, int64_t *version, const char *dir, struct fl_err *err);
 int ag_state_save_desired(const char *dir, const json_t *desired, int64_t version,
 			  struct fl_err *err);
 

@@ -63,9 +63,8 @@ void ag_transport_free(struct ag_transport *t)
 	free(t);
 }
 
-int ag_transport_json(struct ag_transport *t, json_t **out, const char *method,
-		      const char *target, const json_t *body, int64_t *retry_after,
-		      struct fl_err *err)
+int ag_transport_json(struct ag_transport *t, json_t **out, const char *method, const char *target,
+		      const json_t *body, int64_t *retry_after, struct fl_err *err)
 {
 	return t->json(t->ctx, out, method, target, body, retry_after, err);
 }

@@ -32,9 +32,8 @@ int ag_transport_http_new(struct ag_transport **out, const char *server, const c
 /* Frees ctx through the vtable and t itself; NULL is a no-op. */
 void ag_transport_free(struct ag_transport *t);
 
-int ag_transport_json(struct ag_transport *t, json_t **out, const char *method,
-		      const char *target, const json_t *body, int64_t *retry_after,
-		      struct fl_err *err);
+int ag_transport_json(struct ag_transport *t, json_t **out, const char *method, const char *target,
+		      const json_t *body, int64_t *retry_after, struct fl_err *err);
 void ag_transport_set_signer(struct ag_transport *t, const char *keyid,
 			     const uint8_t sk[FL_ED25519_SK_LEN]);
 

@@ -12,44 +12,45 @@
 
 /* Accepted before the family name and among any subcommand's arguments. */
 static const struct cli_optspec global_opts[] = {
-	{"--server", NULL, CLI_OPT_VALUE},
-	{"--token", NULL, CLI_OPT_VALUE},
-	{"--token-file", NULL, CLI_OPT_VALUE},
-	{"--ca", NULL, CLI_OPT_VALUE},
-	{"--output", "-o", CLI_OPT_VALUE},
-	{"--help", "-h", CLI_OPT_FLAG},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--server", NULL, CLI_OPT_VALUE},
+    {"--token", NULL, CLI_OPT_VALUE},
+    {"--token-file", NULL, CLI_OPT_VALUE},
+    {"--ca", NULL, CLI_OPT_VALUE},
+    {"--output", "-o", CLI_OPT_VALUE},
+    {"--help", "-h", CLI_OPT_FLAG},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const char global_help[] =
-	"global options (before the command or among its arguments):\n"
-	"  --server URL       server, https://HOST:PORT (env FAIRLEAD_SERVER)\n"
-	"  --token TOKEN      API token (env FAIRLEAD_TOKEN)\n"
-	"  --token-file FILE  read the API token from FILE (env FAIRLEAD_TOKEN_FILE)\n"
-	"  --ca FILE          PEM CA certificate to pin (env FAIRLEAD_CA)\n"
-	"  -o, --output FMT   table (default) or json; read commands then print JSON alone\n"
-	"  -h, --help         show help\n"
-	"settings missing from flags and environment come from $FAIRLEAD_CONFIG or\n"
-	"~/.config/fairlead/config (lines 'server = ...', 'token = ...', 'token_file = ...',\n"
-	"'ca = ...').\n";
+    "global options (before the command or among its arguments):\n"
+    "  --server URL       server, https://HOST:PORT (env FAIRLEAD_SERVER)\n"
+    "  --token TOKEN      API token (env FAIRLEAD_TOKEN)\n"
+    "  --token-file FILE  read the API token from FILE (env FAIRLEAD_TOKEN_FILE)\n"
+    "  --ca FILE          PEM CA certificate to pin (env FAIRLEAD_CA)\n"
+    "  -o, --output FMT   table (default) or json; read commands then print JSON alone\n"
+    "  -h, --help         show help\n"
+    "settings missing from flags and environment come from $FAIRLEAD_CONFIG or\n"
+    "~/.config/fairlead/config (lines 'server = ...', 'token = ...', 'token_file = ...',\n"
+    "'ca = ...').\n";
 
 static const struct cli_family *const families[] = {
-	&cli_token_family,
-	&cli_enroll_token_family,
-	&cli_device_family,
-	&cli_audit_family,
+    &cli_token_family,
+    &cli_enroll_token_family,
+    &cli_device_family,
+    &cli_audit_family,
 };
 
 /* ---- argument parsing ---- */
 
-static const struct cli_optspec *find_opt(const struct cli_optspec *const specs[],
-					  const char *word, size_t len)
+static const struct cli_optspec *find_opt(const struct cli_optspec *const specs[], const char *word,
+					  size_t len)
 {
 	for (size_t s = 0; specs[s]; s++)
 		for (const struct cli_optspec *o = specs[s]; o->name; o++) {
 			if (strlen(o->name) == len && strncmp(o->name, word, len) == 0)
 				return o;
-			if (o->alias && strlen(o->alias) == len && strncmp(o->alias, word, len) == 0)
+			if (o->alias && strlen(o->alias) == len &&
+			    strncmp(o->alias, word, len) == 0)
 				return o;
 		}
 	return NULL;
@@ -103,13 +104,15 @@ int cli_args_parse(struct cli_args *out, size_t *consumed, int argc, char *const
 		}
 		if (o->kind == CLI_OPT_FLAG) {
 			if (value)
-				return fl_err_set(err, FL_EINVAL, "option '%s' takes no value", o->name);
+				return fl_err_set(err, FL_EINVAL, "option '%s' takes no value",
+						  o->name);
 			value = "";
 		} else if (!value) {
 			/* The next word is the value even when it starts with '-'
 			 * ("--reason -"): options never take optional values. */
 			if (i + 1 >= argc)
-				return fl_err_set(err, FL_EINVAL, "option '%s' needs a value", o->name);
+				return fl_err_set(err, FL_EINVAL, "option '%s' needs a value",
+						  o->name);
 			value = argv[++i];
 		}
 		if (out->nopt == CLI_MAX_ARGS)
@@ -277,7 +280,8 @@ int cli_labels_parse(json_t **out, struct cli_ctx *ctx, const char *const *words
 		} else {
 			if (fl_label_parse(key, sizeof(key), val, sizeof(val), w, err) < 0) {
 				rc = cli_usage(ctx, err, "%s%s", err->msg,
-					       allow_remove ? " (use KEY=VALUE, or KEY- to remove)" : "");
+					       allow_remove ? " (use KEY=VALUE, or KEY- to remove)"
+							    : "");
 				goto cleanup;
 			}
 			v = json_string(val);

@@ -90,13 +90,12 @@ struct cli_config {
  * ($FAIRLEAD_CONFIG, else $HOME/.config/fairlead/config), which is read only
  * when a setting is still missing. A token given inline beats a token file at
  * the same level. FL_EINVAL when no server or token is found anywhere. */
-int cli_config_resolve(struct cli_config *out, const struct cli_flags *flags,
-		       struct fl_err *err);
+int cli_config_resolve(struct cli_config *out, const struct cli_flags *flags, struct fl_err *err);
 /* Parses config file text (lines "key = value", '#' comments) into out,
  * resolving token_file and relative paths against dir (the file's directory,
  * may be NULL). Keys already set in out are kept, so the caller can layer. */
-int cli_config_parse(struct cli_config *out, const char *text, const char *dir,
-		     const char *path, struct fl_err *err);
+int cli_config_parse(struct cli_config *out, const char *text, const char *dir, const char *path,
+		     struct fl_err *err);
 void cli_config_release(struct cli_config *c);
 /* Reads a token file: the first line, surrounding whitespace dropped. */
 int cli_config_read_token(char **out, const char *path, struct fl_err *err);
@@ -138,7 +137,7 @@ struct cli_cmd {
 	const char *name;
 	const char *synopsis; /* after "fairlead FAMILY NAME " */
 	const char *summary;
-	const char *help;     /* option lines, may be NULL */
+	const char *help; /* option lines, may be NULL */
 	const struct cli_optspec *opts;
 	int min_pos, max_pos; /* positional arguments; max -1: unbounded */
 	int (*run)(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err);
@@ -211,7 +210,7 @@ struct cli_audit_verdict {
  * fl_audit_hash and compares its end with head ({"seq","hash"}). Pure: no I/O.
  * Returns 0 with the verdict in *out, or FL_EINVAL when entries is not an
  * array or head is not an object. */
-int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries,
-			   const json_t *head, struct fl_err *err);
+int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries, const json_t *head,
+			   struct fl_err *err);
 
 #endif

@@ -15,12 +15,12 @@
 #include "fairlead/json.h"
 #include "fairlead/util.h"
 
-static int verdict(struct cli_audit_verdict *out, int64_t seq, const char *reason,
-		   const char *fmt, ...) FL_PRINTF(4, 5);
+static int verdict(struct cli_audit_verdict *out, int64_t seq, const char *reason, const char *fmt,
+		   ...) FL_PRINTF(4, 5);
 
 /* Records the first break; always returns 0 (the check itself worked). */
-static int verdict(struct cli_audit_verdict *out, int64_t seq, const char *reason,
-		   const char *fmt, ...)
+static int verdict(struct cli_audit_verdict *out, int64_t seq, const char *reason, const char *fmt,
+		   ...)
 {
 	va_list ap;
 
@@ -76,12 +76,13 @@ static const char *hash_at(const json_t *entries, size_t i)
 
 /* seq is not the expected one: tells a reorder, a gap and a duplicate apart
  * (only on this failure path, so the scan costs nothing on a good chain). */
-static int seq_break(struct cli_audit_verdict *out, const json_t *entries, size_t i,
-		     int64_t seq, int64_t expected)
+static int seq_break(struct cli_audit_verdict *out, const json_t *entries, size_t i, int64_t seq,
+		     int64_t expected)
 {
 	if (seq < expected)
-		return verdict(out, seq, "inserted", "a second entry with seq %lld follows seq %lld",
-			       (long long)seq, (long long)(expected - 1));
+		return verdict(out, seq, "inserted",
+			       "a second entry with seq %lld follows seq %lld", (long long)seq,
+			       (long long)(expected - 1));
 	for (size_t j = i + 1; j < json_array_size(entries); j++)
 		if (seq_at(entries, j) == expected)
 			return verdict(out, expected, "reordered", "seq %lld comes before seq %lld",
@@ -111,8 +112,8 @@ static int link_break(struct cli_audit_verdict *out, const json_t *entries, size
 		       "its hash is not the prev_hash of seq %lld", (long long)e->seq);
 }
 
-int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries,
-			   const json_t *head, struct fl_err *err)
+int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries, const json_t *head,
+			   struct fl_err *err)
 {
 	const char *prev = FL_AUDIT_GENESIS, *head_hash = NULL;
 	const json_t *head_seq = json_object_get(head, "seq");
@@ -122,8 +123,9 @@ int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries,
 	memset(out, 0, sizeof(*out));
 	if (!json_is_array(entries) || !json_is_object(head) || !json_is_integer(head_seq) ||
 	    fl_json_str(&head_hash, head, "hash", 0, NULL) < 0)
-		return fl_err_set(err, FL_EINVAL, "audit entries must be an array and the head "
-						  "an object with an integer seq");
+		return fl_err_set(err, FL_EINVAL,
+				  "audit entries must be an array and the head "
+				  "an object with an integer seq");
 	for (size_t i = 0; i < n; i++) {
 		const json_t *obj = json_array_get(entries, i);
 		int64_t expected = (int64_t)i + 1;
@@ -133,8 +135,10 @@ int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries,
 
 		if (entry_get(&e, obj) < 0)
 			return verdict(out, seq_at(entries, i) >= 0 ? seq_at(entries, i) : expected,
-				       "malformed", "entry %zu lacks a field or has one of the wrong "
-				       "type", i + 1);
+				       "malformed",
+				       "entry %zu lacks a field or has one of the wrong "
+				       "type",
+				       i + 1);
 		out->entries = (int64_t)i;
 		if (e.seq != expected)
 			return seq_break(out, entries, i, e.seq, expected);
@@ -145,7 +149,8 @@ int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries,
 		fl_audit_hash(hash, e.prev_hash, e.seq, e.ts, e.actor, e.action, e.target, details);
 		free(details);
 		if (strcmp(hash, e.hash) != 0)
-			return verdict(out, e.seq, "modified", "its hash does not match its content");
+			return verdict(out, e.seq, "modified",
+				       "its hash does not match its content");
 		if (strcmp(e.prev_hash, prev) != 0)
 			return link_break(out, entries, i, &e);
 		prev = e.hash;
@@ -220,8 +225,7 @@ static int fetch_entries(json_t **out, struct cli_ctx *ctx, int64_t after, int64
 			rc = fl_err_set(err, FL_ERROR, "the server's reply has no audit entries");
 			goto cleanup;
 		}
-		json_array_foreach(entries, i, e)
-		{
+		json_array_foreach (entries, i, e) {
 			if (limit && (int64_t)json_array_size(all) >= limit)
 				break;
 			if (json_array_append(all, e) < 0) {
@@ -310,8 +314,7 @@ static void witness_check(struct cli_audit_verdict *v, const json_t *witness, co
 	hash = json_string_value(json_object_get(w, "hash"));
 	if (seq <= 0 || !hash)
 		return;
-	json_array_foreach(entries, i, e)
-	{
+	json_array_foreach (entries, i, e) {
 		if (json_integer_value(json_object_get(e, "seq")) != seq)
 			continue;
 		if (strcmp(json_string_value(json_object_get(e, "hash")), hash) == 0)
@@ -323,8 +326,8 @@ static void witness_check(struct cli_audit_verdict *v, const json_t *witness, co
 	verdict(v, seq, "deleted", "entry %lld, verified before, is gone", (long long)seq);
 }
 
-static int witness_update(const char *path, json_t *witness, const char *server,
-			  const json_t *head, struct fl_err *err)
+static int witness_update(const char *path, json_t *witness, const char *server, const json_t *head,
+			  struct fl_err *err)
 {
 	char dir[1024], *text;
 	char *slash;
@@ -384,8 +387,9 @@ static int cli_audit_verify(struct cli_ctx *ctx, const struct cli_args *a, struc
 	if ((rc = fetch_entries(&entries, ctx, -1, 0, err)) < 0)
 		goto cleanup;
 	if (json_array_size(entries) > 0 &&
-	    json_integer_value(json_object_get(json_array_get(entries, json_array_size(entries) - 1),
-					       "seq")) > json_integer_value(json_object_get(head, "seq"))) {
+	    json_integer_value(
+		json_object_get(json_array_get(entries, json_array_size(entries) - 1), "seq")) >
+		json_integer_value(json_object_get(head, "seq"))) {
 		json_decref(head);
 		if ((rc = cli_api(&head, ctx, "GET", "/api/v1/audit/head", NULL, err)) < 0)
 			goto cleanup;
@@ -415,10 +419,11 @@ static int cli_audit_verify(struct cli_ctx *ctx, const struct cli_args *a, struc
 		rc = 0;
 	}
 	if (ctx->format == CLI_FMT_JSON) {
-		report = v.intact ? json_pack("{sbsI}", "intact", 1, "entries", (json_int_t)v.entries)
-				  : json_pack("{sbsIsIssss}", "intact", 0, "entries",
-					      (json_int_t)v.entries, "seq", (json_int_t)v.bad_seq,
-					      "reason", v.reason, "detail", v.detail);
+		report = v.intact
+			     ? json_pack("{sbsI}", "intact", 1, "entries", (json_int_t)v.entries)
+			     : json_pack("{sbsIsIssss}", "intact", 0, "entries",
+					 (json_int_t)v.entries, "seq", (json_int_t)v.bad_seq,
+					 "reason", v.reason, "detail", v.detail);
 		if (!report) {
 			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 			goto cleanup;
@@ -444,38 +449,39 @@ cleanup:
 }
 
 static const struct cli_optspec verify_opts[] = {
-	{"--witness", NULL, CLI_OPT_VALUE},
-	{"--no-witness", NULL, CLI_OPT_FLAG},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--witness", NULL, CLI_OPT_VALUE},
+    {"--no-witness", NULL, CLI_OPT_FLAG},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_optspec list_opts[] = {
-	{"--after", NULL, CLI_OPT_VALUE},
-	{"--limit", NULL, CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--after", NULL, CLI_OPT_VALUE},
+    {"--limit", NULL, CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_cmd audit_cmds[] = {
-	{"list", "[--after SEQ] [--limit N]",
-	 "Lists audit log entries, following the server's pages.",
-	 "options:\n"
-	 "  --after SEQ      start after this sequence number\n"
-	 "  --limit N        stop after N entries\n",
-	 list_opts, 0, 0, cli_audit_list},
-	{"verify", "[--witness FILE | --no-witness]",
-	 "Fetches the whole audit log and its head and recomputes the hash chain locally.\n"
-	 "Exit 0: 'audit chain intact: N entries'; exit 1: 'audit chain broken at seq N: REASON'\n"
-	 "(modified, inserted, deleted, reordered or malformed).",
-	 "options:\n"
-	 "  --witness FILE   where the last verified head of each server is kept\n"
-	 "                   (default $XDG_STATE_HOME/fairlead/audit-witness.json or\n"
-	 "                   ~/.local/state/fairlead/audit-witness.json). A log that no\n"
-	 "                   longer holds that entry unchanged was rewritten or cut.\n"
-	 "  --no-witness     check the chain alone\n",
-	 verify_opts, 0, 0, cli_audit_verify},
-	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"list", "[--after SEQ] [--limit N]", "Lists audit log entries, following the server's pages.",
+     "options:\n"
+     "  --after SEQ      start after this sequence number\n"
+     "  --limit N        stop after N entries\n",
+     list_opts, 0, 0, cli_audit_list},
+    {"verify", "[--witness FILE | --no-witness]",
+     "Fetches the whole audit log and its head and recomputes the hash chain locally.\n"
+     "Exit 0: 'audit chain intact: N entries'; exit 1: 'audit chain broken at seq N: REASON'\n"
+     "(modified, inserted, deleted, reordered or malformed).",
+     "options:\n"
+     "  --witness FILE   where the last verified head of each server is kept\n"
+     "                   (default $XDG_STATE_HOME/fairlead/audit-witness.json or\n"
+     "                   ~/.local/state/fairlead/audit-witness.json). A log that no\n"
+     "                   longer holds that entry unchanged was rewritten or cut.\n"
+     "  --no-witness     check the chain alone\n",
+     verify_opts, 0, 0, cli_audit_verify},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct cli_family cli_audit_family = {
-	"audit", "The tamper-evident audit log: list, verify.", audit_cmds,
+    "audit",
+    "The tamper-evident audit log: list, verify.",
+    audit_cmds,
 };

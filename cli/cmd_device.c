@@ -16,8 +16,8 @@
 #define CLI_BODY_MAX (1024 * 1024)
 
 /* "/api/v1/devices/ID" + suffix, the id checked and escaped. */
-static int device_target(struct fl_buf *b, struct cli_ctx *ctx, const char *id,
-			 const char *suffix, struct fl_err *err)
+static int device_target(struct fl_buf *b, struct cli_ctx *ctx, const char *id, const char *suffix,
+			 struct fl_err *err)
 {
 	if (!fl_id_valid(id))
 		return cli_usage(ctx, err, "bad device id '%.64s'", id);
@@ -87,8 +87,7 @@ static int cli_device_list(struct cli_ctx *ctx, const struct cli_args *a, struct
 			rc = fl_err_set(err, FL_ERROR, "the server's reply has no device list");
 			goto cleanup;
 		}
-		json_array_foreach(devices, i, d)
-		{
+		json_array_foreach (devices, i, d) {
 			if (limit && (int64_t)json_array_size(all) >= limit)
 				break;
 			if (json_array_append(all, d) < 0) {
@@ -103,7 +102,8 @@ static int cli_device_list(struct cli_ctx *ctx, const struct cli_args *a, struct
 		/* A server that hands back the same cursor would keep us here
 		 * forever. */
 		if (cursor && strcmp(cursor, json_string_value(next)) == 0) {
-			rc = fl_err_set(err, FL_ERROR, "the server repeated cursor '%.64s'", cursor);
+			rc =
+			    fl_err_set(err, FL_ERROR, "the server repeated cursor '%.64s'", cursor);
 			goto cleanup;
 		}
 		free(cursor);
@@ -152,8 +152,8 @@ static int print_outcome(struct cli_ctx *ctx, const json_t *device, const char *
 }
 
 /* POST /devices/{id}/{action} with an optional reason. */
-static int cli_device_transition(struct cli_ctx *ctx, const struct cli_args *a,
-				 const char *action, struct fl_err *err)
+static int cli_device_transition(struct cli_ctx *ctx, const struct cli_args *a, const char *action,
+				 struct fl_err *err)
 {
 	const char *reason = cli_args_get(a, "--reason");
 	struct fl_buf target = FL_BUF_INIT;
@@ -187,8 +187,7 @@ static int cli_device_reject(struct cli_ctx *ctx, const struct cli_args *a, stru
 	return cli_device_transition(ctx, a, "reject", err);
 }
 
-static int cli_device_quarantine(struct cli_ctx *ctx, const struct cli_args *a,
-				 struct fl_err *err)
+static int cli_device_quarantine(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
 	return cli_device_transition(ctx, a, "quarantine", err);
 }
@@ -268,7 +267,8 @@ static int cli_device_desire(struct cli_ctx *ctx, const struct cli_args *a, stru
 	int rc;
 
 	if (!path)
-		return cli_usage(ctx, err, "device desire needs --json FILE (- for standard input)");
+		return cli_usage(ctx, err,
+				 "device desire needs --json FILE (- for standard input)");
 	if ((rc = device_target(&target, ctx, a->pos[0], "/desired", err)) < 0)
 		goto cleanup;
 	if ((rc = read_input(&text, path, err)) < 0) {
@@ -277,8 +277,9 @@ static int cli_device_desire(struct cli_ctx *ctx, const struct cli_args *a, stru
 	}
 	if (fl_json_parse_object(&desired, fl_buf_cstr(&text), text.len, err) < 0) {
 		rc = cli_usage(ctx, err, "--json %s: %s", path,
-			       strstr(err->msg, "must be a JSON object") ? "the desired twin must be a JSON object"
-									: err->msg);
+			       strstr(err->msg, "must be a JSON object")
+				   ? "the desired twin must be a JSON object"
+				   : err->msg);
 		goto cleanup;
 	}
 	if ((rc = cli_api(&reply, ctx, "PUT", target.ptr, desired, err)) < 0)
@@ -411,76 +412,77 @@ cleanup:
 }
 
 static const struct cli_optspec list_opts[] = {
-	{"--selector", NULL, CLI_OPT_VALUE},
-	{"--limit", NULL, CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--selector", NULL, CLI_OPT_VALUE},
+    {"--limit", NULL, CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_optspec reason_opts[] = {
-	{"--reason", NULL, CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--reason", NULL, CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_optspec desire_opts[] = {
-	{"--json", NULL, CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--json", NULL, CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_optspec preauth_opts[] = {
-	{"--pubkey", NULL, CLI_OPT_VALUE},
-	{"--label", NULL, CLI_OPT_MULTI},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--pubkey", NULL, CLI_OPT_VALUE},
+    {"--label", NULL, CLI_OPT_MULTI},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_optspec command_opts[] = {
-	{"--args", NULL, CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--args", NULL, CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 #define REASON_HELP "options:\n  --reason TEXT    why, recorded in the audit log\n"
 
 static const struct cli_cmd device_cmds[] = {
-	{"list", "[--selector EXPR] [--limit N]",
-	 "Lists devices, following the server's pages to the end.",
-	 "options:\n"
-	 "  --selector EXPR  e.g. 'site=berlin,hw in (a,b),!decommissioned,tier!=gold'\n"
-	 "  --limit N        stop after N devices\n"
-	 "table columns: ID STATE ONLINE LAST-SEEN LABELS; -o json: one array of devices\n",
-	 list_opts, 0, 0, cli_device_list},
-	{"show", "ID", "Shows one device: state, labels, inventory, desired and reported twin.",
-	 NULL, NULL, 1, 1, cli_device_show},
-	{"accept", "ID [--reason TEXT]", "Accepts a pending (or quarantined) device.", REASON_HELP,
-	 reason_opts, 1, 1, cli_device_accept},
-	{"reject", "ID [--reason TEXT]", "Rejects a device.", REASON_HELP, reason_opts, 1, 1,
-	 cli_device_reject},
-	{"quarantine", "ID [--reason TEXT]",
-	 "Quarantines a device: it may check in but gets no releases.", REASON_HELP, reason_opts,
-	 1, 1, cli_device_quarantine},
-	{"revoke", "ID [--reason TEXT]", "Revokes a device's identity.", REASON_HELP, reason_opts,
-	 1, 1, cli_device_revoke},
-	{"decommission", "ID [--reason TEXT]", "Decommissions a device for good.", REASON_HELP,
-	 reason_opts, 1, 1, cli_device_decommission},
-	{"label", "ID K=V... [K-]...", "Sets labels (K=V) and removes them (K-).", NULL, NULL, 2,
-	 -1, cli_device_label},
-	{"desire", "ID --json FILE",
-	 "Replaces the desired twin with the JSON object in FILE (- for standard input).",
-	 "options:\n  --json FILE      a JSON object; - reads standard input\n", desire_opts, 1, 1,
-	 cli_device_desire},
-	{"preauthorize", "ID --pubkey BASE64 [--label K=V]...",
-	 "Preauthorizes a device id and public key: it enrolls without a token, accepted.",
-	 "options:\n"
-	 "  --pubkey BASE64  the device's Ed25519 public key (base64 of 32 bytes)\n"
-	 "  --label K=V      a label to give it; repeatable\n",
-	 preauth_opts, 1, 1, cli_device_preauthorize},
-	{"command", "ID TYPE [--args JSON]", "Queues a command (e.g. ping) and prints its id.",
-	 "options:\n  --args JSON      the command's arguments, a JSON object (default {})\n",
-	 command_opts, 2, 2, cli_device_command},
-	{"commands", "ID", "Lists a device's commands and their results.", NULL, NULL, 1, 1,
-	 cli_device_commands},
-	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"list", "[--selector EXPR] [--limit N]",
+     "Lists devices, following the server's pages to the end.",
+     "options:\n"
+     "  --selector EXPR  e.g. 'site=berlin,hw in (a,b),!decommissioned,tier!=gold'\n"
+     "  --limit N        stop after N devices\n"
+     "table columns: ID STATE ONLINE LAST-SEEN LABELS; -o json: one array of devices\n",
+     list_opts, 0, 0, cli_device_list},
+    {"show", "ID", "Shows one device: state, labels, inventory, desired and reported twin.", NULL,
+     NULL, 1, 1, cli_device_show},
+    {"accept", "ID [--reason TEXT]", "Accepts a pending (or quarantined) device.", REASON_HELP,
+     reason_opts, 1, 1, cli_device_accept},
+    {"reject", "ID [--reason TEXT]", "Rejects a device.", REASON_HELP, reason_opts, 1, 1,
+     cli_device_reject},
+    {"quarantine", "ID [--reason TEXT]",
+     "Quarantines a device: it may check in but gets no releases.", REASON_HELP, reason_opts, 1, 1,
+     cli_device_quarantine},
+    {"revoke", "ID [--reason TEXT]", "Revokes a device's identity.", REASON_HELP, reason_opts, 1, 1,
+     cli_device_revoke},
+    {"decommission", "ID [--reason TEXT]", "Decommissions a device for good.", REASON_HELP,
+     reason_opts, 1, 1, cli_device_decommission},
+    {"label", "ID K=V... [K-]...", "Sets labels (K=V) and removes them (K-).", NULL, NULL, 2, -1,
+     cli_device_label},
+    {"desire", "ID --json FILE",
+     "Replaces the desired twin with the JSON object in FILE (- for standard input).",
+     "options:\n  --json FILE      a JSON object; - reads standard input\n", desire_opts, 1, 1,
+     cli_device_desire},
+    {"preauthorize", "ID --pubkey BASE64 [--label K=V]...",
+     "Preauthorizes a device id and public key: it enrolls without a token, accepted.",
+     "options:\n"
+     "  --pubkey BASE64  the device's Ed25519 public key (base64 of 32 bytes)\n"
+     "  --label K=V      a label to give it; repeatable\n",
+     preauth_opts, 1, 1, cli_device_preauthorize},
+    {"command", "ID TYPE [--args JSON]", "Queues a command (e.g. ping) and prints its id.",
+     "options:\n  --args JSON      the command's arguments, a JSON object (default {})\n",
+     command_opts, 2, 2, cli_device_command},
+    {"commands", "ID", "Lists a device's commands and their results.", NULL, NULL, 1, 1,
+     cli_device_commands},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct cli_family cli_device_family = {
-	"device", "Devices: list, show, change state, label, desire, preauthorize, command.",
-	device_cmds,
+    "device",
+    "Devices: list, show, change state, label, desire, preauthorize, command.",
+    device_cmds,
 };

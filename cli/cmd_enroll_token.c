@@ -50,13 +50,12 @@ cleanup:
 	return rc;
 }
 
-static int cli_enroll_token_list(struct cli_ctx *ctx, const struct cli_args *a,
-				 struct fl_err *err)
+static int cli_enroll_token_list(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
-	static const char *const headers[] = {"ID", "USES", "USED", "AUTO-ACCEPT", "EXPIRES",
-					      "REVOKED", "LABELS"};
-	static const char *const keys[] = {"id", "uses", "used", "auto_accept", "expires_at",
-					   "revoked", "labels"};
+	static const char *const headers[] = {"ID",	 "USES",    "USED",  "AUTO-ACCEPT",
+					      "EXPIRES", "REVOKED", "LABELS"};
+	static const char *const keys[] = {"id",	 "uses",    "used",  "auto_accept",
+					   "expires_at", "revoked", "labels"};
 	json_t *reply = NULL, *list;
 	int rc;
 
@@ -98,29 +97,28 @@ cleanup:
 }
 
 static const struct cli_optspec create_opts[] = {
-	{"--uses", NULL, CLI_OPT_VALUE},
-	{"--ttl", NULL, CLI_OPT_VALUE},
-	{"--label", NULL, CLI_OPT_MULTI},
-	{"--auto-accept", NULL, CLI_OPT_FLAG},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--uses", NULL, CLI_OPT_VALUE},  {"--ttl", NULL, CLI_OPT_VALUE},
+    {"--label", NULL, CLI_OPT_MULTI}, {"--auto-accept", NULL, CLI_OPT_FLAG},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_cmd enroll_token_cmds[] = {
-	{"create", "[--uses N] [--ttl DURATION] [--label K=V]... [--auto-accept]",
-	 "Creates an enrollment token and prints it alone (-o json: the object).",
-	 "options:\n"
-	 "  --uses N         how many devices may enroll with it (default: the server's)\n"
-	 "  --ttl DURATION   lifetime, e.g. 15m, 24h, 7d (default: the server's)\n"
-	 "  --label K=V      a label every device enrolled with it gets; repeatable\n"
-	 "  --auto-accept    devices start accepted instead of pending approval\n",
-	 create_opts, 0, 0, cli_enroll_token_create},
-	{"list", "", "Lists enrollment tokens (never their secrets).", NULL, NULL, 0, 0,
-	 cli_enroll_token_list},
-	{"revoke", "ID", "Revokes an enrollment token.", NULL, NULL, 1, 1,
-	 cli_enroll_token_revoke},
-	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"create", "[--uses N] [--ttl DURATION] [--label K=V]... [--auto-accept]",
+     "Creates an enrollment token and prints it alone (-o json: the object).",
+     "options:\n"
+     "  --uses N         how many devices may enroll with it (default: the server's)\n"
+     "  --ttl DURATION   lifetime, e.g. 15m, 24h, 7d (default: the server's)\n"
+     "  --label K=V      a label every device enrolled with it gets; repeatable\n"
+     "  --auto-accept    devices start accepted instead of pending approval\n",
+     create_opts, 0, 0, cli_enroll_token_create},
+    {"list", "", "Lists enrollment tokens (never their secrets).", NULL, NULL, 0, 0,
+     cli_enroll_token_list},
+    {"revoke", "ID", "Revokes an enrollment token.", NULL, NULL, 1, 1, cli_enroll_token_revoke},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct cli_family cli_enroll_token_family = {
-	"enroll-token", "Device enrollment tokens: create, list, revoke.", enroll_token_cmds,
+    "enroll-token",
+    "Device enrollment tokens: create, list, revoke.",
+    enroll_token_cmds,
 };

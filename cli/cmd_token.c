@@ -6,8 +6,7 @@
 #include "cli.h"
 #include "fairlead/util.h"
 
-static const char *const roles[] = {"admin", "release-manager", "operator", "viewer",
-				    "automation"};
+static const char *const roles[] = {"admin", "release-manager", "operator", "viewer", "automation"};
 
 static int role_valid(const char *r)
 {
@@ -42,8 +41,10 @@ static int cli_token_create(struct cli_ctx *ctx, const struct cli_args *a, struc
 	if (!role)
 		return cli_usage(ctx, err, "token create needs --role ROLE");
 	if (!role_valid(role))
-		return cli_usage(ctx, err, "unknown role '%s' (admin, release-manager, operator, "
-					   "viewer or automation)", role);
+		return cli_usage(ctx, err,
+				 "unknown role '%s' (admin, release-manager, operator, "
+				 "viewer or automation)",
+				 role);
 	if (ttl && fl_duration_parse(&secs, ttl, err) < 0)
 		return cli_usage(ctx, err, "--ttl: %s", err->msg);
 	body = json_pack("{ss}", "role", role);
@@ -63,10 +64,10 @@ cleanup:
 
 static int cli_token_list(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
-	static const char *const headers[] = {"ID", "ROLE", "NAME", "CREATED", "EXPIRES",
-					      "REVOKED"};
-	static const char *const keys[] = {"id", "role", "name", "created_at", "expires_at",
-					   "revoked"};
+	static const char *const headers[] = {"ID",	 "ROLE",    "NAME",
+					      "CREATED", "EXPIRES", "REVOKED"};
+	static const char *const keys[] = {"id",	 "role",       "name",
+					   "created_at", "expires_at", "revoked"};
 	json_t *reply = NULL, *tokens;
 	int rc;
 
@@ -107,25 +108,27 @@ cleanup:
 }
 
 static const struct cli_optspec create_opts[] = {
-	{"--role", NULL, CLI_OPT_VALUE},
-	{"--name", NULL, CLI_OPT_VALUE},
-	{"--ttl", NULL, CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--role", NULL, CLI_OPT_VALUE},
+    {"--name", NULL, CLI_OPT_VALUE},
+    {"--ttl", NULL, CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_cmd token_cmds[] = {
-	{"create", "--role ROLE [--name NAME] [--ttl DURATION]",
-	 "Creates an API token and prints its secret alone (shown once; -o json: the object).",
-	 "options:\n"
-	 "  --role ROLE      admin, release-manager, operator, viewer or automation\n"
-	 "  --name NAME      a name to recognise it by\n"
-	 "  --ttl DURATION   lifetime, e.g. 90s, 15m, 24h, 30d (default: the server's)\n",
-	 create_opts, 0, 0, cli_token_create},
-	{"list", "", "Lists API tokens (never their secrets).", NULL, NULL, 0, 0, cli_token_list},
-	{"revoke", "ID", "Revokes an API token at once.", NULL, NULL, 1, 1, cli_token_revoke},
-	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"create", "--role ROLE [--name NAME] [--ttl DURATION]",
+     "Creates an API token and prints its secret alone (shown once; -o json: the object).",
+     "options:\n"
+     "  --role ROLE      admin, release-manager, operator, viewer or automation\n"
+     "  --name NAME      a name to recognise it by\n"
+     "  --ttl DURATION   lifetime, e.g. 90s, 15m, 24h, 30d (default: the server's)\n",
+     create_opts, 0, 0, cli_token_create},
+    {"list", "", "Lists API tokens (never their secrets).", NULL, NULL, 0, 0, cli_token_list},
+    {"revoke", "ID", "Revokes an API token at once.", NULL, NULL, 1, 1, cli_token_revoke},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct cli_family cli_token_family = {
-	"token", "Operator API tokens: create, list, revoke.", token_cmds,
+    "token",
+    "Operator API tokens: create, list, revoke.",
+    token_cmds,
 };

@@ -106,8 +106,8 @@ static int join_path(char **out, const char *dir, const char *rel)
 	return 0;
 }
 
-int cli_config_parse(struct cli_config *out, const char *text, const char *dir,
-		     const char *path, struct fl_err *err)
+int cli_config_parse(struct cli_config *out, const char *text, const char *dir, const char *path,
+		     struct fl_err *err)
 {
 	char *copy = strdup(text), *line, *save = NULL;
 	char *token_file = NULL;
@@ -123,8 +123,9 @@ int cli_config_parse(struct cli_config *out, const char *text, const char *dir,
 		if (!*key || *key == '#')
 			continue;
 		if (!(eq = strchr(key, '='))) {
-			rc = fl_err_set(err, FL_EINVAL, "config '%s' line %d: expected 'key = value'",
-					path, lineno);
+			rc =
+			    fl_err_set(err, FL_EINVAL,
+				       "config '%s' line %d: expected 'key = value'", path, lineno);
 			goto cleanup;
 		}
 		*eq = '\0';
@@ -216,9 +217,9 @@ static int load_file(struct cli_config *out, struct fl_err *err)
 	slash = strrchr(path.ptr, '/');
 	if (slash)
 		*slash = '\0';
-	rc = cli_config_parse(out, fl_buf_cstr(&text), slash ? path.ptr : NULL,
-			      explicit_path && *explicit_path ? explicit_path : "~/.config/fairlead/config",
-			      err);
+	rc = cli_config_parse(
+	    out, fl_buf_cstr(&text), slash ? path.ptr : NULL,
+	    explicit_path && *explicit_path ? explicit_path : "~/.config/fairlead/config", err);
 cleanup:
 	fl_buf_release(&path);
 	if (text.ptr)
@@ -227,8 +228,7 @@ cleanup:
 	return rc;
 }
 
-int cli_config_resolve(struct cli_config *out, const struct cli_flags *flags,
-		       struct fl_err *err)
+int cli_config_resolve(struct cli_config *out, const struct cli_flags *flags, struct fl_err *err)
 {
 	const char *env_token_file = getenv("FAIRLEAD_TOKEN_FILE");
 	int rc = 0;
@@ -259,12 +259,14 @@ int cli_config_resolve(struct cli_config *out, const struct cli_flags *flags,
 		goto cleanup;
 	}
 	if (!out->token) {
-		rc = fl_err_set(err, FL_EINVAL,
-				"no API token: use --token, --token-file, FAIRLEAD_TOKEN or the config file");
+		rc = fl_err_set(
+		    err, FL_EINVAL,
+		    "no API token: use --token, --token-file, FAIRLEAD_TOKEN or the config file");
 		goto cleanup;
 	}
 	if (!token_valid(out->token)) {
-		rc = fl_err_set(err, FL_EINVAL, "the API token contains spaces or control characters");
+		rc = fl_err_set(err, FL_EINVAL,
+				"the API token contains spaces or control characters");
 		goto cleanup;
 	}
 	goto cleanup;

@@ -13,7 +13,8 @@ int cli_out_json(FILE *f, const json_t *v)
 {
 	/* Insertion order, as the server sent it; indented so that a person can
 	 * read it and jq still parses it. */
-	if (json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) != 0 || fputc('\n', f) == EOF)
+	if (json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) != 0 ||
+	    fputc('\n', f) == EOF)
 		return FL_ERROR;
 	return 0;
 }
@@ -134,7 +135,7 @@ static int fmt_object(struct fl_buf *b, const json_t *obj)
 		return fl_buf_puts(b, "-");
 	if (!(keys = calloc(n, sizeof(*keys))))
 		return FL_ENOMEM;
-	json_object_foreach((json_t *)(uintptr_t)obj, k, v)
+	json_object_foreach ((json_t *)(uintptr_t)obj, k, v)
 		keys[i++] = k;
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	for (i = 0; i < n && rc == 0; i++) {
@@ -152,25 +153,18 @@ static int fmt_object(struct fl_buf *b, const json_t *obj)
 int cli_fmt_cell(struct fl_buf *b, const json_t *v)
 {
 	switch (v ? json_typeof(v) : JSON_NULL) {
-	case JSON_STRING:
-		return fl_buf_puts(b, json_string_value(v));
-	case JSON_INTEGER:
-		return fl_buf_addf(b, "%lld", (long long)json_integer_value(v));
-	case JSON_REAL:
-		return fl_buf_addf(b, "%g", json_real_value(v));
-	case JSON_TRUE:
-		return fl_buf_puts(b, "yes");
-	case JSON_FALSE:
-		return fl_buf_puts(b, "no");
-	case JSON_OBJECT:
-		return fmt_object(b, v);
+	case JSON_STRING: return fl_buf_puts(b, json_string_value(v));
+	case JSON_INTEGER: return fl_buf_addf(b, "%lld", (long long)json_integer_value(v));
+	case JSON_REAL: return fl_buf_addf(b, "%g", json_real_value(v));
+	case JSON_TRUE: return fl_buf_puts(b, "yes");
+	case JSON_FALSE: return fl_buf_puts(b, "no");
+	case JSON_OBJECT: return fmt_object(b, v);
 	case JSON_ARRAY: {
 		size_t i;
 		json_t *e;
 		int rc = json_array_size(v) ? 0 : fl_buf_puts(b, "-");
 
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach (v, i, e) {
 			if (rc == 0 && i)
 				rc = fl_buf_puts(b, ",");
 			if (rc == 0)
@@ -178,8 +172,7 @@ int cli_fmt_cell(struct fl_buf *b, const json_t *v)
 		}
 		return rc;
 	}
-	default:
-		return fl_buf_puts(b, "-");
+	default: return fl_buf_puts(b, "-");
 	}
 }
 
@@ -219,13 +212,13 @@ int cli_out_list(FILE *f, enum cli_format fmt, const json_t *items, size_t ncols
 		fl_buf_init(&cell[c], 0);
 	if ((rc = cli_table_new(&t, ncols, headers)) < 0)
 		goto cleanup;
-	json_array_foreach(items, i, item)
-	{
+	json_array_foreach (items, i, item) {
 		for (size_t c = 0; c < ncols && rc == 0; c++) {
 			const json_t *v = json_object_get(item, keys[c]);
 
 			fl_buf_clear(&cell[c]);
-			rc = is_time_key(keys[c]) ? cli_fmt_time(&cell[c], v) : cli_fmt_cell(&cell[c], v);
+			rc = is_time_key(keys[c]) ? cli_fmt_time(&cell[c], v)
+						  : cli_fmt_cell(&cell[c], v);
 			row[c] = fl_buf_cstr(&cell[c]);
 		}
 		if (rc == 0)
@@ -301,7 +294,8 @@ int cli_out_device(FILE *f, enum cli_format fmt, const json_t *d)
 	    (rc = print_kv(f, &b, "enrolled at:", json_object_get(d, "enrolled_at"), 1)) < 0 ||
 	    (rc = print_kv(f, &b, "key id:", json_object_get(d, "keyid"), 0)) < 0 ||
 	    (rc = print_kv(f, &b, "labels:", json_object_get(d, "labels"), 0)) < 0 ||
-	    (rc = print_kv(f, &b, "desired version:", json_object_get(d, "desired_version"), 0)) < 0 ||
+	    (rc = print_kv(f, &b, "desired version:", json_object_get(d, "desired_version"), 0)) <
+		0 ||
 	    (rc = print_block(f, "inventory:", json_object_get(d, "inventory"))) < 0 ||
 	    (rc = print_block(f, "desired:", json_object_get(d, "desired"))) < 0 ||
 	    (rc = print_block(f, "reported:", json_object_get(d, "reported"))) < 0)

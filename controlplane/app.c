@@ -48,7 +48,8 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_expset_new(&app->nonces, err)) < 0 ||
 	    (rc = cp_expset_new(&app->challenges, err)) < 0 ||
 	    (rc = cp_expset_new(&app->done_cmds, err)) < 0 ||
-	    (rc = cp_ratelimit_new(&app->rl_device, cfg->device_rate, cfg->device_burst, err)) < 0 ||
+	    (rc = cp_ratelimit_new(&app->rl_device, cfg->device_rate, cfg->device_burst, err)) <
+		0 ||
 	    (rc = cp_ratelimit_new(&app->rl_token, cfg->token_rate, cfg->token_burst, err)) < 0 ||
 	    (rc = cp_ratelimit_new(&app->rl_anon, cfg->anon_rate, cfg->anon_burst, err)) < 0 ||
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||

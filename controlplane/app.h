@@ -16,15 +16,15 @@
 
 struct cp_config {
 	char data_dir[1024];
-	char listen[256];	/* "127.0.0.1:8443" */
-	char web_dir[1024];	/* console files; empty: none */
+	char listen[256];   /* "127.0.0.1:8443" */
+	char web_dir[1024]; /* console files; empty: none */
 	int threads;
-	int poll_interval;	/* seconds suggested to agents */
-	size_t max_body;	/* bytes */
-	size_t max_header;	/* bytes */
+	int poll_interval; /* seconds suggested to agents */
+	size_t max_body;   /* bytes */
+	size_t max_header; /* bytes */
 	int request_timeout_ms;
-	int keepalive_ms;	/* idle time a connection may hold a worker */
-	int flush_ms;		/* write-behind interval */
+	int keepalive_ms;		  /* idle time a connection may hold a worker */
+	int flush_ms;			  /* write-behind interval */
 	double device_rate, device_burst; /* per device key */
 	double token_rate, token_burst;	  /* per operator token */
 	double anon_rate, anon_burst;	  /* per client address, unauthenticated */

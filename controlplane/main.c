@@ -26,33 +26,33 @@
 #include "relstore/relstore.h"
 
 static const char usage_main[] =
-	"usage: fairleadd init --data DIR\n"
-	"       fairleadd serve --data DIR [--listen 127.0.0.1:PORT] [options]\n"
-	"\n"
-	"  init   create DIR: database, git release repository, TLS CA and server\n"
-	"         certificate (DIR/tls/ca.pem), server keys and an admin API token\n"
-	"         in DIR/admin.token (mode 0600)\n"
-	"  serve  serve the API, the console and the agents over HTTPS until SIGTERM,\n"
-	"         then drain requests in flight and flush pending writes\n"
-	"\n"
-	"Run 'fairleadd COMMAND --help' for a command's options.\n";
+    "usage: fairleadd init --data DIR\n"
+    "       fairleadd serve --data DIR [--listen 127.0.0.1:PORT] [options]\n"
+    "\n"
+    "  init   create DIR: database, git release repository, TLS CA and server\n"
+    "         certificate (DIR/tls/ca.pem), server keys and an admin API token\n"
+    "         in DIR/admin.token (mode 0600)\n"
+    "  serve  serve the API, the console and the agents over HTTPS until SIGTERM,\n"
+    "         then drain requests in flight and flush pending writes\n"
+    "\n"
+    "Run 'fairleadd COMMAND --help' for a command's options.\n";
 
 static const char usage_serve[] =
-	"usage: fairleadd serve --data DIR [options]\n"
-	"  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8443)\n"
-	"  --web DIR              console files to serve (default: none)\n"
-	"  --threads N            worker threads (default 16)\n"
-	"  --poll-interval SECS   check-in interval suggested to agents (default 30)\n"
-	"  --flush-ms MS          write-behind interval (default 1000)\n"
-	"  --max-body BYTES       request body limit (default 1048576)\n"
-	"  --max-header BYTES     request header limit (default 8192)\n"
-	"  --request-timeout-ms MS  (default 30000)\n"
-	"  --keepalive-ms MS      idle keep-alive time per connection (default 500)\n"
-	"  --rate-device R        requests/s per device key, burst 4R (default 10; 0: off)\n"
-	"  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
-	"  --rate-anon R          requests/s per address on unauthenticated routes and\n"
-	"                         failed authentication, burst 5R (default 20; 0: off)\n"
-	"  --log-level LEVEL      debug, info, warn or error (default info)\n";
+    "usage: fairleadd serve --data DIR [options]\n"
+    "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8443)\n"
+    "  --web DIR              console files to serve (default: none)\n"
+    "  --threads N            worker threads (default 16)\n"
+    "  --poll-interval SECS   check-in interval suggested to agents (default 30)\n"
+    "  --flush-ms MS          write-behind interval (default 1000)\n"
+    "  --max-body BYTES       request body limit (default 1048576)\n"
+    "  --max-header BYTES     request header limit (default 8192)\n"
+    "  --request-timeout-ms MS  (default 30000)\n"
+    "  --keepalive-ms MS      idle keep-alive time per connection (default 500)\n"
+    "  --rate-device R        requests/s per device key, burst 4R (default 10; 0: off)\n"
+    "  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
+    "  --rate-anon R          requests/s per address on unauthenticated routes and\n"
+    "                         failed authentication, burst 5R (default 20; 0: off)\n"
+    "  --log-level LEVEL      debug, info, warn or error (default info)\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -130,8 +130,9 @@ static int cmd_init(const char *dir)
 		if (fl_fs_write_atomic(path, line, strlen(line), 0600, &err) < 0)
 			goto fail;
 	}
-	printf("initialised %s\n  CA certificate: %s/tls/ca.pem\n  admin token:    %s/admin.token\n",
-	       dir, dir, dir);
+	printf(
+	    "initialised %s\n  CA certificate: %s/tls/ca.pem\n  admin token:    %s/admin.token\n",
+	    dir, dir, dir);
 	rc = 0;
 	goto out;
 fail:
@@ -201,25 +202,38 @@ static int cmd_serve(struct cp_config *cfg)
 
 int main(int argc, char **argv)
 {
-	enum { O_LISTEN = 256, O_WEB, O_THREADS, O_POLL, O_FLUSH, O_BODY, O_HEADER, O_TIMEOUT,
-	       O_RDEV, O_RTOK, O_RANON, O_LOG, O_KEEPALIVE };
+	enum {
+		O_LISTEN = 256,
+		O_WEB,
+		O_THREADS,
+		O_POLL,
+		O_FLUSH,
+		O_BODY,
+		O_HEADER,
+		O_TIMEOUT,
+		O_RDEV,
+		O_RTOK,
+		O_RANON,
+		O_LOG,
+		O_KEEPALIVE
+	};
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, 'd'},
-		{"listen", required_argument, NULL, O_LISTEN},
-		{"web", required_argument, NULL, O_WEB},
-		{"threads", required_argument, NULL, O_THREADS},
-		{"poll-interval", required_argument, NULL, O_POLL},
-		{"flush-ms", required_argument, NULL, O_FLUSH},
-		{"max-body", required_argument, NULL, O_BODY},
-		{"max-header", required_argument, NULL, O_HEADER},
-		{"request-timeout-ms", required_argument, NULL, O_TIMEOUT},
-		{"rate-device", required_argument, NULL, O_RDEV},
-		{"rate-token", required_argument, NULL, O_RTOK},
-		{"rate-anon", required_argument, NULL, O_RANON},
-		{"log-level", required_argument, NULL, O_LOG},
-		{"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, 'd'},
+	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"web", required_argument, NULL, O_WEB},
+	    {"threads", required_argument, NULL, O_THREADS},
+	    {"poll-interval", required_argument, NULL, O_POLL},
+	    {"flush-ms", required_argument, NULL, O_FLUSH},
+	    {"max-body", required_argument, NULL, O_BODY},
+	    {"max-header", required_argument, NULL, O_HEADER},
+	    {"request-timeout-ms", required_argument, NULL, O_TIMEOUT},
+	    {"rate-device", required_argument, NULL, O_RDEV},
+	    {"rate-token", required_argument, NULL, O_RTOK},
+	    {"rate-anon", required_argument, NULL, O_RANON},
+	    {"log-level", required_argument, NULL, O_LOG},
+	    {"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cp_config cfg;
 	const char *cmd, *data = NULL;
@@ -263,45 +277,55 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_THREADS:
-			if (num_opt(&v, optarg, 1, 512, "--threads") < 0) return 2;
+			if (num_opt(&v, optarg, 1, 512, "--threads") < 0)
+				return 2;
 			cfg.threads = (int)v;
 			break;
 		case O_POLL:
-			if (num_opt(&v, optarg, 1, 86400, "--poll-interval") < 0) return 2;
+			if (num_opt(&v, optarg, 1, 86400, "--poll-interval") < 0)
+				return 2;
 			cfg.poll_interval = (int)v;
 			break;
 		case O_FLUSH:
-			if (num_opt(&v, optarg, 10, 60000, "--flush-ms") < 0) return 2;
+			if (num_opt(&v, optarg, 10, 60000, "--flush-ms") < 0)
+				return 2;
 			cfg.flush_ms = (int)v;
 			break;
 		case O_BODY:
-			if (num_opt(&v, optarg, 1024, 1L << 30, "--max-body") < 0) return 2;
+			if (num_opt(&v, optarg, 1024, 1L << 30, "--max-body") < 0)
+				return 2;
 			cfg.max_body = (size_t)v;
 			break;
 		case O_HEADER:
-			if (num_opt(&v, optarg, 1024, 1L << 20, "--max-header") < 0) return 2;
+			if (num_opt(&v, optarg, 1024, 1L << 20, "--max-header") < 0)
+				return 2;
 			cfg.max_header = (size_t)v;
 			break;
 		case O_TIMEOUT:
-			if (num_opt(&v, optarg, 100, 3600000, "--request-timeout-ms") < 0) return 2;
+			if (num_opt(&v, optarg, 100, 3600000, "--request-timeout-ms") < 0)
+				return 2;
 			cfg.request_timeout_ms = (int)v;
 			break;
 		case O_KEEPALIVE:
-			if (num_opt(&v, optarg, 0, 600000, "--keepalive-ms") < 0) return 2;
+			if (num_opt(&v, optarg, 0, 600000, "--keepalive-ms") < 0)
+				return 2;
 			cfg.keepalive_ms = (int)v;
 			break;
 		case O_RDEV:
-			if (num_opt(&v, optarg, 0, 1000000, "--rate-device") < 0) return 2;
+			if (num_opt(&v, optarg, 0, 1000000, "--rate-device") < 0)
+				return 2;
 			cfg.device_rate = (double)v;
 			cfg.device_burst = 4.0 * (double)v;
 			break;
 		case O_RTOK:
-			if (num_opt(&v, optarg, 0, 1000000, "--rate-token") < 0) return 2;
+			if (num_opt(&v, optarg, 0, 1000000, "--rate-token") < 0)
+				return 2;
 			cfg.token_rate = (double)v;
 			cfg.token_burst = 4.0 * (double)v;
 			break;
 		case O_RANON:
-			if (num_opt(&v, optarg, 0, 1000000, "--rate-anon") < 0) return 2;
+			if (num_opt(&v, optarg, 0, 1000000, "--rate-anon") < 0)
+				return 2;
 			cfg.anon_rate = (double)v;
 			cfg.anon_burst = 5.0 * (double)v;
 			break;

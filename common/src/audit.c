@@ -15,9 +15,8 @@ static void put_field(struct fl_sha256_ctx *ctx, const char *s)
 	fl_sha256_update(ctx, s, strlen(s));
 }
 
-void fl_audit_hash(char out[65], const char *prev_hash, int64_t seq, int64_t ts,
-		   const char *actor, const char *action, const char *target,
-		   const char *details)
+void fl_audit_hash(char out[65], const char *prev_hash, int64_t seq, int64_t ts, const char *actor,
+		   const char *action, const char *target, const char *details)
 {
 	struct fl_sha256_ctx ctx;
 	uint8_t d[FL_SHA256_LEN];

@@ -103,7 +103,8 @@ int fl_b64_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in, size
 
 void fl_b64url_encode(char *out, const void *in, size_t len)
 {
-	sodium_bin2base64(out, sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+	sodium_bin2base64(out,
+			  sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
 			  in, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 

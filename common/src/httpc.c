@@ -75,8 +75,7 @@ void fl_httpc_free(struct fl_httpc *c)
 	curl_global_cleanup();
 }
 
-void fl_httpc_set_signer(struct fl_httpc *c, const char *keyid,
-			 const uint8_t sk[FL_ED25519_SK_LEN])
+void fl_httpc_set_signer(struct fl_httpc *c, const char *keyid, const uint8_t sk[FL_ED25519_SK_LEN])
 {
 	if (!keyid || !sk) {
 		c->signing = 0;
@@ -135,8 +134,8 @@ static int add_signature(struct curl_slist **h, struct fl_httpc *c, const char *
 	if ((rc = fl_buf_put(&path, target, q ? (size_t)(q - target) : strlen(target))) < 0)
 		goto cleanup;
 	fl_httpsig_digest(digest, body, len);
-	rc = fl_httpsig_sign(&si, &sig, method, path.ptr, q ? q + 1 : "", digest, c->keyid,
-			     c->sk, fl_now(), FL_SIG_DEFAULT_TTL);
+	rc = fl_httpsig_sign(&si, &sig, method, path.ptr, q ? q + 1 : "", digest, c->keyid, c->sk,
+			     fl_now(), FL_SIG_DEFAULT_TTL);
 	if (rc == 0)
 		rc = add_header(h, "Content-Digest", digest);
 	if (rc == 0)
@@ -237,14 +236,17 @@ int fl_http_status_code(long status)
 	if (status >= 200 && status < 300)
 		return 0;
 	switch (status) {
-	case 400: case 422: return FL_EINVAL;
+	case 400:
+	case 422: return FL_EINVAL;
 	case 401: return FL_EUNAUTH;
 	case 403: return FL_EFORBIDDEN;
 	case 404: return FL_ENOTFOUND;
 	case 409: return FL_ECONFLICT;
 	case 410: return FL_EGONE;
-	case 413: case 431: return FL_ETOOBIG;
-	case 429: case 503: return FL_EAGAIN;
+	case 413:
+	case 431: return FL_ETOOBIG;
+	case 429:
+	case 503: return FL_EAGAIN;
 	default: return FL_ERROR;
 	}
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define COVERED "(\"@method\" \"@path\" \"@query\" \"content-digest\")"
-#define LABEL "fl="
+#define LABEL	"fl="
 
 void fl_httpsig_digest(char out[FL_DIGEST_LEN], const void *body, size_t len)
 {
@@ -25,8 +25,8 @@ static int params_fmt(struct fl_buf *b, const struct fl_sig_params *p)
 			   p->keyid, FL_SIG_TAG);
 }
 
-int fl_httpsig_base(struct fl_buf *out, const char *method, const char *path,
-		    const char *query, const char *digest, const struct fl_sig_params *p)
+int fl_httpsig_base(struct fl_buf *out, const char *method, const char *path, const char *query,
+		    const char *digest, const struct fl_sig_params *p)
 {
 	int rc;
 
@@ -121,7 +121,8 @@ int fl_httpsig_parse(struct fl_sig_params *out, uint8_t sig[FL_ED25519_SIG_LEN],
 	if (!sig_input || !signature)
 		return fl_err_set(err, FL_EUNAUTH, "request is not signed");
 	if (strncmp(sig_input, LABEL COVERED, strlen(LABEL COVERED)) != 0)
-		return fl_err_set(err, FL_EUNAUTH, "signature must cover "
+		return fl_err_set(err, FL_EUNAUTH,
+				  "signature must cover "
 				  "@method, @path, @query and content-digest");
 	p = sig_input + strlen(LABEL COVERED);
 	while (*p) {
@@ -149,8 +150,8 @@ int fl_httpsig_parse(struct fl_sig_params *out, uint8_t sig[FL_ED25519_SIG_LEN],
 		else if (strcmp(name, "alg") == 0 && !alg[0])
 			rc = parse_qstr(alg, sizeof(alg), &p);
 		if (rc < 0)
-			return fl_err_set(err, FL_EUNAUTH, "bad or repeated signature parameter '%s'",
-					  name);
+			return fl_err_set(err, FL_EUNAUTH,
+					  "bad or repeated signature parameter '%s'", name);
 	}
 	if (!have_c || !have_e || !have_n || !have_k || !tag[0])
 		return fl_err_set(err, FL_EUNAUTH,

@@ -37,8 +37,7 @@ int fl_json_only(const json_t *obj, const char *const *allowed, struct fl_err *e
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)(uintptr_t)obj, key, v)
-	{
+	json_object_foreach ((json_t *)(uintptr_t)obj, key, v) {
 		const char *const *a;
 		int ok = 0;
 
@@ -76,8 +75,7 @@ int fl_json_str(const char **out, const json_t *obj, const char *key, int requir
 	return 0;
 }
 
-int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required,
-		struct fl_err *err)
+int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required, struct fl_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -89,8 +87,7 @@ int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required,
 	return 0;
 }
 
-int fl_json_bool(int *out, const json_t *obj, const char *key, int required,
-		 struct fl_err *err)
+int fl_json_bool(int *out, const json_t *obj, const char *key, int required, struct fl_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -102,8 +99,7 @@ int fl_json_bool(int *out, const json_t *obj, const char *key, int required,
 	return 0;
 }
 
-int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required,
-		struct fl_err *err)
+int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required, struct fl_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 

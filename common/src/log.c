@@ -43,8 +43,7 @@ static void emit(enum fl_log_level level, json_t *fields, const char *fmt, va_li
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ",
-		 ts.tv_nsec / 1000000);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
 	(void)fl_buf_vaddf(&msg, fmt, ap);
 
 	obj = json_object();

@@ -8,7 +8,7 @@
 
 enum term_op { OP_EQ, OP_NE, OP_IN, OP_NOTIN, OP_EXISTS, OP_ABSENT };
 
-#define MAX_TERMS 32
+#define MAX_TERMS  32
 #define MAX_VALUES 32
 
 struct term {
@@ -198,12 +198,30 @@ int fl_selector_match(const struct fl_selector *s, const json_t *labels, const c
 			v = json_is_string(j) ? json_string_value(j) : NULL;
 		}
 		switch (t->op) {
-		case OP_EQ: if (!v || strcmp(v, t->values[0]) != 0) return 0; break;
-		case OP_NE: if (v && strcmp(v, t->values[0]) == 0) return 0; break;
-		case OP_IN: if (!v || !in_values(t, v)) return 0; break;
-		case OP_NOTIN: if (v && in_values(t, v)) return 0; break;
-		case OP_EXISTS: if (!v) return 0; break;
-		case OP_ABSENT: if (v) return 0; break;
+		case OP_EQ:
+			if (!v || strcmp(v, t->values[0]) != 0)
+				return 0;
+			break;
+		case OP_NE:
+			if (v && strcmp(v, t->values[0]) == 0)
+				return 0;
+			break;
+		case OP_IN:
+			if (!v || !in_values(t, v))
+				return 0;
+			break;
+		case OP_NOTIN:
+			if (v && in_values(t, v))
+				return 0;
+			break;
+		case OP_EXISTS:
+			if (!v)
+				return 0;
+			break;
+		case OP_ABSENT:
+			if (v)
+				return 0;
+			break;
 		}
 	}
 	return 1;

@@ -63,11 +63,26 @@ int fl_duration_parse(int64_t *out, const char *s, struct fl_err *err)
 		}
 		switch (*p) {
 		case '\0': mul = 1; break;
-		case 's': mul = 1; p++; break;
-		case 'm': mul = 60; p++; break;
-		case 'h': mul = 3600; p++; break;
-		case 'd': mul = 86400; p++; break;
-		case 'w': mul = 7 * 86400; p++; break;
+		case 's':
+			mul = 1;
+			p++;
+			break;
+		case 'm':
+			mul = 60;
+			p++;
+			break;
+		case 'h':
+			mul = 3600;
+			p++;
+			break;
+		case 'd':
+			mul = 86400;
+			p++;
+			break;
+		case 'w':
+			mul = 7 * 86400;
+			p++;
+			break;
 		default: return fl_err_set(err, FL_EINVAL, "bad duration unit in '%s'", s);
 		}
 		total += n * mul;

@@ -31,8 +31,8 @@ enum cp_role {
 /* Who made the request, once authenticated. */
 struct cp_principal {
 	enum cp_auth kind;
-	char id[65];	/* token id or device id */
-	int role;	/* CP_ROLE_* for tokens */
+	char id[65]; /* token id or device id */
+	int role;    /* CP_ROLE_* for tokens */
 	char keyid[FL_KEYID_LEN + 1];
 	char state[16]; /* device state */
 	char actor[96]; /* "token:ID (role)" or "device:ID", for the audit log */

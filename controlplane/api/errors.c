@@ -10,9 +10,9 @@ static const struct {
 	int code;
 	int status;
 } table[] = {
-	{FL_EINVAL, 400},     {FL_EUNAUTH, 401},  {FL_EFORBIDDEN, 403}, {FL_ENOTFOUND, 404},
-	{FL_EEXISTS, 409},    {FL_ECONFLICT, 409}, {FL_EGONE, 410},	 {FL_ETOOBIG, 413},
-	{FL_EAGAIN, 429},     {FL_ETIMEOUT, 503}, {FL_ENOMEM, 503},	 {FL_ERROR, 500},
+    {FL_EINVAL, 400},  {FL_EUNAUTH, 401},   {FL_EFORBIDDEN, 403}, {FL_ENOTFOUND, 404},
+    {FL_EEXISTS, 409}, {FL_ECONFLICT, 409}, {FL_EGONE, 410},	  {FL_ETOOBIG, 413},
+    {FL_EAGAIN, 429},  {FL_ETIMEOUT, 503},  {FL_ENOMEM, 503},	  {FL_ERROR, 500},
 };
 
 int cp_error_status(int code)

@@ -36,8 +36,8 @@ int cp_h_audit_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *err
 	return cp_reply(resp, 200,
 			json_pack("{s:o,s:o}", "entries", rows, "next_after",
 				  json_array_size(rows) == (size_t)limit && last
-					  ? json_incref(json_object_get(last, "seq"))
-					  : json_null()));
+				      ? json_incref(json_object_get(last, "seq"))
+				      : json_null()));
 }
 
 int cp_h_audit_head(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)

@@ -16,8 +16,8 @@
 #include "fairlead/util.h"
 
 #define MAX_REPORTED (64 * 1024)
-#define MAX_RESULTS 16
-#define DONE_TTL 600
+#define MAX_RESULTS  16
+#define DONE_TTL     600
 
 static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 {
@@ -28,8 +28,7 @@ static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 		return fl_err_set(err, FL_EINVAL, "command_results must be an array of at most %d",
 				  MAX_RESULTS);
 	/* Validate all before recording any: a bad entry rejects the check-in whole. */
-	json_array_foreach(results, i, r)
-	{
+	json_array_foreach (results, i, r) {
 		static const char *const allowed[] = {"id", "status", "result", NULL};
 		const char *id = NULL, *status = NULL;
 		json_t *res = NULL;
@@ -45,8 +44,7 @@ static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 		if (!fl_id_valid(id) || (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0))
 			return fl_err_set(err, FL_EINVAL, "bad command result id or status");
 	}
-	json_array_foreach(results, i, r)
-	{
+	json_array_foreach (results, i, r) {
 		const char *id = json_string_value(json_object_get(r, "id"));
 		char *res = NULL, key[140];
 		json_t *rv = json_object_get(r, "result");
@@ -76,8 +74,7 @@ static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
 	*out = keep;
 	if ((rc = cp_store_commands_list(&rows, req->app->store, req->who.id, 1, err)) < 0)
 		return rc;
-	json_array_foreach(rows, i, row)
-	{
+	json_array_foreach (rows, i, row) {
 		const char *id = json_string_value(json_object_get(row, "id"));
 		char key[140];
 
@@ -138,13 +135,11 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	}
 	/* Spread the fleet's next polls by ±10% so that they do not synchronise. */
 	jitter = req->app->cfg.poll_interval / 10;
-	reply = json_pack("{s:s,s:s,s:i,s:I}", "device_id", d.id, "state", d.state,
-			  "poll_interval",
-			  req->app->cfg.poll_interval +
-				  (jitter ? (int)(fl_hash_str(req->id) % (uint64_t)(2 * jitter + 1)) -
-						    jitter
-					  : 0),
-			  "desired_version", (json_int_t)d.desired_version);
+	reply = json_pack(
+	    "{s:s,s:s,s:i,s:I}", "device_id", d.id, "state", d.state, "poll_interval",
+	    req->app->cfg.poll_interval +
+		(jitter ? (int)(fl_hash_str(req->id) % (uint64_t)(2 * jitter + 1)) - jitter : 0),
+	    "desired_version", (json_int_t)d.desired_version);
 	if (have_version != d.desired_version) {
 		json_t *desired = NULL;
 		int64_t v = 0;

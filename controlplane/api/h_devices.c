@@ -12,7 +12,7 @@
 #include "fairlead/util.h"
 
 #define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
+#define PAGE_MAX     1000
 
 /* Adds what memory knows better than the store: last seen (written behind)
  * and online, derived from the poll interval. */
@@ -57,7 +57,8 @@ int cp_h_devices_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	json_t *out = json_array(), *page = NULL;
 	int limit, rc, more = 1;
 
-	if ((rc = cp_query_param(expr, sizeof(expr), req, "selector", err)) < 0 && rc != FL_ENOTFOUND)
+	if ((rc = cp_query_param(expr, sizeof(expr), req, "selector", err)) < 0 &&
+	    rc != FL_ENOTFOUND)
 		goto cleanup;
 	if ((rc = cp_query_param(cursor, sizeof(cursor), req, "cursor", err)) < 0 &&
 	    rc != FL_ENOTFOUND)
@@ -87,8 +88,7 @@ int cp_h_devices_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 		if ((rc = cp_store_devices_page(&page, req->app->store, after, 500, err)) < 0)
 			goto cleanup;
 		more = json_array_size(page) == 500;
-		json_array_foreach(page, i, dev)
-		{
+		json_array_foreach (page, i, dev) {
 			const char *id = json_string_value(json_object_get(dev, "id"));
 
 			snprintf(after, sizeof(after), "%s", id);
@@ -130,8 +130,7 @@ static json_t *twin_delta(json_t *desired, json_t *reported)
 
 	if (!json_is_object(config))
 		config = reported;
-	json_object_foreach(desired, k, v)
-	{
+	json_object_foreach (desired, k, v) {
 		json_t *have = json_object_get(config, k);
 
 		if (!have || !json_equal(have, v))
@@ -153,8 +152,9 @@ int cp_h_device_show(struct cp_resp *resp, struct cp_req *req, struct fl_err *er
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) < 0)
 		return rc;
 	overlay(dev, req);
-	json_object_set_new(dev, "twin_delta",
-			    twin_delta(json_object_get(dev, "desired"), json_object_get(dev, "reported")));
+	json_object_set_new(
+	    dev, "twin_delta",
+	    twin_delta(json_object_get(dev, "desired"), json_object_get(dev, "reported")));
 	return cp_reply(resp, 200, dev);
 }
 
@@ -164,8 +164,10 @@ int cp_h_device_state(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 {
 	static const struct {
 		const char *action, *state;
-	} actions[] = {{"accept", "accepted"},	   {"reject", "rejected"},
-		       {"quarantine", "quarantined"}, {"revoke", "revoked"},
+	} actions[] = {{"accept", "accepted"},
+		       {"reject", "rejected"},
+		       {"quarantine", "quarantined"},
+		       {"revoke", "revoked"},
 		       {"decommission", "decommissioned"}};
 	static const char *const allowed[] = {"reason", NULL};
 	const char *action = strrchr(req->route->pattern, '/') + 1, *state = NULL, *id;
@@ -237,8 +239,7 @@ int cp_h_device_labels(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) < 0)
 		goto cleanup;
 	labels = json_deep_copy(json_object_get(dev, "labels"));
-	json_object_foreach(changes, k, v)
-	{
+	json_object_foreach (changes, k, v) {
 		if (json_is_null(v))
 			json_object_del(labels, k);
 		else
@@ -365,8 +366,8 @@ int cp_h_command_create(struct cp_resp *resp, struct cp_req *req, struct fl_err 
 	cp_registry_add_commands(req->app->reg, id, 1);
 	rc = cp_reply(resp, 201,
 		      json_pack("{s:s,s:s,s:s,s:o,s:s,s:I}", "id", cmd_id, "device_id", id, "type",
-				type, "args", args ? json_incref(args) : json_object(), "status", "queued",
-				"created_at", (json_int_t)req->now));
+				type, "args", args ? json_incref(args) : json_object(), "status",
+				"queued", "created_at", (json_int_t)req->now));
 cleanup:
 	free(cmd_id);
 	json_decref(body);

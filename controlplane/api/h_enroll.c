@@ -21,8 +21,9 @@ int cp_h_enroll_challenge(struct cp_resp *resp, struct cp_req *req, struct fl_er
 	fl_b64url_encode(ch, raw, sizeof(raw));
 	if (cp_expset_claim(req->app->challenges, ch, req->now + CHALLENGE_TTL, req->now) < 0)
 		return fl_err_set(err, FL_ENOMEM, "cannot keep challenge");
-	return cp_reply(resp, 200, json_pack("{s:s,s:I}", "challenge", ch, "expires_at",
-					     (json_int_t)(req->now + CHALLENGE_TTL)));
+	return cp_reply(resp, 200,
+			json_pack("{s:s,s:I}", "challenge", ch, "expires_at",
+				  (json_int_t)(req->now + CHALLENGE_TTL)));
 }
 
 /* Labels: an object of valid keys to valid string values. */
@@ -33,8 +34,7 @@ int cp_check_labels(const json_t *labels, struct fl_err *err)
 
 	if (json_object_size(labels) > 64)
 		return fl_err_set(err, FL_EINVAL, "too many labels (64 at most)");
-	json_object_foreach((json_t *)(uintptr_t)labels, k, v)
-	{
+	json_object_foreach ((json_t *)(uintptr_t)labels, k, v) {
 		if (!fl_label_key_valid(k) || strcmp(k, "state") == 0)
 			return fl_err_set(err, FL_EINVAL, "bad label key '%.64s'", k);
 		if (!json_is_string(v) || !fl_label_value_valid(json_string_value(v)))
@@ -51,22 +51,22 @@ int cp_check_inventory(const json_t *inv, struct fl_err *err)
 
 	if (!json_is_object(inv) || json_object_size(inv) > 64)
 		return fl_err_set(err, FL_EINVAL, "inventory must be an object of at most 64 keys");
-	json_object_foreach((json_t *)(uintptr_t)inv, k, v)
-	{
+	json_object_foreach ((json_t *)(uintptr_t)inv, k, v) {
 		if (!fl_label_key_valid(k))
 			return fl_err_set(err, FL_EINVAL, "bad inventory key '%.64s'", k);
 		if (!json_is_string(v) || json_string_length(v) > 256 ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return fl_err_set(err, FL_EINVAL,
-					  "inventory '%.64s' must be a string of at most 256 bytes", k);
+					  "inventory '%.64s' must be a string of at most 256 bytes",
+					  k);
 	}
 	return 0;
 }
 
 int cp_h_enroll(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	static const char *const allowed[] = {"device_id", "pubkey", "challenge", "token",
-					      "labels", "inventory", "proof", NULL};
+	static const char *const allowed[] = {"device_id", "pubkey",	"challenge", "token",
+					      "labels",	   "inventory", "proof",     NULL};
 	json_t *body = NULL, *labels = NULL, *inventory = NULL, *own = NULL;
 	const char *id = NULL, *pub = NULL, *challenge = NULL, *token = NULL, *proof = NULL;
 	struct cp_enroll_token et = {0};
@@ -130,7 +130,7 @@ int cp_h_enroll(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 			goto cleanup;
 		if (et.revoked_at || et.expires_at <= req->now || et.uses_left <= 0) {
 			rc = fl_err_set(err, FL_EGONE, "enrollment token %s",
-					et.revoked_at ? "revoked"
+					et.revoked_at	    ? "revoked"
 					: et.uses_left <= 0 ? "used up"
 							    : "expired");
 			goto cleanup;
@@ -146,7 +146,8 @@ int cp_h_enroll(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		rc = cp_store_preauth_get(pre_pub, &pre_labels, req->app->store, id, err);
 		if (rc == FL_ENOTFOUND)
 			rc = fl_err_set(err, FL_EUNAUTH,
-					"no enrollment token and device '%s' is not preauthorized", id);
+					"no enrollment token and device '%s' is not preauthorized",
+					id);
 		if (rc < 0)
 			goto cleanup;
 		if (own)
@@ -187,8 +188,8 @@ int cp_h_enroll(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	memcpy(d.pk, pk, sizeof(d.pk));
 	cp_registry_put(req->app->reg, &d);
 	rc = cp_reply(resp, 201,
-		      json_pack("{s:s,s:s,s:s,s:i}", "device_id", id, "keyid", keyid, "state", state,
-				"poll_interval", req->app->cfg.poll_interval));
+		      json_pack("{s:s,s:s,s:s,s:i}", "device_id", id, "keyid", keyid, "state",
+				state, "poll_interval", req->app->cfg.poll_interval));
 cleanup:
 	cp_enroll_token_release(&et);
 	fl_buf_release(&msg);

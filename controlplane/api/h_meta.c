@@ -22,10 +22,10 @@ int cp_h_routes(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		for (int b = 0; b < 5; b++)
 			if (r->roles & (1 << b))
 				json_array_append_new(roles, json_string(cp_role_name(1 << b)));
-		json_array_append_new(routes, json_pack("{s:s,s:s,s:s,s:o,s:s}", "method", r->method,
-							"path", r->pattern, "auth",
-							auth_names[r->auth], "roles", roles,
-							"summary", r->summary));
+		json_array_append_new(routes,
+				      json_pack("{s:s,s:s,s:s,s:o,s:s}", "method", r->method,
+						"path", r->pattern, "auth", auth_names[r->auth],
+						"roles", roles, "summary", r->summary));
 	}
 	return cp_reply(resp, 200, json_pack("{s:o}", "routes", routes));
 }
@@ -38,21 +38,21 @@ int cp_h_stats(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 
 	cp_wb_stats(&wb, app->wb);
 	return cp_reply(
-		resp, 200,
-		json_pack("{s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},"
-			  "s:I,s:I}",
-			  "uptime_s", (json_int_t)(req->now - app->started_at), "devices",
-			  (json_int_t)cp_registry_count(app->reg), "counters", "requests",
-			  (json_int_t)atomic_load(&c->requests), "errors_4xx",
-			  (json_int_t)atomic_load(&c->errors_4xx), "errors_5xx",
-			  (json_int_t)atomic_load(&c->errors_5xx), "checkins",
-			  (json_int_t)atomic_load(&c->checkins), "rate_limited",
-			  (json_int_t)atomic_load(&c->rate_limited), "replays",
-			  (json_int_t)atomic_load(&c->replays), "write_behind", "pending_devices",
-			  (json_int_t)wb.pending_devices, "pending_results",
-			  (json_int_t)wb.pending_results, "flushes", (json_int_t)wb.flushes,
-			  "flush_errors", (json_int_t)wb.flush_errors, "last_flush_ms",
-			  (json_int_t)wb.last_flush_ms, "lag_ms", (json_int_t)wb.oldest_pending_ms,
-			  "nonces", (json_int_t)cp_expset_count(app->nonces), "challenges",
-			  (json_int_t)cp_expset_count(app->challenges)));
+	    resp, 200,
+	    json_pack("{s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},"
+		      "s:I,s:I}",
+		      "uptime_s", (json_int_t)(req->now - app->started_at), "devices",
+		      (json_int_t)cp_registry_count(app->reg), "counters", "requests",
+		      (json_int_t)atomic_load(&c->requests), "errors_4xx",
+		      (json_int_t)atomic_load(&c->errors_4xx), "errors_5xx",
+		      (json_int_t)atomic_load(&c->errors_5xx), "checkins",
+		      (json_int_t)atomic_load(&c->checkins), "rate_limited",
+		      (json_int_t)atomic_load(&c->rate_limited), "replays",
+		      (json_int_t)atomic_load(&c->replays), "write_behind", "pending_devices",
+		      (json_int_t)wb.pending_devices, "pending_results",
+		      (json_int_t)wb.pending_results, "flushes", (json_int_t)wb.flushes,
+		      "flush_errors", (json_int_t)wb.flush_errors, "last_flush_ms",
+		      (json_int_t)wb.last_flush_ms, "lag_ms", (json_int_t)wb.oldest_pending_ms,
+		      "nonces", (json_int_t)cp_expset_count(app->nonces), "challenges",
+		      (json_int_t)cp_expset_count(app->challenges)));
 }

@@ -50,8 +50,9 @@ int cp_h_token_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	    (rc = ttl_field(&ttl, body, 0, err)) < 0)
 		goto cleanup;
 	if (!cp_role_parse(role)) {
-		rc = fl_err_set(err, FL_EINVAL,
-				"role must be admin, release-manager, operator, viewer or automation");
+		rc = fl_err_set(
+		    err, FL_EINVAL,
+		    "role must be admin, release-manager, operator, viewer or automation");
 		goto cleanup;
 	}
 	if (strlen(name) > 64) {
@@ -102,9 +103,10 @@ int cp_h_tokens_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *er
 		size_t i;
 		json_t *r;
 
-		json_array_foreach(rows, i, r)
-			json_object_set_new(r, "revoked",
-					    json_boolean(json_integer_value(json_object_get(r, "revoked"))));
+		json_array_foreach (rows, i, r)
+			json_object_set_new(
+			    r, "revoked",
+			    json_boolean(json_integer_value(json_object_get(r, "revoked"))));
 	}
 	return cp_reply(resp, 200, json_pack("{s:o}", "tokens", rows));
 }
@@ -170,11 +172,11 @@ int cp_h_etoken_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 	json_decref(a.details);
 	if (rc == 0)
 		rc = cp_reply(resp, 201,
-			      json_pack("{s:s,s:s,s:I,s:I,s:b,s:o,s:I}", "id", t.id, "token", secret,
-					"uses", (json_int_t)uses, "expires_at",
+			      json_pack("{s:s,s:s,s:I,s:I,s:b,s:o,s:I}", "id", t.id, "token",
+					secret, "uses", (json_int_t)uses, "expires_at",
 					(json_int_t)t.expires_at, "auto_accept", auto_accept,
-					"labels", labels ? json_incref(labels) : json_object(), "created_at",
-					(json_int_t)t.created_at));
+					"labels", labels ? json_incref(labels) : json_object(),
+					"created_at", (json_int_t)t.created_at));
 cleanup:
 	if (secret)
 		memset(secret, 0, strlen(secret));
@@ -192,9 +194,10 @@ int cp_h_etokens_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 
 	if (rc < 0)
 		return rc;
-	json_array_foreach(rows, i, r)
-		json_object_set_new(r, "auto_accept",
-				    json_boolean(json_integer_value(json_object_get(r, "auto_accept"))));
+	json_array_foreach (rows, i, r)
+		json_object_set_new(
+		    r, "auto_accept",
+		    json_boolean(json_integer_value(json_object_get(r, "auto_accept"))));
 	return cp_reply(resp, 200, json_pack("{s:o}", "enroll_tokens", rows));
 }
 

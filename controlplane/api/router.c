@@ -203,8 +203,7 @@ void cp_resp_release(struct cp_resp *r)
 	r->body = NULL;
 }
 
-int cp_body_object(json_t **out, struct cp_req *req, const char *const *allowed,
-		   struct fl_err *err)
+int cp_body_object(json_t **out, struct cp_req *req, const char *const *allowed, struct fl_err *err)
 {
 	int rc;
 
@@ -352,9 +351,10 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 		}
 	}
 	if (!r) {
-		rc = path_known ? fl_err_set(&err, FL_EINVAL, "method %s not allowed here", req->method)
-				: fl_err_set(&err, FL_ENOTFOUND, "no route for %s %s", req->method,
-					     req->path);
+		rc = path_known
+			 ? fl_err_set(&err, FL_EINVAL, "method %s not allowed here", req->method)
+			 : fl_err_set(&err, FL_ENOTFOUND, "no route for %s %s", req->method,
+				      req->path);
 		cp_error_reply(resp, rc, err.msg);
 		if (path_known) {
 			/* 405 is the router's alone, outside the error-code table. */

@@ -116,8 +116,8 @@ out:
 	return rc;
 }
 
-int cp_wb_command(struct cp_wb *wb, const char *device_id, const char *cmd_id,
-		  const char *status, const char *result, int64_t now)
+int cp_wb_command(struct cp_wb *wb, const char *device_id, const char *cmd_id, const char *status,
+		  const char *result, int64_t now)
 {
 	struct batch *b = &wb->cur;
 	struct cp_command_result *c;

@@ -18,11 +18,11 @@
 struct cp_wb;
 
 struct cp_wb_stats {
-	size_t pending_devices;	 /* devices with unwritten changes */
-	size_t pending_results;	 /* command results not yet written */
-	int64_t flushes;	 /* batches written */
+	size_t pending_devices; /* devices with unwritten changes */
+	size_t pending_results; /* command results not yet written */
+	int64_t flushes;	/* batches written */
 	int64_t flush_errors;
-	int64_t last_flush_ms;	 /* duration of the last batch */
+	int64_t last_flush_ms;	   /* duration of the last batch */
 	int64_t oldest_pending_ms; /* age of the oldest unwritten change (lag) */
 };
 
@@ -39,8 +39,8 @@ int cp_wb_checkin(struct cp_wb *wb, const char *device_id, int64_t now, const ch
 		  const char *reported);
 /* Records a command status change (delivered, ok, error); result is compact
  * JSON or NULL, copied. */
-int cp_wb_command(struct cp_wb *wb, const char *device_id, const char *cmd_id,
-		  const char *status, const char *result, int64_t now);
+int cp_wb_command(struct cp_wb *wb, const char *device_id, const char *cmd_id, const char *status,
+		  const char *result, int64_t now);
 /* Writes the current batch now (tests, shutdown). */
 int cp_wb_flush(struct cp_wb *wb, struct fl_err *err);
 void cp_wb_stats(struct cp_wb_stats *out, struct cp_wb *wb);

@@ -42,7 +42,8 @@ static void send_reply(struct mg_connection *conn, const struct cp_req *req,
 	if (fl_buf_put(&body, "\n", 1) < 0)
 		fl_buf_clear(&body);
 	if (resp->retry_after > 0)
-		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", (long long)resp->retry_after);
+		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
+			 (long long)resp->retry_after);
 	mg_printf(conn,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 		  "Content-Length: %zu\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n"
@@ -55,8 +56,8 @@ static void send_reply(struct mg_connection *conn, const struct cp_req *req,
 }
 
 /* Reads the body within the limit. FL_ETOOBIG past it. */
-static int read_body(struct fl_buf *b, struct mg_connection *conn,
-		     const struct mg_request_info *ri, size_t max)
+static int read_body(struct fl_buf *b, struct mg_connection *conn, const struct mg_request_info *ri,
+		     size_t max)
 {
 	char chunk[16384];
 	int n;
@@ -127,8 +128,8 @@ static int error_handler(struct mg_connection *conn, int status, const char *msg
 			   : status >= 500		  ? "internal"
 							  : "invalid_request";
 	char body[256];
-	int n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"HTTP %d\"}}\n",
-			 code, status);
+	int n = snprintf(body, sizeof(body),
+			 "{\"error\":{\"code\":\"%s\",\"message\":\"HTTP %d\"}}\n", code, status);
 
 	mg_printf(conn,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
@@ -215,8 +216,10 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	if (!h->ctx) {
 		free(h);
 		mg_exit_library();
-		return fl_err_set(err, FL_ERROR, "cannot listen on %s (port in use, or bad TLS files "
-				  "in %s/tls)", app->cfg.listen, app->cfg.data_dir);
+		return fl_err_set(err, FL_ERROR,
+				  "cannot listen on %s (port in use, or bad TLS files "
+				  "in %s/tls)",
+				  app->cfg.listen, app->cfg.data_dir);
 	}
 	mg_set_request_handler(h->ctx, "/api/", api_handler, h);
 	*out = h;

@@ -21,12 +21,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define PKI_CA_DAYS 3650
+#define PKI_CA_DAYS	3650
 #define PKI_SERVER_DAYS 825
 /* notBefore lies a little in the past so that a client whose clock is a few
  * minutes behind ours still accepts a cert made just now. */
 #define PKI_BACKDATE_SECS 300
-#define PKI_SERIAL_BITS 128
+#define PKI_SERIAL_BITS	  128
 
 struct pki_ext {
 	int nid;
@@ -47,14 +47,12 @@ static int pki_fail(struct fl_err *err, int code, const char *what)
 	return fl_err_set(err, code, "%s", what);
 }
 
-static int pki_path(char *out, size_t size, const char *dir, const char *name,
-		    struct fl_err *err)
+static int pki_path(char *out, size_t size, const char *dir, const char *name, struct fl_err *err)
 {
 	int n = snprintf(out, size, "%s/%s", dir, name);
 
 	if (n < 0 || (size_t)n >= size)
-		return fl_err_set(err, FL_EINVAL, "tls dir '%s': path too long",
-				  dir);
+		return fl_err_set(err, FL_EINVAL, "tls dir '%s': path too long", dir);
 	return 0;
 }
 
@@ -71,8 +69,7 @@ static void pki_hostname(char *out, size_t size)
 		return;
 	h[sizeof(h) - 1] = '\0';
 	len = strlen(h);
-	if (len == 0 || len > 253 || len >= size || h[0] == '-' ||
-	    h[0] == '.' || h[len - 1] == '.')
+	if (len == 0 || len > 253 || len >= size || h[0] == '-' || h[0] == '.' || h[len - 1] == '.')
 		return;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)h[i];
@@ -91,9 +88,8 @@ static void pki_hostname(char *out, size_t size)
  * self-signed. Exts are applied in order, so a subjectKeyIdentifier must
  * come before an authorityKeyIdentifier that refers to it.
  */
-static int pki_make_cert(X509 **out, EVP_PKEY *key, const char *cn,
-			 X509 *issuer, EVP_PKEY *issuer_key, long days,
-			 const struct pki_ext *exts, size_t n_exts,
+static int pki_make_cert(X509 **out, EVP_PKEY *key, const char *cn, X509 *issuer,
+			 EVP_PKEY *issuer_key, long days, const struct pki_ext *exts, size_t n_exts,
 			 struct fl_err *err)
 {
 	X509 *x = NULL;
@@ -113,8 +109,7 @@ static int pki_make_cert(X509 **out, EVP_PKEY *key, const char *cn,
 	/* A random serial keeps two CAs made on one host from issuing look-alike
 	 * certs, and is what CAB rules ask for (at least 64 random bits). */
 	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !BN_rand(serial, PKI_SERIAL_BITS, BN_RAND_TOP_ONE,
-		     BN_RAND_BOTTOM_ANY) ||
+	    !BN_rand(serial, PKI_SERIAL_BITS, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) ||
 	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -PKI_BACKDATE_SECS) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) ||
@@ -123,13 +118,11 @@ static int pki_make_cert(X509 **out, EVP_PKEY *key, const char *cn,
 		goto cleanup;
 	}
 	name = X509_get_subject_name(x);
-	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-					(const unsigned char *)"Fairlead", -1,
-					-1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
-					    : name)) {
+	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Fairlead",
+					-1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+					0) ||
+	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name)) {
 		rc = pki_fail(err, FL_ERROR, "pki: cert name");
 		goto cleanup;
 	}
@@ -138,8 +131,7 @@ static int pki_make_cert(X509 **out, EVP_PKEY *key, const char *cn,
 		int ok;
 
 		X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-		ext = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid,
-					  exts[i].value);
+		ext = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid, exts[i].value);
 		ok = ext && X509_add_ext(x, ext, -1);
 		X509_EXTENSION_free(ext);
 		if (!ok) {
@@ -161,9 +153,8 @@ cleanup:
 
 /* Writes data to dir/name through a temp file that is fsynced and then
  * renamed over name, so readers see the old file or the whole new one. */
-static int pki_write_file(int dirfd, const char *dir, const char *name,
-			  mode_t mode, const char *data, size_t len,
-			  struct fl_err *err)
+static int pki_write_file(int dirfd, const char *dir, const char *name, mode_t mode,
+			  const char *data, size_t len, struct fl_err *err)
 {
 	char tmp[64];
 	size_t off = 0;
@@ -174,17 +165,16 @@ static int pki_write_file(int dirfd, const char *dir, const char *name,
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	/* Only left behind by a crash; we hold the directory lock. */
 	if (unlinkat(dirfd, tmp, 0) != 0 && errno != ENOENT) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': removing %s: %s",
-				dir, tmp, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': removing %s: %s", dir, tmp,
+				strerror(errno));
 		goto cleanup;
 	}
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-				O_NOFOLLOW, mode);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	/* openat's mode is filtered by the umask; the files' modes are part of
 	 * the contract, so set them exactly. */
 	if (fd < 0 || fchmod(fd, mode) != 0) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': creating %s: %s",
-				dir, tmp, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': creating %s: %s", dir, tmp,
+				strerror(errno));
 		goto cleanup;
 	}
 	while (off < len) {
@@ -193,28 +183,27 @@ static int pki_write_file(int dirfd, const char *dir, const char *name,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fl_err_set(err, FL_ERROR,
-					"tls dir '%s': writing %s: %s", dir,
-					tmp, strerror(errno));
+			rc = fl_err_set(err, FL_ERROR, "tls dir '%s': writing %s: %s", dir, tmp,
+					strerror(errno));
 			goto cleanup;
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) != 0) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': syncing %s: %s",
-				dir, tmp, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': syncing %s: %s", dir, tmp,
+				strerror(errno));
 		goto cleanup;
 	}
 	close_rc = close(fd);
 	fd = -1;
 	if (close_rc != 0) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': closing %s: %s",
-				dir, tmp, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': closing %s: %s", dir, tmp,
+				strerror(errno));
 		goto cleanup;
 	}
 	if (renameat(dirfd, tmp, dirfd, name) != 0) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': renaming %s: %s",
-				dir, name, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': renaming %s: %s", dir, name,
+				strerror(errno));
 		goto cleanup;
 	}
 cleanup:
@@ -227,9 +216,8 @@ cleanup:
 
 /* Serialises certs and keys in order into one PEM file. Key material goes
  * through a secure-memory BIO, which wipes its buffer when freed. */
-static int pki_write_pem(int dirfd, const char *dir, const char *name,
-			 mode_t mode, X509 *cert, EVP_PKEY *key,
-			 struct fl_err *err)
+static int pki_write_pem(int dirfd, const char *dir, const char *name, mode_t mode, X509 *cert,
+			 EVP_PKEY *key, struct fl_err *err)
 {
 	BIO *bio = BIO_new(key ? BIO_s_secmem() : BIO_s_mem());
 	char *data;
@@ -241,8 +229,7 @@ static int pki_write_pem(int dirfd, const char *dir, const char *name,
 		goto cleanup;
 	}
 	if ((cert && !PEM_write_bio_X509(bio, cert)) ||
-	    (key && !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
-					      NULL))) {
+	    (key && !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL))) {
 		rc = pki_fail(err, FL_ERROR, "pki: encoding PEM");
 		goto cleanup;
 	}
@@ -264,18 +251,15 @@ static int pki_open_dir(int *out_fd, const char *dir, struct fl_err *err)
 
 	*out_fd = -1;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fl_err_set(err, FL_ERROR, "tls dir '%s': %s", dir,
-				  strerror(errno));
+		return fl_err_set(err, FL_ERROR, "tls dir '%s': %s", dir, strerror(errno));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return fl_err_set(err, FL_ERROR, "tls dir '%s': %s", dir,
-				  strerror(errno));
+		return fl_err_set(err, FL_ERROR, "tls dir '%s': %s", dir, strerror(errno));
 	/* A pre-existing directory may be wider than 0700 (and mkdir obeys the
 	 * umask); it holds private keys. The lock stops two concurrent inits
 	 * from mixing their files. */
 	if (fchmod(fd, 0700) != 0 || flock(fd, LOCK_EX) != 0) {
-		int rc = fl_err_set(err, FL_ERROR, "tls dir '%s': %s", dir,
-				    strerror(errno));
+		int rc = fl_err_set(err, FL_ERROR, "tls dir '%s': %s", dir, strerror(errno));
 		close(fd);
 		return rc;
 	}
@@ -303,8 +287,8 @@ int cp_pki_init(const char *tls_dir, struct fl_err *err)
 	if (rc)
 		goto cleanup;
 	if (fstatat(dirfd, CP_PKI_CA_CERT, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		rc = fl_err_set(err, FL_EEXISTS, "tls dir '%s': %s exists",
-				tls_dir, CP_PKI_CA_CERT);
+		rc =
+		    fl_err_set(err, FL_EEXISTS, "tls dir '%s': %s exists", tls_dir, CP_PKI_CA_CERT);
 		goto cleanup;
 	}
 
@@ -314,12 +298,11 @@ int cp_pki_init(const char *tls_dir, struct fl_err *err)
 		rc = pki_fail(err, FL_ERROR, "pki: random bytes");
 		goto cleanup;
 	}
-	snprintf(ca_cn, sizeof(ca_cn),
-		 "Fairlead CA %02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+	snprintf(ca_cn, sizeof(ca_cn), "Fairlead CA %02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
 		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	pki_hostname(host, sizeof(host));
-	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
-		 host[0] ? ",DNS:" : "", host);
+	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s", host[0] ? ",DNS:" : "",
+		 host);
 
 	ca_key = EVP_EC_gen("P-256");
 	srv_key = EVP_EC_gen("P-256");
@@ -330,56 +313,48 @@ int cp_pki_init(const char *tls_dir, struct fl_err *err)
 
 	{
 		const struct pki_ext ca_exts[] = {
-			{NID_basic_constraints, "critical,CA:TRUE"},
-			{NID_key_usage, "critical,keyCertSign,cRLSign"},
-			{NID_subject_key_identifier, "hash"},
+		    {NID_basic_constraints, "critical,CA:TRUE"},
+		    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+		    {NID_subject_key_identifier, "hash"},
 		};
 		const struct pki_ext srv_exts[] = {
-			{NID_basic_constraints, "critical,CA:FALSE"},
-			{NID_key_usage, "critical,digitalSignature"},
-			{NID_ext_key_usage, "serverAuth"},
-			{NID_subject_alt_name, san},
-			{NID_subject_key_identifier, "hash"},
-			{NID_authority_key_identifier, "keyid:always"},
+		    {NID_basic_constraints, "critical,CA:FALSE"},
+		    {NID_key_usage, "critical,digitalSignature"},
+		    {NID_ext_key_usage, "serverAuth"},
+		    {NID_subject_alt_name, san},
+		    {NID_subject_key_identifier, "hash"},
+		    {NID_authority_key_identifier, "keyid:always"},
 		};
 
-		rc = pki_make_cert(&ca, ca_key, ca_cn, NULL, ca_key,
-				   PKI_CA_DAYS, ca_exts,
+		rc = pki_make_cert(&ca, ca_key, ca_cn, NULL, ca_key, PKI_CA_DAYS, ca_exts,
 				   sizeof(ca_exts) / sizeof(ca_exts[0]), err);
 		if (rc)
 			goto cleanup;
-		rc = pki_make_cert(&srv, srv_key,
-				   host[0] ? host : "localhost", ca, ca_key,
+		rc = pki_make_cert(&srv, srv_key, host[0] ? host : "localhost", ca, ca_key,
 				   PKI_SERVER_DAYS, srv_exts,
 				   sizeof(srv_exts) / sizeof(srv_exts[0]), err);
 		if (rc)
 			goto cleanup;
 	}
 
-	rc = pki_write_pem(dirfd, tls_dir, CP_PKI_CA_KEY, 0600, NULL, ca_key,
-			   err);
+	rc = pki_write_pem(dirfd, tls_dir, CP_PKI_CA_KEY, 0600, NULL, ca_key, err);
 	if (!rc)
-		rc = pki_write_pem(dirfd, tls_dir, CP_PKI_SERVER_KEY, 0600,
-				   NULL, srv_key, err);
+		rc = pki_write_pem(dirfd, tls_dir, CP_PKI_SERVER_KEY, 0600, NULL, srv_key, err);
 	if (!rc)
-		rc = pki_write_pem(dirfd, tls_dir, CP_PKI_SERVER_PEM, 0600, srv,
-				   srv_key, err);
+		rc = pki_write_pem(dirfd, tls_dir, CP_PKI_SERVER_PEM, 0600, srv, srv_key, err);
 	if (rc)
 		goto cleanup;
 	/* ca.pem is the commit marker: the other names must be durable before
 	 * it appears, so a crash never leaves a ca.pem without its siblings. */
 	if (fsync(dirfd) != 0) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': sync: %s",
-				tls_dir, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': sync: %s", tls_dir, strerror(errno));
 		goto cleanup;
 	}
-	rc = pki_write_pem(dirfd, tls_dir, CP_PKI_CA_CERT, 0644, ca, NULL,
-			   err);
+	rc = pki_write_pem(dirfd, tls_dir, CP_PKI_CA_CERT, 0644, ca, NULL, err);
 	if (rc)
 		goto cleanup;
 	if (fsync(dirfd) != 0) {
-		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': sync: %s",
-				tls_dir, strerror(errno));
+		rc = fl_err_set(err, FL_ERROR, "tls dir '%s': sync: %s", tls_dir, strerror(errno));
 		goto cleanup;
 	}
 cleanup:
@@ -392,8 +367,7 @@ cleanup:
 	return rc;
 }
 
-static int pki_open_file(FILE **out, const char *dir, const char *name,
-			 struct fl_err *err)
+static int pki_open_file(FILE **out, const char *dir, const char *name, struct fl_err *err)
 {
 	char path[4096];
 	int rc;
@@ -405,8 +379,7 @@ static int pki_open_file(FILE **out, const char *dir, const char *name,
 	*out = fopen(path, "re");
 	if (!*out)
 		return fl_err_set(err, errno == ENOENT ? FL_ENOTFOUND : FL_ERROR,
-				  "tls dir '%s': %s: %s", dir, name,
-				  strerror(errno));
+				  "tls dir '%s': %s: %s", dir, name, strerror(errno));
 	return 0;
 }
 
@@ -443,14 +416,12 @@ int cp_pki_check(const char *tls_dir, struct fl_err *err)
 	fclose(f);
 	f = NULL;
 	if (!srv || !key) {
-		rc = pki_fail(err, FL_ERROR,
-			      "tls dir: reading " CP_PKI_SERVER_PEM);
+		rc = pki_fail(err, FL_ERROR, "tls dir: reading " CP_PKI_SERVER_PEM);
 		goto cleanup;
 	}
 	if (X509_check_private_key(srv, key) != 1) {
 		rc = pki_fail(err, FL_ERROR,
-			      "tls dir: " CP_PKI_SERVER_PEM
-			      ": key does not match certificate");
+			      "tls dir: " CP_PKI_SERVER_PEM ": key does not match certificate");
 		goto cleanup;
 	}
 
@@ -460,22 +431,19 @@ int cp_pki_check(const char *tls_dir, struct fl_err *err)
 		rc = fl_err_set(err, FL_ENOMEM, "pki: out of memory");
 		goto cleanup;
 	}
-	if (!X509_STORE_add_cert(store, ca) ||
-	    !X509_STORE_CTX_init(sctx, store, srv, NULL) ||
+	if (!X509_STORE_add_cert(store, ca) || !X509_STORE_CTX_init(sctx, store, srv, NULL) ||
 	    !X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_SSL_SERVER)) {
 		rc = pki_fail(err, FL_ERROR, "pki: verify setup");
 		goto cleanup;
 	}
 	if (X509_verify_cert(sctx) != 1) {
 		int e = X509_STORE_CTX_get_error(sctx);
-		int code = (e == X509_V_ERR_CERT_HAS_EXPIRED ||
-			    e == X509_V_ERR_CERT_NOT_YET_VALID)
-				   ? FL_EGONE
-				   : FL_ERROR;
+		int code = (e == X509_V_ERR_CERT_HAS_EXPIRED || e == X509_V_ERR_CERT_NOT_YET_VALID)
+			       ? FL_EGONE
+			       : FL_ERROR;
 
 		ERR_clear_error();
-		rc = fl_err_set(err, code, "tls dir '%s': %s: %s", tls_dir,
-				CP_PKI_SERVER_PEM,
+		rc = fl_err_set(err, code, "tls dir '%s': %s: %s", tls_dir, CP_PKI_SERVER_PEM,
 				X509_verify_cert_error_string(e));
 		goto cleanup;
 	}

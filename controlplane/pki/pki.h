@@ -12,8 +12,8 @@
 #include "fairlead/err.h"
 
 /* File names inside tls_dir. */
-#define CP_PKI_CA_CERT "ca.pem"
-#define CP_PKI_CA_KEY "ca.key"
+#define CP_PKI_CA_CERT	  "ca.pem"
+#define CP_PKI_CA_KEY	  "ca.key"
 #define CP_PKI_SERVER_PEM "server.pem"
 #define CP_PKI_SERVER_KEY "server.key"
 

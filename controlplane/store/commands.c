@@ -5,8 +5,8 @@
 #include "db.h"
 
 int cp_store_command_add(struct cp_store *s, const char *id, const char *device_id,
-			 const char *type, json_t *args, int64_t now,
-			 const struct cp_audit_rec *a, struct fl_err *err)
+			 const char *type, json_t *args, int64_t now, const struct cp_audit_rec *a,
+			 struct fl_err *err)
 {
 	sqlite3 *db;
 	int rc;
@@ -23,8 +23,8 @@ int cp_store_command_add(struct cp_store *s, const char *id, const char *device_
 	return cp_db_finish(db, rc, a, err);
 }
 
-int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id,
-			   int open_only, struct fl_err *err)
+int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,
+			   struct fl_err *err)
 {
 	sqlite3 *db;
 

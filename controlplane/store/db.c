@@ -39,12 +39,12 @@ static int open_conn(sqlite3 **out, const char *path, struct fl_err *err)
 	/* busy_timeout first: the journal_mode pragma itself takes a lock, and a
 	 * connection opened while others write must wait for it, not fail. */
 	static const char *const pragmas =
-		"PRAGMA busy_timeout=10000;"
-		"PRAGMA journal_mode=WAL;"
-		/* NORMAL in WAL mode is durable across process crashes; only a power
-		 * cut may lose the last commits, never corrupt the file. */
-		"PRAGMA synchronous=NORMAL;"
-		"PRAGMA foreign_keys=ON;";
+	    "PRAGMA busy_timeout=10000;"
+	    "PRAGMA journal_mode=WAL;"
+	    /* NORMAL in WAL mode is durable across process crashes; only a power
+	     * cut may lose the last commits, never corrupt the file. */
+	    "PRAGMA synchronous=NORMAL;"
+	    "PRAGMA foreign_keys=ON;";
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
@@ -58,8 +58,8 @@ static int open_conn(sqlite3 **out, const char *path, struct fl_err *err)
 		return rc;
 	}
 	if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
-		int rc = fl_err_set(err, FL_ERROR, "cannot configure database: %s",
-				    msg ? msg : "?");
+		int rc =
+		    fl_err_set(err, FL_ERROR, "cannot configure database: %s", msg ? msg : "?");
 		sqlite3_free(msg);
 		sqlite3_close_v2(db);
 		return rc;
@@ -99,9 +99,7 @@ static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
 			       : sqlite3_bind_null(st, i);
 			break;
 		}
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
+		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
 		case 'n': {
 			int64_t v = va_arg(ap, int64_t);
 
@@ -116,8 +114,7 @@ static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
 			free(txt);
 			break;
 		}
-		default:
-			return SQLITE_MISUSE;
+		default: return SQLITE_MISUSE;
 		}
 		if (rc != SQLITE_OK)
 			return rc;
@@ -171,8 +168,8 @@ static int json_column(const char *name)
 	return 0;
 }
 
-int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql,
-		const char *fmt, ...)
+int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
+		...)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *rows = NULL;
@@ -270,8 +267,8 @@ static int current_version(int *out, sqlite3 *db, struct fl_err *err)
 			"");
 	if (rc < 0)
 		return rc;
-	rc = cp_db_query(&rows, db, err, "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations",
-			 "");
+	rc = cp_db_query(&rows, db, err,
+			 "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations", "");
 	if (rc < 0)
 		return rc;
 	*out = (int)json_integer_value(json_object_get(json_array_get(rows, 0), "v"));
@@ -320,8 +317,7 @@ int cp_store_latest_version(void)
 	return cp_migrations_count;
 }
 
-int cp_store_open(struct cp_store **out, const char *path, int target_version,
-		  struct fl_err *err)
+int cp_store_open(struct cp_store **out, const char *path, int target_version, struct fl_err *err)
 {
 	struct cp_store *s;
 	int rc;
@@ -380,7 +376,8 @@ int cp_store_checkpoint(struct cp_store *s, struct fl_err *err)
 
 	if (!db)
 		return err ? err->code : FL_ERROR;
-	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+	    SQLITE_OK)
 		return cp_db_error(db, err);
 	return 0;
 }

@@ -26,14 +26,14 @@ int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt
 /* Runs a query and returns its rows as a JSON array of objects keyed by
  * column name. Columns named labels, inventory, desired, reported, details,
  * args or result are parsed back into JSON values. */
-int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql,
-		const char *fmt, ...);
+int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
+		...);
 
 /* Sets db to the thread's connection or returns the error from the caller. */
-#define CP_DB_CONN(db, s, err)                                                         \
-	do {                                                                           \
-		if (!((db) = cp_db_conn((s), (err))))                                  \
-			return (err) ? (err)->code : FL_ERROR;                         \
+#define CP_DB_CONN(db, s, err)                                                                     \
+	do {                                                                                       \
+		if (!((db) = cp_db_conn((s), (err))))                                              \
+			return (err) ? (err)->code : FL_ERROR;                                     \
 	} while (0)
 
 /* Ends a transaction opened with cp_db_begin: when rc >= 0 appends the audit

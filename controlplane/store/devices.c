@@ -8,8 +8,7 @@
 #include "fairlead/json.h"
 #include "fairlead/util.h"
 
-int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx,
-			  struct fl_err *err)
+int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx, struct fl_err *err)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
@@ -58,9 +57,9 @@ int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx,
 	return rc;
 }
 
-#define DEVICE_COLUMNS                                                                 \
-	"d.id, d.state, d.state_reason, d.labels, d.inventory, d.desired_version, "    \
-	"d.enrolled_at, d.last_seen, (SELECT keyid FROM device_keys k WHERE "          \
+#define DEVICE_COLUMNS                                                                             \
+	"d.id, d.state, d.state_reason, d.labels, d.inventory, d.desired_version, "                \
+	"d.enrolled_at, d.last_seen, (SELECT keyid FROM device_keys k WHERE "                      \
 	"k.device_id = d.id AND k.active = 1) AS keyid"
 
 int cp_store_device_get(json_t **out, struct cp_store *s, const char *id, struct fl_err *err)
@@ -177,8 +176,7 @@ int cp_store_device_set_labels(struct cp_store *s, const char *id, json_t *label
 }
 
 int cp_store_device_set_desired(int64_t *version, struct cp_store *s, const char *id,
-				json_t *desired, const struct cp_audit_rec *a,
-				struct fl_err *err)
+				json_t *desired, const struct cp_audit_rec *a, struct fl_err *err)
 {
 	sqlite3 *db;
 	json_t *rows = NULL;
@@ -194,11 +192,11 @@ int cp_store_device_set_desired(int64_t *version, struct cp_store *s, const char
 	if (rc == 0)
 		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
 	if (rc >= 0)
-		rc = cp_db_query(&rows, db, err,
-				 "SELECT desired_version FROM devices WHERE id = ?", "s", id);
+		rc = cp_db_query(&rows, db, err, "SELECT desired_version FROM devices WHERE id = ?",
+				 "s", id);
 	if (rc >= 0)
-		*version = json_integer_value(
-			json_object_get(json_array_get(rows, 0), "desired_version"));
+		*version =
+		    json_integer_value(json_object_get(json_array_get(rows, 0), "desired_version"));
 	json_decref(rows);
 	return cp_db_finish(db, rc, a, err);
 }
@@ -276,10 +274,11 @@ int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *rec
 		const struct cp_command_result *c = &res[i];
 
 		if (strcmp(c->status, "delivered") == 0)
-			rc = cp_db_exec(db, err,
-					"UPDATE commands SET status = 'delivered', delivered_at = ? "
-					"WHERE id = ? AND device_id = ? AND status = 'queued'",
-					"iss", c->at, c->id, c->device_id);
+			rc =
+			    cp_db_exec(db, err,
+				       "UPDATE commands SET status = 'delivered', delivered_at = ? "
+				       "WHERE id = ? AND device_id = ? AND status = 'queued'",
+				       "iss", c->at, c->id, c->device_id);
 		else
 			rc = cp_db_exec(db, err,
 					"UPDATE commands SET status = ?, result = ?, "
@@ -291,9 +290,8 @@ int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *rec
 	return cp_db_finish(db, rc, NULL, err);
 }
 
-int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_b64,
-			 json_t *labels, int64_t now, const struct cp_audit_rec *a,
-			 struct fl_err *err)
+int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_b64, json_t *labels,
+			 int64_t now, const struct cp_audit_rec *a, struct fl_err *err)
 {
 	sqlite3 *db;
 	json_t *rows = NULL;
@@ -311,15 +309,15 @@ int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_
 				"VALUES (?, ?, ?, ?)",
 				"ssji", id, pubkey_b64, labels, now);
 		if (rc == FL_EEXISTS)
-			rc = fl_err_set(err, FL_EEXISTS, "device '%s' is already preauthorized",
-					id);
+			rc =
+			    fl_err_set(err, FL_EEXISTS, "device '%s' is already preauthorized", id);
 	}
 	json_decref(rows);
 	return cp_db_finish(db, rc, a, err);
 }
 
-int cp_store_preauth_get(char pubkey_b64[64], json_t **labels, struct cp_store *s,
-			 const char *id, struct fl_err *err)
+int cp_store_preauth_get(char pubkey_b64[64], json_t **labels, struct cp_store *s, const char *id,
+			 struct fl_err *err)
 {
 	sqlite3 *db;
 	json_t *rows = NULL, *row;

@@ -31,8 +31,7 @@ struct cp_audit_rec {
 };
 
 /* Opens (creating if needed) and migrates to target_version (-1: latest). */
-int cp_store_open(struct cp_store **out, const char *path, int target_version,
-		  struct fl_err *err);
+int cp_store_open(struct cp_store **out, const char *path, int target_version, struct fl_err *err);
 void cp_store_free(struct cp_store *s);
 int cp_store_version(int *out, struct cp_store *s, struct fl_err *err);
 int cp_store_latest_version(void);
@@ -57,8 +56,7 @@ struct cp_device_core {
  * cb may keep neither the row nor its labels beyond the call without a
  * json_incref. */
 typedef int (*cp_device_core_cb)(const struct cp_device_core *d, void *ctx);
-int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx,
-			  struct fl_err *err);
+int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx, struct fl_err *err);
 
 /* One device as a JSON object (id, state, state_reason, labels, keyid,
  * inventory, desired, desired_version, reported, enrolled_at, last_seen).
@@ -73,11 +71,11 @@ struct cp_enrollment {
 	const char *device_id;
 	const char *pubkey_b64;
 	const char *keyid;
-	const char *state;	   /* pending or accepted */
-	json_t *labels;		   /* borrowed */
-	json_t *inventory;	   /* borrowed, may be NULL */
-	const char *token_id;	   /* enrollment token to consume, or NULL */
-	const char *preauth_id;	   /* preauthorization to consume, or NULL */
+	const char *state;	/* pending or accepted */
+	json_t *labels;		/* borrowed */
+	json_t *inventory;	/* borrowed, may be NULL */
+	const char *token_id;	/* enrollment token to consume, or NULL */
+	const char *preauth_id; /* preauthorization to consume, or NULL */
 	int64_t now;
 };
 /* Creates the device and its key, consuming one use of the token (FL_EGONE
@@ -91,8 +89,7 @@ int cp_store_device_set_labels(struct cp_store *s, const char *id, json_t *label
 			       const struct cp_audit_rec *a, struct fl_err *err);
 /* Replaces the desired twin and bumps desired_version (returned in *version). */
 int cp_store_device_set_desired(int64_t *version, struct cp_store *s, const char *id,
-				json_t *desired, const struct cp_audit_rec *a,
-				struct fl_err *err);
+				json_t *desired, const struct cp_audit_rec *a, struct fl_err *err);
 /* Retires old_keyid and activates the new key in one step. */
 int cp_store_device_rotate_key(struct cp_store *s, const char *id, const char *old_keyid,
 			       const char *new_keyid, const char *new_pubkey_b64, int64_t now,
@@ -120,12 +117,11 @@ int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *rec
 
 /* --- preauthorization -------------------------------------------------- */
 
-int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_b64,
-			 json_t *labels, int64_t now, const struct cp_audit_rec *a,
-			 struct fl_err *err);
+int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_b64, json_t *labels,
+			 int64_t now, const struct cp_audit_rec *a, struct fl_err *err);
 /* The preauthorized key and labels of id; FL_ENOTFOUND when none. */
-int cp_store_preauth_get(char pubkey_b64[64], json_t **labels, struct cp_store *s,
-			 const char *id, struct fl_err *err);
+int cp_store_preauth_get(char pubkey_b64[64], json_t **labels, struct cp_store *s, const char *id,
+			 struct fl_err *err);
 
 /* --- operator tokens --------------------------------------------------- */
 
@@ -177,11 +173,11 @@ int cp_store_audit_head(int64_t *seq, char hash[65], struct cp_store *s, struct 
 /* --- commands -------------------------------------------------------- */
 
 int cp_store_command_add(struct cp_store *s, const char *id, const char *device_id,
-			 const char *type, json_t *args, int64_t now,
-			 const struct cp_audit_rec *a, struct fl_err *err);
+			 const char *type, json_t *args, int64_t now, const struct cp_audit_rec *a,
+			 struct fl_err *err);
 /* Commands of a device, newest first (open_only: queued or delivered, oldest
  * first, at most 16). */
-int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id,
-			   int open_only, struct fl_err *err);
+int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,
+			   struct fl_err *err);
 
 #endif

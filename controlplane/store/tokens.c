@@ -64,10 +64,11 @@ int cp_store_tokens_list(json_t **out, struct cp_store *s, struct fl_err *err)
 	sqlite3 *db;
 
 	CP_DB_CONN(db, s, err);
-	return cp_db_query(out, db, err,
-			   "SELECT id, role, name, created_at, expires_at, revoked_at, "
-			   "revoked_at IS NOT NULL AS revoked FROM api_tokens ORDER BY created_at, id",
-			   "");
+	return cp_db_query(
+	    out, db, err,
+	    "SELECT id, role, name, created_at, expires_at, revoked_at, "
+	    "revoked_at IS NOT NULL AS revoked FROM api_tokens ORDER BY created_at, id",
+	    "");
 }
 
 int cp_store_token_revoke(struct cp_store *s, const char *id, int64_t now,
@@ -164,9 +165,9 @@ int cp_store_enroll_token_revoke(struct cp_store *s, const char *id, int64_t now
 	CP_DB_CONN(db, s, err);
 	if ((rc = cp_db_begin(db, err)) < 0)
 		return rc;
-	rc = cp_db_exec(db, err,
-			"UPDATE enroll_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-			"is", now, id);
+	rc = cp_db_exec(
+	    db, err, "UPDATE enroll_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+	    "is", now, id);
 	if (rc == 0)
 		rc = fl_err_set(err, FL_ENOTFOUND, "no live enrollment token '%s'", id);
 	return cp_db_finish(db, rc, a, err);

@@ -6,9 +6,9 @@
 Test(agent_commands, ping)
 {
 	json_t *cmd = json_pack("{s:s,s:s,s:{}}", "id", "cmd-1", "type", "ping", "args");
-	json_t *r = NULL, *want = json_pack("{s:s,s:s,s:{s:b,s:I}}", "id", "cmd-1", "status", "ok",
-					    "result", "pong", 1, "agent_time",
-					    (json_int_t)1700000042);
+	json_t *r = NULL,
+	       *want = json_pack("{s:s,s:s,s:{s:b,s:I}}", "id", "cmd-1", "status", "ok", "result",
+				 "pong", 1, "agent_time", (json_int_t)1700000042);
 	struct fl_err err = {0};
 
 	cr_assert(eq(int, ag_commands_execute(&r, cmd, 1700000042, &err), 0), "%s", err.msg);

@@ -49,8 +49,8 @@ Test(agent_enroll, token_enrollment_builds_valid_proof)
 	struct ag_transport *t = fake_new(&f);
 	json_t *labels = json_pack("{s:s}", "site", "berlin");
 	json_t *inv = json_pack("{s:s}", "os", "Linux");
-	struct ag_enroll_opts o = {dir, "https://127.0.0.1:8443", "fle_secret", NULL, labels, inv,
-				   1700000001};
+	struct ag_enroll_opts o = {
+	    dir, "https://127.0.0.1:8443", "fle_secret", NULL, labels, inv, 1700000001};
 	struct ag_identity id, loaded;
 	struct fl_err err = {0};
 	struct ag_key k;
@@ -61,9 +61,10 @@ Test(agent_enroll, token_enrollment_builds_valid_proof)
 	 * agent will create, so generate it first through keygen's path */
 	cr_assert(eq(int, ag_key_ensure(&k, NULL, dir, &err), 0));
 	snprintf(want_id, sizeof(want_id), "dev-%.12s", k.keyid);
-	snprintf(reply, sizeof(reply),
-		 "{\"device_id\":\"%s\",\"keyid\":\"%s\",\"state\":\"pending\",\"poll_interval\":30}",
-		 want_id, k.keyid);
+	snprintf(
+	    reply, sizeof(reply),
+	    "{\"device_id\":\"%s\",\"keyid\":\"%s\",\"state\":\"pending\",\"poll_interval\":30}",
+	    want_id, k.keyid);
 	fake_push(f, 0, CHALLENGE, -1, NULL);
 	fake_push(f, 0, reply, -1, NULL);
 

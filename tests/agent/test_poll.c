@@ -29,8 +29,7 @@ static void env_open(struct env *e)
 {
 	struct fl_err err = {0};
 
-	cr_assert(eq(int, ag_poll_new(&e->p, e->t, &e->clock, &e->opts, &err), 0), "%s",
-		  err.msg);
+	cr_assert(eq(int, ag_poll_new(&e->p, e->t, &e->clock, &e->opts, &err), 0), "%s", err.msg);
 }
 
 static void env_init(struct env *e)
@@ -123,7 +122,8 @@ Test(agent_poll, desired_twin_round_trip)
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), 0), "%s", err.msg);
 	cr_assert(json_equal(json_object_get(body_of(&e, 0), "reported"), want0));
 	/* it tells the server which desired version it holds */
-	cr_assert(eq(i64, json_integer_value(json_object_get(body_of(&e, 0), "desired_version")), 0));
+	cr_assert(
+	    eq(i64, json_integer_value(json_object_get(body_of(&e, 0), "desired_version")), 0));
 	/* applied: persisted before anything else */
 	cr_assert(eq(int, ag_state_load_desired(&d, &v, e.dir, &err), 0), "%s", err.msg);
 	cr_assert(json_equal(d, json_object_get(want1, "config")));
@@ -134,7 +134,8 @@ Test(agent_poll, desired_twin_round_trip)
 
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), 0), "%s", err.msg);
 	cr_assert(json_equal(json_object_get(body_of(&e, 1), "reported"), want1));
-	cr_assert(eq(i64, json_integer_value(json_object_get(body_of(&e, 1), "desired_version")), 3));
+	cr_assert(
+	    eq(i64, json_integer_value(json_object_get(body_of(&e, 1), "desired_version")), 3));
 	assert_in(delay, 27000, 33000);
 
 	/* after a restart the agent still reports what it applied */
@@ -165,8 +166,8 @@ Test(agent_poll, ping_result_persisted_then_cleared_after_ack)
 	fake_push(e.f, FL_ERROR, NULL, -1, "cannot reach server");
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), 0), "%s", err.msg);
 	cr_assert(eq(i64, delay, 0));
-	want = json_pack("[{s:s,s:s,s:{s:b,s:I}}]", "id", "cmd-1", "status", "ok", "result",
-			 "pong", 1, "agent_time", (json_int_t)1700000777);
+	want = json_pack("[{s:s,s:s,s:{s:b,s:I}}]", "id", "cmd-1", "status", "ok", "result", "pong",
+			 1, "agent_time", (json_int_t)1700000777);
 	pending = load_pending(e.dir);
 	cr_assert(json_equal(pending, want), "results.json must hold the result before sending");
 	json_decref(pending);
@@ -183,8 +184,7 @@ Test(agent_poll, ping_result_persisted_then_cleared_after_ack)
 	ag_poll_free(e.p);
 	env_open(&e);
 	fake_push(e.f, FL_EFORBIDDEN, NULL, -1, "not now");
-	fake_push(e.f, 0,
-		  "{\"poll_interval\":30,\"commands\":[]}", -1, NULL);
+	fake_push(e.f, 0, "{\"poll_interval\":30,\"commands\":[]}", -1, NULL);
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), FL_EFORBIDDEN));
 	cr_assert(json_equal(json_object_get(body_of(&e, 2), "command_results"), want));
 	pending = load_pending(e.dir);
@@ -221,14 +221,13 @@ Test(agent_poll, unknown_command_reports_error_and_idless_is_skipped)
 	cr_assert(eq(int, ag_poll_once(&delay, e.p, &err), 0), "%s", err.msg);
 	pending = load_pending(e.dir);
 	cr_assert(eq(sz, json_array_size(pending), 2));
-	cr_assert(eq(str, S(json_string_value(json_object_get(json_array_get(pending, 0),
-								    "status"))),
+	cr_assert(eq(str,
+		     S(json_string_value(json_object_get(json_array_get(pending, 0), "status"))),
 		     "ok"));
-	cr_assert(eq(str, S(json_string_value(json_object_get(json_array_get(pending, 1),
-								    "id"))),
+	cr_assert(eq(str, S(json_string_value(json_object_get(json_array_get(pending, 1), "id"))),
 		     "cmd-2"));
-	cr_assert(eq(str, S(json_string_value(json_object_get(json_array_get(pending, 1),
-								    "status"))),
+	cr_assert(eq(str,
+		     S(json_string_value(json_object_get(json_array_get(pending, 1), "status"))),
 		     "error"));
 	json_decref(pending);
 	env_fini(&e);
@@ -263,7 +262,7 @@ Test(agent_poll, duplicate_command_runs_once_and_redelivery_after_ack_reruns)
 	cr_assert(eq(sz, json_array_size(pending), 1));
 	cr_assert(eq(i64,
 		     json_integer_value(json_object_get(
-			     json_object_get(json_array_get(pending, 0), "result"), "agent_time")),
+			 json_object_get(json_array_get(pending, 0), "result"), "agent_time")),
 		     e.fc.now));
 	json_decref(pending);
 	env_fini(&e);
@@ -271,8 +270,8 @@ Test(agent_poll, duplicate_command_runs_once_and_redelivery_after_ack_reruns)
 
 Test(agent_poll, backoff_grows_and_caps)
 {
-	static const int64_t base[] = {1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000,
-				       256000, 300000, 300000, 300000};
+	static const int64_t base[] = {1000,  2000,   4000,   8000,   16000,  32000,
+				       64000, 128000, 256000, 300000, 300000, 300000};
 	struct env e;
 	int64_t delay;
 

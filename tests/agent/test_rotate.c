@@ -155,8 +155,8 @@ Test(agent_rotate, lost_reply_then_checkin_with_new_key_promotes)
 	fake_clock_init(&clock, &fc);
 	cr_assert(eq(int, ag_poll_new(&p, t, &clock, &po, &err), 0), "%s", err.msg);
 	cr_assert(eq(int, ag_poll_once(&delay, p, &err), 0), "%s", err.msg);
-	cr_assert(eq(str, S(json_string_value(json_object_get(fake_req(f, 1), "keyid"))),
-		     pending.keyid));
+	cr_assert(
+	    eq(str, S(json_string_value(json_object_get(fake_req(f, 1), "keyid"))), pending.keyid));
 	cr_assert(eq(str, S(ag_poll_keyid(p)), pending.keyid));
 	key_on_disk(&now, dir, AG_KEY_FILE);
 	cr_assert(eq(str, now.keyid, pending.keyid));
@@ -202,10 +202,10 @@ Test(agent_rotate, new_key_unknown_old_key_works_discards_new)
 	cr_assert(eq(int, ag_poll_new(&p, t, &clock, &po, &err), 0), "%s", err.msg);
 	cr_assert(eq(int, ag_poll_once(&delay, p, &err), 0), "%s", err.msg);
 	cr_assert(eq(sz, fake_nreq(f), 2));
-	cr_assert(eq(str, S(json_string_value(json_object_get(fake_req(f, 0), "keyid"))),
-		     nk.keyid));
-	cr_assert(eq(str, S(json_string_value(json_object_get(fake_req(f, 1), "keyid"))),
-		     old.keyid));
+	cr_assert(
+	    eq(str, S(json_string_value(json_object_get(fake_req(f, 0), "keyid"))), nk.keyid));
+	cr_assert(
+	    eq(str, S(json_string_value(json_object_get(fake_req(f, 1), "keyid"))), old.keyid));
 	cr_assert(yes(!ag_state_exists(dir, AG_KEY_NEW_FILE)));
 	key_on_disk(&now, dir, AG_KEY_FILE);
 	cr_assert(eq(str, now.keyid, old.keyid));

@@ -74,8 +74,9 @@ Test(agent_state, garbage_identity_is_a_clear_error)
 
 Test(agent_state, truncated_identity_is_a_clear_error)
 {
-	static const char full[] = "{\"device_id\":\"dev-1\",\"keyid\":\"00\",\"server\":\"https://x\","
-				   "\"enrolled_at\":1,\"state\":\"accepted\"}";
+	static const char full[] =
+	    "{\"device_id\":\"dev-1\",\"keyid\":\"00\",\"server\":\"https://x\","
+	    "\"enrolled_at\":1,\"state\":\"accepted\"}";
 	const char *dir = ag_test_tmpdir();
 	struct ag_identity id;
 	struct fl_err err = {0};

@@ -18,11 +18,11 @@
 #include "fl_test.h"
 
 /* Criterion's eq(str, ...) wants char *; the CLI hands out const char *. */
-#define cli_assert_str(actual, expected)                                                   \
-	do {                                                                               \
-		const char *cli_a_ = (actual), *cli_e_ = (expected);                       \
-		cr_assert(cli_a_ != NULL, "got NULL, want '%s'", cli_e_);                  \
-		cr_assert(strcmp(cli_a_, cli_e_) == 0, "got '%s', want '%s'", cli_a_, cli_e_); \
+#define cli_assert_str(actual, expected)                                                           \
+	do {                                                                                       \
+		const char *cli_a_ = (actual), *cli_e_ = (expected);                               \
+		cr_assert(cli_a_ != NULL, "got NULL, want '%s'", cli_e_);                          \
+		cr_assert(strcmp(cli_a_, cli_e_) == 0, "got '%s', want '%s'", cli_a_, cli_e_);     \
 	} while (0)
 
 #endif

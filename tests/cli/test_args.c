@@ -6,19 +6,19 @@
 #include "cli_test.h"
 
 static const struct cli_optspec cmd_opts[] = {
-	{"--selector", NULL, CLI_OPT_VALUE},
-	{"--label", NULL, CLI_OPT_MULTI},
-	{"--auto-accept", NULL, CLI_OPT_FLAG},
-	{"--output", "-o", CLI_OPT_VALUE},
-	{NULL, NULL, CLI_OPT_FLAG},
+    {"--selector", NULL, CLI_OPT_VALUE},
+    {"--label", NULL, CLI_OPT_MULTI},
+    {"--auto-accept", NULL, CLI_OPT_FLAG},
+    {"--output", "-o", CLI_OPT_VALUE},
+    {NULL, NULL, CLI_OPT_FLAG},
 };
 
 static const struct cli_optspec *const specs[] = {cmd_opts, NULL};
 
 Test(cli_args, mixes_options_and_positionals)
 {
-	char *argv[] = {"dev-1", "--selector", "site=a", "k=v", "--label=x=y", "--label",
-			"z=w", "--auto-accept", "-ojson", "k-"};
+	char *argv[] = {"dev-1",   "--selector", "site=a",	  "k=v",    "--label=x=y",
+			"--label", "z=w",	 "--auto-accept", "-ojson", "k-"};
 	const char *labels[8];
 	struct cli_args a;
 	struct fl_err err;
@@ -140,16 +140,16 @@ Test(cli_main, help_everywhere_exits_zero, .init = isolate)
 Test(cli_main, usage_errors_exit_two, .init = isolate)
 {
 	char *cases[][6] = {
-		{"fairlead", "frobnicate"},
-		{"fairlead", "device", "frob"},
-		{"fairlead", "device", "show"},
-		{"fairlead", "device", "list", "--selector", "a in ("},
-		{"fairlead", "device", "list", "-o", "yaml"},
-		{"fairlead", "device", "label", "dev-1", "bad key=v"},
-		{"fairlead", "device", "list", "--limit", "0"},
-		{"fairlead", "token", "create", "--role", "root"},
-		{"fairlead", "enroll-token", "create", "--ttl", "soon"},
-		{"fairlead", "device", "show", "../etc"},
+	    {"fairlead", "frobnicate"},
+	    {"fairlead", "device", "frob"},
+	    {"fairlead", "device", "show"},
+	    {"fairlead", "device", "list", "--selector", "a in ("},
+	    {"fairlead", "device", "list", "-o", "yaml"},
+	    {"fairlead", "device", "label", "dev-1", "bad key=v"},
+	    {"fairlead", "device", "list", "--limit", "0"},
+	    {"fairlead", "token", "create", "--role", "root"},
+	    {"fairlead", "enroll-token", "create", "--ttl", "soon"},
+	    {"fairlead", "device", "show", "../etc"},
 	};
 	int argc[] = {2, 3, 3, 5, 5, 5, 5, 5, 5, 4};
 
@@ -167,8 +167,8 @@ Test(cli_main, global_options_after_the_subcommand, .init = isolate)
 {
 	/* -o json after the subcommand is accepted; the plain-HTTP server is
 	 * then refused by the client: a runtime failure, exit 1. */
-	char *argv[] = {"fairlead", "device", "list", "-o", "json", "--server", "http://x",
-			"--token", "t"};
+	char *argv[] = {"fairlead", "device",	"list",	   "-o", "json",
+			"--server", "http://x", "--token", "t"};
 	char *out, *errs;
 
 	cr_assert(eq(int, run(&out, &errs, 9, argv), 1));

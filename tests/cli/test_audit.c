@@ -27,8 +27,8 @@ static json_t *entry(int64_t seq, const char *prev, const char *target)
 	/* Keys deliberately unsorted: the hash covers the sorted form. */
 	json_t *e = json_pack("{sIsIsssssss{sisss[i]}ss}", "seq", (json_int_t)seq, "ts",
 			      (json_int_t)(1700000000 + seq), "actor", "tok-admin", "action",
-			      "device.accept", "target", target, "details", "zeta", 1, "alpha",
-			      "x", "mid", 2, "prev_hash", prev);
+			      "device.accept", "target", target, "details", "zeta", 1, "alpha", "x",
+			      "mid", 2, "prev_hash", prev);
 
 	cr_assert_not_null(e);
 	rehash(e);
@@ -49,8 +49,8 @@ static json_t *chain(size_t n)
 		char target[32];
 
 		snprintf(target, sizeof(target), "dev-%zu", i + 1);
-		json_array_append_new(a, entry((int64_t)i + 1, i ? hash_of(a, i - 1) : FL_AUDIT_GENESIS,
-					       target));
+		json_array_append_new(
+		    a, entry((int64_t)i + 1, i ? hash_of(a, i - 1) : FL_AUDIT_GENESIS, target));
 	}
 	return a;
 }

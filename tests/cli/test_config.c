@@ -95,7 +95,8 @@ Test(cli_config, token_file_flag_beats_env_token, .init = clean_env)
 
 Test(cli_config, file_token_file_relative_to_config, .init = clean_env)
 {
-	const char *dir = config_with("server=https://s:8443/\ntoken_file = tok\nca = tls/ca.pem\n");
+	const char *dir =
+	    config_with("server=https://s:8443/\ntoken_file = tok\nca = tls/ca.pem\n");
 	struct cli_flags flags = {0};
 	struct cli_config c;
 	struct fl_err err;

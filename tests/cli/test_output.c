@@ -7,13 +7,14 @@
 static json_t *devices(void)
 {
 	json_t *d = json_loads(
-		"[{\"id\":\"dev-1\",\"state\":\"accepted\",\"labels\":{\"site\":\"berlin\",\"hw\":\"a\"},"
-		"\"last_seen\":1700000000,\"online\":true,\"keyid\":\"k1\"},"
-		"{\"id\":\"gateway-long-name\",\"state\":\"pending\",\"labels\":{},"
-		"\"last_seen\":null,\"online\":false},"
-		"{\"id\":\"dev-3\",\"state\":\"quarantined\",\"labels\":{\"note\":\"a\\u001b[2Jb\"},"
-		"\"online\":false}]",
-		0, NULL);
+	    "[{\"id\":\"dev-1\",\"state\":\"accepted\",\"labels\":{\"site\":\"berlin\",\"hw\":"
+	    "\"a\"},"
+	    "\"last_seen\":1700000000,\"online\":true,\"keyid\":\"k1\"},"
+	    "{\"id\":\"gateway-long-name\",\"state\":\"pending\",\"labels\":{},"
+	    "\"last_seen\":null,\"online\":false},"
+	    "{\"id\":\"dev-3\",\"state\":\"quarantined\",\"labels\":{\"note\":\"a\\u001b[2Jb\"},"
+	    "\"online\":false}]",
+	    0, NULL);
 
 	cr_assert_not_null(d);
 	return d;
@@ -51,10 +52,11 @@ Test(cli_output, device_list_table)
 	json_t *d = devices();
 	char *text = render(CLI_FMT_TABLE, d);
 
-	cli_assert_str(text, "ID                 STATE        ONLINE  LAST-SEEN             LABELS\n"
-		     "dev-1              accepted     yes     2023-11-14T22:13:20Z  hw=a,site=berlin\n"
-		     "gateway-long-name  pending      no      -                     -\n"
-		     "dev-3              quarantined  no      -                     note=a?[2Jb\n");
+	cli_assert_str(
+	    text, "ID                 STATE        ONLINE  LAST-SEEN             LABELS\n"
+		  "dev-1              accepted     yes     2023-11-14T22:13:20Z  hw=a,site=berlin\n"
+		  "gateway-long-name  pending      no      -                     -\n"
+		  "dev-3              quarantined  no      -                     note=a?[2Jb\n");
 	json_decref(d);
 	free(text);
 }
@@ -73,11 +75,12 @@ Test(cli_output, empty_device_list)
 
 Test(cli_output, device_show_table)
 {
-	json_t *d = json_loads("{\"id\":\"dev-1\",\"state\":\"accepted\",\"labels\":{\"a\":\"b\"},"
-			       "\"last_seen\":null,\"online\":false,\"inventory\":{\"os\":\"linux\"},"
-			       "\"desired\":{\"fw\":\"2\"},\"reported\":{},\"twin_delta\":[\"fw\"],"
-			       "\"desired_version\":3}",
-			       0, NULL);
+	json_t *d =
+	    json_loads("{\"id\":\"dev-1\",\"state\":\"accepted\",\"labels\":{\"a\":\"b\"},"
+		       "\"last_seen\":null,\"online\":false,\"inventory\":{\"os\":\"linux\"},"
+		       "\"desired\":{\"fw\":\"2\"},\"reported\":{},\"twin_delta\":[\"fw\"],"
+		       "\"desired_version\":3}",
+		       0, NULL);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -87,7 +90,8 @@ Test(cli_output, device_show_table)
 	cr_assert(strstr(text, "id:              dev-1\n") != NULL, "%s", text);
 	cr_assert(strstr(text, "labels:          a=b\n") != NULL, "%s", text);
 	cr_assert(strstr(text, "desired version: 3\n") != NULL, "%s", text);
-	cr_assert(strstr(text, "inventory:\n  {\n    \"os\": \"linux\"\n  }\n") != NULL, "%s", text);
+	cr_assert(strstr(text, "inventory:\n  {\n    \"os\": \"linux\"\n  }\n") != NULL, "%s",
+		  text);
 	cr_assert(strstr(text, "reported:        -\n") != NULL, "%s", text);
 	cr_assert(strstr(text, "twin delta:      fw\n") != NULL, "%s", text);
 	json_decref(d);

@@ -10,8 +10,9 @@ struct entry {
 	const char *actor, *action, *target, *details;
 };
 
-static const struct entry base = {FL_AUDIT_GENESIS, 1, 1700000000, "token:tok_a (admin)",
-				  "device.accept", "dev-1", "{\"from\":\"pending\"}"};
+static const struct entry base = {
+    FL_AUDIT_GENESIS,	     1, 1700000000, "token:tok_a (admin)", "device.accept", "dev-1",
+    "{\"from\":\"pending\"}"};
 
 static void hash_of(char out[65], const struct entry *e)
 {

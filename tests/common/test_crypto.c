@@ -47,8 +47,13 @@ Test(crypto, sha256_streaming_matches_one_shot)
 static const struct {
 	const char *in, *out;
 } b64_vectors[] = {
-	{"", ""},	      {"f", "Zg=="},	   {"fo", "Zm8="},	{"foo", "Zm9v"},
-	{"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 Test(crypto, base64_rfc4648_vectors_round_trip)
@@ -85,14 +90,14 @@ Test(crypto, base64_round_trip_binary)
 Test(crypto, base64_bad_input_rejected)
 {
 	static const char *const bad[] = {
-		"Zg",	    /* padding required */
-		"Zg=",	    /* short padding */
-		"Z===",	    /* too much padding */
-		"Zm9v!",    /* bad character */
-		"Zm9v\n",   /* trailing byte */
-		"Zm9vYg==x", /* data after padding */
-		"Zm-v",	    /* base64url alphabet */
-		"Zm_v",
+	    "Zg",	 /* padding required */
+	    "Zg=",	 /* short padding */
+	    "Z===",	 /* too much padding */
+	    "Zm9v!",	 /* bad character */
+	    "Zm9v\n",	 /* trailing byte */
+	    "Zm9vYg==x", /* data after padding */
+	    "Zm-v",	 /* base64url alphabet */
+	    "Zm_v",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -193,7 +198,8 @@ Test(crypto, ed25519_sign_verify_and_tamper)
 	/* Every byte of the signature matters. */
 	for (size_t i = 0; i < sizeof(sig); i += 7) {
 		sig[i] ^= 0x01;
-		cr_assert_eq(fl_ed25519_verify(sig, msg, strlen(msg), pk), FL_EUNAUTH, "byte %zu", i);
+		cr_assert_eq(fl_ed25519_verify(sig, msg, strlen(msg), pk), FL_EUNAUTH, "byte %zu",
+			     i);
 		sig[i] ^= 0x01;
 	}
 	/* A flipped message bit. */

@@ -6,8 +6,8 @@
 #include "fairlead/httpsig.h"
 #include "fl_test.h"
 
-#define NOW 1700000000LL
-#define COV "fl=(\"@method\" \"@path\" \"@query\" \"content-digest\")"
+#define NOW   1700000000LL
+#define COV   "fl=(\"@method\" \"@path\" \"@query\" \"content-digest\")"
 #define NONCE "AAAAAAAAAAAAAAAAAAAAAA"
 #define KEYID "0123456789abcdef0123456789abcdef"
 
@@ -29,15 +29,15 @@ struct signed_req {
 	char digest[FL_DIGEST_LEN];
 };
 
-static void sign_req(struct signed_req *r, const char *method, const char *path,
-		     const char *query, const char *b, int ttl)
+static void sign_req(struct signed_req *r, const char *method, const char *path, const char *query,
+		     const char *b, int ttl)
 {
 	fl_buf_init(&r->si, 0);
 	fl_buf_init(&r->sig, 0);
 	fl_httpsig_digest(r->digest, b, b ? strlen(b) : 0);
-	cr_assert_eq(fl_httpsig_sign(&r->si, &r->sig, method, path, query, r->digest, keyid, sk,
-				     NOW, ttl),
-		     0);
+	cr_assert_eq(
+	    fl_httpsig_sign(&r->si, &r->sig, method, path, query, r->digest, keyid, sk, NOW, ttl),
+	    0);
 }
 
 static void release_req(struct signed_req *r)
@@ -113,8 +113,8 @@ Test(httpsig, empty_body_and_no_query)
 				       NULL, 0, NOW, NULL),
 		     0);
 	/* NULL and "" are the same empty query. */
-	cr_assert_eq(fl_httpsig_verify(&p, sig, pk, "GET", "/api/v1/device/checkin", NULL,
-				       r.digest, "", 0, NOW, NULL),
+	cr_assert_eq(fl_httpsig_verify(&p, sig, pk, "GET", "/api/v1/device/checkin", NULL, r.digest,
+				       "", 0, NOW, NULL),
 		     0);
 	release_req(&r);
 }
@@ -125,16 +125,17 @@ static const struct {
 	const char *method, *path, *query, *body, *digest; /* NULL: as signed */
 	int no_digest;
 } tampers[] = {
-	{"body", NULL, NULL, NULL, "{\"inventory\":{\"os\":\"LINUX\"}}", NULL, 0},
-	{"body+digest", NULL, NULL, NULL, "{}", "sha-256=:RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=:", 0},
-	{"method", "PUT", NULL, NULL, NULL, NULL, 0},
-	{"method case", "post", NULL, NULL, NULL, NULL, 0},
-	{"path", NULL, "/api/v1/device/rotate-key", NULL, NULL, NULL, 0},
-	{"path suffix", NULL, "/api/v1/device/checkin/", NULL, NULL, NULL, 0},
-	{"query", NULL, NULL, "a=1&b=3", NULL, NULL, 0},
-	{"query dropped", NULL, NULL, "", NULL, NULL, 0},
-	{"digest header", NULL, NULL, NULL, NULL, "sha-256=:AAAA:", 0},
-	{"digest missing", NULL, NULL, NULL, NULL, NULL, 1},
+    {"body", NULL, NULL, NULL, "{\"inventory\":{\"os\":\"LINUX\"}}", NULL, 0},
+    {"body+digest", NULL, NULL, NULL, "{}",
+     "sha-256=:RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=:", 0},
+    {"method", "PUT", NULL, NULL, NULL, NULL, 0},
+    {"method case", "post", NULL, NULL, NULL, NULL, 0},
+    {"path", NULL, "/api/v1/device/rotate-key", NULL, NULL, NULL, 0},
+    {"path suffix", NULL, "/api/v1/device/checkin/", NULL, NULL, NULL, 0},
+    {"query", NULL, NULL, "a=1&b=3", NULL, NULL, 0},
+    {"query dropped", NULL, NULL, "", NULL, NULL, 0},
+    {"digest header", NULL, NULL, NULL, NULL, "sha-256=:AAAA:", 0},
+    {"digest missing", NULL, NULL, NULL, NULL, NULL, 1},
 };
 
 Test(httpsig, every_request_tamper_is_rejected)
@@ -158,13 +159,12 @@ Test(httpsig, every_request_tamper_is_rejected)
 			fl_httpsig_digest(dgst, b, strlen(b));
 			d = dgst;
 		}
-		cr_assert_eq(fl_httpsig_verify(&p, sig, pk,
-					       tampers[i].method ? tampers[i].method : "POST",
-					       tampers[i].path ? tampers[i].path
-							       : "/api/v1/device/checkin",
-					       tampers[i].query ? tampers[i].query : "a=1&b=2", d, b,
-					       strlen(b), NOW, &err),
-			     FL_EUNAUTH, "tamper '%s' accepted", tampers[i].name);
+		cr_assert_eq(
+		    fl_httpsig_verify(&p, sig, pk, tampers[i].method ? tampers[i].method : "POST",
+				      tampers[i].path ? tampers[i].path : "/api/v1/device/checkin",
+				      tampers[i].query ? tampers[i].query : "a=1&b=2", d, b,
+				      strlen(b), NOW, &err),
+		    FL_EUNAUTH, "tamper '%s' accepted", tampers[i].name);
 		cr_assert_eq(err.code, FL_EUNAUTH);
 	}
 	release_req(&r);
@@ -205,21 +205,21 @@ static const struct {
 	int64_t created, expires; /* relative to NOW */
 	int rc;
 } windows[] = {
-	{"fresh", 0, 60, 0},
-	{"max ttl", 0, FL_SIG_MAX_TTL, 0},
-	{"ttl over max", 0, FL_SIG_MAX_TTL + 1, FL_EUNAUTH},
-	{"ttl far over max", -10, 3600, FL_EUNAUTH},
-	{"expires before created", 0, -1, FL_EUNAUTH},
-	{"expires equals created", 0, 0, FL_EUNAUTH},
-	/* Accepted until expires + FL_SIG_SKEW (httpsig.h), not a second longer. */
-	{"expired within skew", -100, -FL_SIG_SKEW, 0},
-	{"expired beyond skew", -100, -FL_SIG_SKEW - 1, FL_EUNAUTH},
-	{"expired long ago", -1000, -900, FL_EUNAUTH},
-	{"created too old", -400, -100, FL_EUNAUTH},
-	{"created too old, max ttl", -FL_SIG_SKEW - FL_SIG_MAX_TTL - 1, -FL_SIG_SKEW - 1, FL_EUNAUTH},
-	{"created in future within skew", FL_SIG_SKEW, FL_SIG_SKEW + 60, 0},
-	{"created in future beyond skew", FL_SIG_SKEW + 1, FL_SIG_SKEW + 61, FL_EUNAUTH},
-	{"created far in future", 3600, 3660, FL_EUNAUTH},
+    {"fresh", 0, 60, 0},
+    {"max ttl", 0, FL_SIG_MAX_TTL, 0},
+    {"ttl over max", 0, FL_SIG_MAX_TTL + 1, FL_EUNAUTH},
+    {"ttl far over max", -10, 3600, FL_EUNAUTH},
+    {"expires before created", 0, -1, FL_EUNAUTH},
+    {"expires equals created", 0, 0, FL_EUNAUTH},
+    /* Accepted until expires + FL_SIG_SKEW (httpsig.h), not a second longer. */
+    {"expired within skew", -100, -FL_SIG_SKEW, 0},
+    {"expired beyond skew", -100, -FL_SIG_SKEW - 1, FL_EUNAUTH},
+    {"expired long ago", -1000, -900, FL_EUNAUTH},
+    {"created too old", -400, -100, FL_EUNAUTH},
+    {"created too old, max ttl", -FL_SIG_SKEW - FL_SIG_MAX_TTL - 1, -FL_SIG_SKEW - 1, FL_EUNAUTH},
+    {"created in future within skew", FL_SIG_SKEW, FL_SIG_SKEW + 60, 0},
+    {"created in future beyond skew", FL_SIG_SKEW + 1, FL_SIG_SKEW + 61, FL_EUNAUTH},
+    {"created far in future", 3600, 3660, FL_EUNAUTH},
 };
 
 Test(httpsig, time_window_table)
@@ -269,7 +269,10 @@ Test(httpsig, keyid_swap_breaks_signature)
 	release_req(&r);
 }
 
-#define GOOD_SIG "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==:"
+#define GOOD_SIG                                                                                   \
+	"fl=:"                                                                                     \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==" \
+	":"
 #define P_C ";created=1700000000"
 #define P_E ";expires=1700000060"
 #define P_N ";nonce=\"" NONCE "\""
@@ -280,62 +283,67 @@ static const struct {
 	const char *name, *si, *sig;
 	int rc;
 } parse_cases[] = {
-	{"good", COV P_C P_E P_N P_K P_T, GOOD_SIG, 0},
-	{"good, params reordered", COV P_T P_K P_N P_E P_C, GOOD_SIG, 0},
-	{"good, alg ed25519", COV P_C P_E P_N P_K P_T ";alg=\"ed25519\"", GOOD_SIG, 0},
-	{"alg hmac", COV P_C P_E P_N P_K P_T ";alg=\"hmac-sha256\"", GOOD_SIG, FL_EUNAUTH},
-	{"alg rsa", COV ";alg=\"rsa-pss-sha512\"" P_C P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"missing created", COV P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"missing expires", COV P_C P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"missing nonce", COV P_C P_E P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"missing keyid", COV P_C P_E P_N P_T, GOOD_SIG, FL_EUNAUTH},
-	{"missing tag", COV P_C P_E P_N P_K, GOOD_SIG, FL_EUNAUTH},
-	{"no params", COV, GOOD_SIG, FL_EUNAUTH},
-	{"duplicate created", COV P_C P_C P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"duplicate expires", COV P_C P_E P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"duplicate nonce", COV P_C P_E P_N P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"duplicate keyid", COV P_C P_E P_N P_K P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"duplicate tag", COV P_C P_E P_N P_K P_T P_T, GOOD_SIG, FL_EUNAUTH},
-	{"duplicate alg", COV P_C P_E P_N P_K P_T ";alg=\"ed25519\";alg=\"ed25519\"", GOOD_SIG,
-	 FL_EUNAUTH},
-	{"wrong tag", COV P_C P_E P_N P_K ";tag=\"fairlead-v2\"", GOOD_SIG, FL_EUNAUTH},
-	{"unknown param", COV P_C P_E P_N P_K P_T ";foo=\"bar\"", GOOD_SIG, FL_EUNAUTH},
-	{"short nonce", COV P_C P_E ";nonce=\"AAAAAAAAAAAAAAA\"" P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"16-char nonce", COV P_C P_E ";nonce=\"AAAAAAAAAAAAAAAA\"" P_K P_T, GOOD_SIG, 0},
-	{"empty nonce", COV P_C P_E ";nonce=\"\"" P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"nonce with space", COV P_C P_E ";nonce=\"AAAAAAAA AAAAAAAAA\"" P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"unquoted keyid", COV P_C P_E P_N ";keyid=" KEYID P_T, GOOD_SIG, FL_EUNAUTH},
-	{"keyid too long", COV P_C P_E P_N ";keyid=\"" KEYID "0\"" P_T, GOOD_SIG, FL_EUNAUTH},
-	{"negative created", COV ";created=-1" P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"created not a number", COV ";created=abc" P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"created huge", COV ";created=99999999999999999999" P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"trailing garbage", COV P_C P_E P_N P_K P_T " ", GOOD_SIG, FL_EUNAUTH},
-	{"second signature", COV P_C P_E P_N P_K P_T ", fl2=()", GOOD_SIG, FL_EUNAUTH},
-	{"fewer components", "fl=(\"@method\" \"@path\" \"@query\")" P_C P_E P_N P_K P_T, GOOD_SIG,
-	 FL_EUNAUTH},
-	{"reordered components", "fl=(\"@path\" \"@method\" \"@query\" \"content-digest\")" P_C P_E
-	 P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
-	{"other label", "sig1=(\"@method\" \"@path\" \"@query\" \"content-digest\")" P_C P_E P_N P_K
-	 P_T, GOOD_SIG, FL_EUNAUTH},
-	{"empty input", "", GOOD_SIG, FL_EUNAUTH},
-	{"sig: no colons", COV P_C P_E P_N P_K P_T, "fl=AAAA", FL_EUNAUTH},
-	{"sig: no closing colon", COV P_C P_E P_N P_K P_T,
-	 "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
-	 FL_EUNAUTH},
-	{"sig: wrong label", COV P_C P_E P_N P_K P_T,
-	 "xx=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==:",
-	 FL_EUNAUTH},
-	{"sig: empty", COV P_C P_E P_N P_K P_T, "fl=::", FL_EUNAUTH},
-	{"sig: 63 bytes", COV P_C P_E P_N P_K P_T,
-	 "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:",
-	 FL_EUNAUTH},
-	{"sig: 65 bytes", COV P_C P_E P_N P_K P_T,
-	 "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:",
-	 FL_EUNAUTH},
-	{"sig: bad base64", COV P_C P_E P_N P_K P_T,
-	 "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!==:",
-	 FL_EUNAUTH},
-	{"sig: two signatures", COV P_C P_E P_N P_K P_T, GOOD_SIG ", " GOOD_SIG, FL_EUNAUTH},
+    {"good", COV P_C P_E P_N P_K P_T, GOOD_SIG, 0},
+    {"good, params reordered", COV P_T P_K P_N P_E P_C, GOOD_SIG, 0},
+    {"good, alg ed25519", COV P_C P_E P_N P_K P_T ";alg=\"ed25519\"", GOOD_SIG, 0},
+    {"alg hmac", COV P_C P_E P_N P_K P_T ";alg=\"hmac-sha256\"", GOOD_SIG, FL_EUNAUTH},
+    {"alg rsa", COV ";alg=\"rsa-pss-sha512\"" P_C P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"missing created", COV P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"missing expires", COV P_C P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"missing nonce", COV P_C P_E P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"missing keyid", COV P_C P_E P_N P_T, GOOD_SIG, FL_EUNAUTH},
+    {"missing tag", COV P_C P_E P_N P_K, GOOD_SIG, FL_EUNAUTH},
+    {"no params", COV, GOOD_SIG, FL_EUNAUTH},
+    {"duplicate created", COV P_C P_C P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"duplicate expires", COV P_C P_E P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"duplicate nonce", COV P_C P_E P_N P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"duplicate keyid", COV P_C P_E P_N P_K P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"duplicate tag", COV P_C P_E P_N P_K P_T P_T, GOOD_SIG, FL_EUNAUTH},
+    {"duplicate alg", COV P_C P_E P_N P_K P_T ";alg=\"ed25519\";alg=\"ed25519\"", GOOD_SIG,
+     FL_EUNAUTH},
+    {"wrong tag", COV P_C P_E P_N P_K ";tag=\"fairlead-v2\"", GOOD_SIG, FL_EUNAUTH},
+    {"unknown param", COV P_C P_E P_N P_K P_T ";foo=\"bar\"", GOOD_SIG, FL_EUNAUTH},
+    {"short nonce", COV P_C P_E ";nonce=\"AAAAAAAAAAAAAAA\"" P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"16-char nonce", COV P_C P_E ";nonce=\"AAAAAAAAAAAAAAAA\"" P_K P_T, GOOD_SIG, 0},
+    {"empty nonce", COV P_C P_E ";nonce=\"\"" P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"nonce with space", COV P_C P_E ";nonce=\"AAAAAAAA AAAAAAAAA\"" P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"unquoted keyid", COV P_C P_E P_N ";keyid=" KEYID P_T, GOOD_SIG, FL_EUNAUTH},
+    {"keyid too long", COV P_C P_E P_N ";keyid=\"" KEYID "0\"" P_T, GOOD_SIG, FL_EUNAUTH},
+    {"negative created", COV ";created=-1" P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"created not a number", COV ";created=abc" P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"created huge", COV ";created=99999999999999999999" P_E P_N P_K P_T, GOOD_SIG, FL_EUNAUTH},
+    {"trailing garbage", COV P_C P_E P_N P_K P_T " ", GOOD_SIG, FL_EUNAUTH},
+    {"second signature", COV P_C P_E P_N P_K P_T ", fl2=()", GOOD_SIG, FL_EUNAUTH},
+    {"fewer components", "fl=(\"@method\" \"@path\" \"@query\")" P_C P_E P_N P_K P_T, GOOD_SIG,
+     FL_EUNAUTH},
+    {"reordered components",
+     "fl=(\"@path\" \"@method\" \"@query\" \"content-digest\")" P_C P_E P_N P_K P_T, GOOD_SIG,
+     FL_EUNAUTH},
+    {"other label",
+     "sig1=(\"@method\" \"@path\" \"@query\" \"content-digest\")" P_C P_E P_N P_K P_T, GOOD_SIG,
+     FL_EUNAUTH},
+    {"empty input", "", GOOD_SIG, FL_EUNAUTH},
+    {"sig: no colons", COV P_C P_E P_N P_K P_T, "fl=AAAA", FL_EUNAUTH},
+    {"sig: no closing colon", COV P_C P_E P_N P_K P_T,
+     "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
+     FL_EUNAUTH},
+    {"sig: wrong label", COV P_C P_E P_N P_K P_T,
+     "xx=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+     ":",
+     FL_EUNAUTH},
+    {"sig: empty", COV P_C P_E P_N P_K P_T, "fl=::", FL_EUNAUTH},
+    {"sig: 63 bytes", COV P_C P_E P_N P_K P_T,
+     "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:",
+     FL_EUNAUTH},
+    {"sig: 65 bytes", COV P_C P_E P_N P_K P_T,
+     "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+     ":",
+     FL_EUNAUTH},
+    {"sig: bad base64", COV P_C P_E P_N P_K P_T,
+     "fl=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=="
+     ":",
+     FL_EUNAUTH},
+    {"sig: two signatures", COV P_C P_E P_N P_K P_T, GOOD_SIG ", " GOOD_SIG, FL_EUNAUTH},
 };
 
 Test(httpsig, parse_table)

@@ -17,17 +17,17 @@ static json_t *parse_ok(const char *s)
 Test(json, duplicate_keys_rejected)
 {
 	static const char *const cases[] = {
-		"{\"a\":1,\"a\":2}",
-		"{\"state\":\"accepted\",\"state\":\"revoked\"}",
-		"{\"x\":{\"b\":1,\"b\":1}}",
+	    "{\"a\":1,\"a\":2}",
+	    "{\"state\":\"accepted\",\"state\":\"revoked\"}",
+	    "{\"x\":{\"b\":1,\"b\":1}}",
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fl_err err = {0, ""};
 		json_t *v = (json_t *)1;
 
-		cr_assert_eq(fl_json_parse(&v, cases[i], strlen(cases[i]), &err), FL_EINVAL,
-			     "%s", cases[i]);
+		cr_assert_eq(fl_json_parse(&v, cases[i], strlen(cases[i]), &err), FL_EINVAL, "%s",
+			     cases[i]);
 		cr_assert_null(v);
 		cr_assert_eq(err.code, FL_EINVAL);
 		cr_assert_neq(err.msg[0], '\0');
@@ -36,14 +36,14 @@ Test(json, duplicate_keys_rejected)
 
 Test(json, malformed_and_trailing_rejected)
 {
-	static const char *const cases[] = {"", "{", "{\"a\":}", "{} x", "[1,]", "{'a':1}",
-					    "{\"a\":1}{\"b\":2}"};
+	static const char *const cases[] = {"",	    "{",       "{\"a\":}",	    "{} x",
+					    "[1,]", "{'a':1}", "{\"a\":1}{\"b\":2}"};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *v = NULL;
 
-		cr_assert_eq(fl_json_parse(&v, cases[i], strlen(cases[i]), NULL), FL_EINVAL,
-			     "'%s'", cases[i]);
+		cr_assert_eq(fl_json_parse(&v, cases[i], strlen(cases[i]), NULL), FL_EINVAL, "'%s'",
+			     cases[i]);
 		cr_assert_null(v);
 	}
 }
@@ -93,13 +93,26 @@ static const struct {
 	int required;
 	int rc;
 } getter_cases[] = {
-	{"s", 's', 1, 0},	  {"i", 'i', 1, 0},	    {"b", 'b', 1, 0},
-	{"o", 'o', 1, 0},	  {"i", 's', 1, FL_EINVAL}, {"s", 'i', 1, FL_EINVAL},
-	{"f", 'i', 1, FL_EINVAL}, {"s", 'b', 1, FL_EINVAL}, {"i", 'b', 1, FL_EINVAL},
-	{"a", 'o', 1, FL_EINVAL}, {"s", 'o', 1, FL_EINVAL}, {"o", 's', 1, FL_EINVAL},
-	{"missing", 's', 1, FL_EINVAL}, {"missing", 's', 0, 0},
-	{"missing", 'i', 0, 0},	  {"missing", 'b', 0, 0},   {"missing", 'o', 0, 0},
-	{"n", 's', 1, FL_EINVAL}, {"n", 's', 0, 0},	    {"i", 's', 0, FL_EINVAL},
+    {"s", 's', 1, 0},
+    {"i", 'i', 1, 0},
+    {"b", 'b', 1, 0},
+    {"o", 'o', 1, 0},
+    {"i", 's', 1, FL_EINVAL},
+    {"s", 'i', 1, FL_EINVAL},
+    {"f", 'i', 1, FL_EINVAL},
+    {"s", 'b', 1, FL_EINVAL},
+    {"i", 'b', 1, FL_EINVAL},
+    {"a", 'o', 1, FL_EINVAL},
+    {"s", 'o', 1, FL_EINVAL},
+    {"o", 's', 1, FL_EINVAL},
+    {"missing", 's', 1, FL_EINVAL},
+    {"missing", 's', 0, 0},
+    {"missing", 'i', 0, 0},
+    {"missing", 'b', 0, 0},
+    {"missing", 'o', 0, 0},
+    {"n", 's', 1, FL_EINVAL},
+    {"n", 's', 0, 0},
+    {"i", 's', 0, FL_EINVAL},
 };
 
 Test(json, typed_getters_table)
@@ -116,10 +129,22 @@ Test(json, typed_getters_table)
 		int rc = 0;
 
 		switch (getter_cases[i].kind) {
-		case 's': rc = fl_json_str(&s, obj, getter_cases[i].key, getter_cases[i].required, &err); break;
-		case 'i': rc = fl_json_int(&n, obj, getter_cases[i].key, getter_cases[i].required, &err); break;
-		case 'b': rc = fl_json_bool(&b, obj, getter_cases[i].key, getter_cases[i].required, &err); break;
-		case 'o': rc = fl_json_obj(&o, obj, getter_cases[i].key, getter_cases[i].required, &err); break;
+		case 's':
+			rc = fl_json_str(&s, obj, getter_cases[i].key, getter_cases[i].required,
+					 &err);
+			break;
+		case 'i':
+			rc = fl_json_int(&n, obj, getter_cases[i].key, getter_cases[i].required,
+					 &err);
+			break;
+		case 'b':
+			rc = fl_json_bool(&b, obj, getter_cases[i].key, getter_cases[i].required,
+					  &err);
+			break;
+		case 'o':
+			rc = fl_json_obj(&o, obj, getter_cases[i].key, getter_cases[i].required,
+					 &err);
+			break;
 		}
 		cr_assert_eq(rc, getter_cases[i].rc, "case %zu: key %s kind %c: rc %d (%s)", i,
 			     getter_cases[i].key, getter_cases[i].kind, rc, err.msg);
@@ -139,7 +164,8 @@ Test(json, typed_getters_table)
 
 Test(json, getter_values)
 {
-	json_t *obj = parse_ok("{\"s\":\"str\",\"i\":-9007199254740993,\"b\":false,\"o\":{\"k\":1}}");
+	json_t *obj =
+	    parse_ok("{\"s\":\"str\",\"i\":-9007199254740993,\"b\":false,\"o\":{\"k\":1}}");
 	const char *s = NULL;
 	int64_t n = 0;
 	int b = 1;

@@ -5,64 +5,63 @@
 #include "fl_test.h"
 
 #define L_BERLIN "{\"site\":\"berlin\",\"hw\":\"a\",\"tier\":\"silver\"}"
-#define L_PARIS "{\"site\":\"paris\",\"hw\":\"c\",\"tier\":\"gold\",\"region\":\"x\"}"
-#define L_NONE "{}"
+#define L_PARIS	 "{\"site\":\"paris\",\"hw\":\"c\",\"tier\":\"gold\",\"region\":\"x\"}"
+#define L_NONE	 "{}"
 
 static const struct {
 	const char *expr, *labels, *state;
 	int match;
 } match_cases[] = {
-	{"", L_BERLIN, "accepted", 1},
-	{"", L_NONE, NULL, 1},
-	{"   ", L_NONE, "pending", 1},
-	{"site=berlin", L_BERLIN, "accepted", 1},
-	{"site=berlin", L_PARIS, "accepted", 0},
-	{"site=berlin", L_NONE, "accepted", 0},
-	{"site==berlin", L_BERLIN, "accepted", 1},
-	{"site = berlin", L_BERLIN, "accepted", 1},
-	{"site!=berlin", L_BERLIN, "accepted", 0},
-	{"site!=berlin", L_PARIS, "accepted", 1},
-	{"site!=berlin", L_NONE, "accepted", 1}, /* absent label is not equal */
-	{"hw in (a,b)", L_BERLIN, "accepted", 1},
-	{"hw in (a,b)", L_PARIS, "accepted", 0},
-	{"hw in ( b , a )", L_BERLIN, "accepted", 1},
-	{"hw in (a,b)", L_NONE, "accepted", 0},
-	{"hw notin (a,b)", L_BERLIN, "accepted", 0},
-	{"hw notin (a,b)", L_PARIS, "accepted", 1},
-	{"hw notin (a,b)", L_NONE, "accepted", 1},
-	{"region", L_PARIS, "accepted", 1},
-	{"region", L_BERLIN, "accepted", 0},
-	{"!region", L_PARIS, "accepted", 0},
-	{"!region", L_BERLIN, "accepted", 1},
-	{"site=berlin,hw in (a,b),!decommissioned,tier!=gold,region notin (x)", L_BERLIN,
-	 "accepted", 1},
-	{"site=berlin,hw in (a,b),!decommissioned,tier!=gold,region notin (x)", L_BERLIN,
-	 "decommissioned", 0},
-	{"site=berlin,hw in (a,b),!decommissioned,tier!=gold,region notin (x)", L_PARIS,
-	 "accepted", 0},
-	/* The bare state words are about the device state, not labels. */
-	{"!decommissioned", L_NONE, "accepted", 1},
-	{"!decommissioned", L_NONE, "pending", 1},
-	{"!decommissioned", L_NONE, "decommissioned", 0},
-	{"!decommissioned", "{\"decommissioned\":\"yes\"}", "accepted", 1},
-	{"decommissioned", L_NONE, "decommissioned", 1},
-	{"decommissioned", "{\"decommissioned\":\"yes\"}", "accepted", 0},
-	{"pending", L_NONE, "pending", 1},
-	{"pending", L_NONE, "accepted", 0},
-	{"state=accepted", L_NONE, "accepted", 1},
-	{"state=accepted", L_NONE, "pending", 0},
-	{"state=accepted", "{\"state\":\"accepted\"}", "pending", 0},
-	{"state!=accepted", L_NONE, "quarantined", 1},
-	{"state in (accepted,quarantined)", L_NONE, "quarantined", 1},
-	{"state in (accepted,quarantined)", L_NONE, "revoked", 0},
-	{"state notin (revoked,rejected)", L_NONE, "accepted", 1},
-	{"state notin (revoked,rejected)", L_NONE, "rejected", 0},
-	{"state=accepted,site=berlin", L_BERLIN, "accepted", 1},
-	{"state=accepted,site=berlin", L_BERLIN, "pending", 0},
-	{"k8s.io/zone=eu-1", "{\"k8s.io/zone\":\"eu-1\"}", "accepted", 1},
-	{"site=", "{\"site\":\"\"}", "accepted", 1},
-	{"site=", L_BERLIN, "accepted", 0},
-	{"hw=1", "{\"hw\":1}", "accepted", 0}, /* non-string label values never match */
+    {"", L_BERLIN, "accepted", 1},
+    {"", L_NONE, NULL, 1},
+    {"   ", L_NONE, "pending", 1},
+    {"site=berlin", L_BERLIN, "accepted", 1},
+    {"site=berlin", L_PARIS, "accepted", 0},
+    {"site=berlin", L_NONE, "accepted", 0},
+    {"site==berlin", L_BERLIN, "accepted", 1},
+    {"site = berlin", L_BERLIN, "accepted", 1},
+    {"site!=berlin", L_BERLIN, "accepted", 0},
+    {"site!=berlin", L_PARIS, "accepted", 1},
+    {"site!=berlin", L_NONE, "accepted", 1}, /* absent label is not equal */
+    {"hw in (a,b)", L_BERLIN, "accepted", 1},
+    {"hw in (a,b)", L_PARIS, "accepted", 0},
+    {"hw in ( b , a )", L_BERLIN, "accepted", 1},
+    {"hw in (a,b)", L_NONE, "accepted", 0},
+    {"hw notin (a,b)", L_BERLIN, "accepted", 0},
+    {"hw notin (a,b)", L_PARIS, "accepted", 1},
+    {"hw notin (a,b)", L_NONE, "accepted", 1},
+    {"region", L_PARIS, "accepted", 1},
+    {"region", L_BERLIN, "accepted", 0},
+    {"!region", L_PARIS, "accepted", 0},
+    {"!region", L_BERLIN, "accepted", 1},
+    {"site=berlin,hw in (a,b),!decommissioned,tier!=gold,region notin (x)", L_BERLIN, "accepted",
+     1},
+    {"site=berlin,hw in (a,b),!decommissioned,tier!=gold,region notin (x)", L_BERLIN,
+     "decommissioned", 0},
+    {"site=berlin,hw in (a,b),!decommissioned,tier!=gold,region notin (x)", L_PARIS, "accepted", 0},
+    /* The bare state words are about the device state, not labels. */
+    {"!decommissioned", L_NONE, "accepted", 1},
+    {"!decommissioned", L_NONE, "pending", 1},
+    {"!decommissioned", L_NONE, "decommissioned", 0},
+    {"!decommissioned", "{\"decommissioned\":\"yes\"}", "accepted", 1},
+    {"decommissioned", L_NONE, "decommissioned", 1},
+    {"decommissioned", "{\"decommissioned\":\"yes\"}", "accepted", 0},
+    {"pending", L_NONE, "pending", 1},
+    {"pending", L_NONE, "accepted", 0},
+    {"state=accepted", L_NONE, "accepted", 1},
+    {"state=accepted", L_NONE, "pending", 0},
+    {"state=accepted", "{\"state\":\"accepted\"}", "pending", 0},
+    {"state!=accepted", L_NONE, "quarantined", 1},
+    {"state in (accepted,quarantined)", L_NONE, "quarantined", 1},
+    {"state in (accepted,quarantined)", L_NONE, "revoked", 0},
+    {"state notin (revoked,rejected)", L_NONE, "accepted", 1},
+    {"state notin (revoked,rejected)", L_NONE, "rejected", 0},
+    {"state=accepted,site=berlin", L_BERLIN, "accepted", 1},
+    {"state=accepted,site=berlin", L_BERLIN, "pending", 0},
+    {"k8s.io/zone=eu-1", "{\"k8s.io/zone\":\"eu-1\"}", "accepted", 1},
+    {"site=", "{\"site\":\"\"}", "accepted", 1},
+    {"site=", L_BERLIN, "accepted", 0},
+    {"hw=1", "{\"hw\":1}", "accepted", 0}, /* non-string label values never match */
 };
 
 Test(selector, match_table)
@@ -79,38 +78,19 @@ Test(selector, match_table)
 		cr_assert_not_null(s);
 		cr_assert_eq(fl_selector_match(s, labels, match_cases[i].state),
 			     match_cases[i].match, "'%s' on %s state %s", match_cases[i].expr,
-			     match_cases[i].labels, match_cases[i].state ? match_cases[i].state : "-");
+			     match_cases[i].labels,
+			     match_cases[i].state ? match_cases[i].state : "-");
 		fl_selector_free(s);
 		json_decref(labels);
 	}
 }
 
 static const char *const parse_errors[] = {
-	"a in (",
-	"a in (b",
-	"a in ()",
-	"a in (b,)",
-	"a in b",
-	"a notin (",
-	"=x",
-	"!=x",
-	"a,",
-	"a,,b",
-	",a",
-	"a b",
-	"a=b c",
-	"a=b;c=d",
-	"!",
-	"! ",
-	"state",
-	"!state",
-	"state=bogus",
-	"state in (accepted,bogus)",
-	"-a=b",
-	".a=b",
-	"a=b!",
-	"a==b==c",
-	"a=(b)",
+    "a in (",	 "a in (b", "a in ()", "a in (b,)",   "a in b",
+    "a notin (", "=x",	    "!=x",     "a,",	      "a,,b",
+    ",a",	 "a b",	    "a=b c",   "a=b;c=d",     "!",
+    "! ",	 "state",   "!state",  "state=bogus", "state in (accepted,bogus)",
+    "-a=b",	 ".a=b",    "a=b!",    "a==b==c",     "a=(b)",
 };
 
 Test(selector, parse_errors_table)
@@ -189,8 +169,8 @@ Test(selector, null_selector_and_null_expression_match_all)
 
 Test(selector, device_state_valid)
 {
-	static const char *const good[] = {"pending", "accepted", "rejected", "quarantined",
-					   "revoked", "decommissioned"};
+	static const char *const good[] = {"pending",	  "accepted", "rejected",
+					   "quarantined", "revoked",  "decommissioned"};
 	static const char *const bad[] = {"", "Accepted", "accept", "state", "decommission"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)

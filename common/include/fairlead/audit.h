@@ -14,8 +14,7 @@
 
 #define FL_AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
-void fl_audit_hash(char out[65], const char *prev_hash, int64_t seq, int64_t ts,
-		   const char *actor, const char *action, const char *target,
-		   const char *details);
+void fl_audit_hash(char out[65], const char *prev_hash, int64_t seq, int64_t ts, const char *actor,
+		   const char *action, const char *target, const char *details);
 
 #endif

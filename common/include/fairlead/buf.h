@@ -20,7 +20,10 @@ struct fl_buf {
 	size_t max; /* 0: unbounded */
 };
 
-#define FL_BUF_INIT {NULL, 0, 0, 0}
+#define FL_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 void fl_buf_init(struct fl_buf *b, size_t max);
 int fl_buf_grow(struct fl_buf *b, size_t extra) FL_WARN_UNUSED;

@@ -13,11 +13,11 @@
 
 #include "fairlead/err.h"
 
-#define FL_ED25519_PK_LEN 32
-#define FL_ED25519_SK_LEN 64
+#define FL_ED25519_PK_LEN  32
+#define FL_ED25519_SK_LEN  64
 #define FL_ED25519_SIG_LEN 64
-#define FL_SHA256_LEN 32
-#define FL_KEYID_LEN 32 /* hex chars: the first 16 bytes of SHA-256(pk) */
+#define FL_SHA256_LEN	   32
+#define FL_KEYID_LEN	   32 /* hex chars: the first 16 bytes of SHA-256(pk) */
 
 int fl_crypto_init(void);
 
@@ -55,7 +55,7 @@ int fl_b64_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in, size
 /* base64url without padding, for tokens and nonces. */
 void fl_b64url_encode(char *out, const void *in, size_t len);
 
-void fl_hex_encode(char *out, const void *in, size_t len); /* out: 2*len+1 */
+void fl_hex_encode(char *out, const void *in, size_t len);    /* out: 2*len+1 */
 int fl_hex_decode(uint8_t *out, size_t len, const char *hex); /* exact length */
 
 /* Constant-time equality of two buffers of equal length: 1 equal, 0 not. */

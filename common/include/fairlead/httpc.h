@@ -17,12 +17,12 @@
 #include "fairlead/err.h"
 
 struct fl_httpc_opts {
-	const char *base_url;	/* "https://127.0.0.1:8443" */
-	const char *ca_file;	/* PEM CA to pin; NULL: system store */
-	const char *token;	/* operator bearer token, or NULL */
-	long timeout_ms;	/* whole request; 0: 30 s */
+	const char *base_url;	 /* "https://127.0.0.1:8443" */
+	const char *ca_file;	 /* PEM CA to pin; NULL: system store */
+	const char *token;	 /* operator bearer token, or NULL */
+	long timeout_ms;	 /* whole request; 0: 30 s */
 	long connect_timeout_ms; /* 0: 10 s */
-	size_t max_body;	/* response cap; 0: 16 MiB */
+	size_t max_body;	 /* response cap; 0: 16 MiB */
 };
 
 struct fl_httpc;

@@ -25,11 +25,11 @@
 #include "fairlead/crypto.h"
 #include "fairlead/err.h"
 
-#define FL_SIG_TAG "fairlead-v1"
-#define FL_SIG_SKEW 60	    /* seconds of clock skew tolerated */
-#define FL_SIG_MAX_TTL 300  /* expires - created at most */
+#define FL_SIG_TAG	   "fairlead-v1"
+#define FL_SIG_SKEW	   60  /* seconds of clock skew tolerated */
+#define FL_SIG_MAX_TTL	   300 /* expires - created at most */
 #define FL_SIG_DEFAULT_TTL 60
-#define FL_DIGEST_LEN 64    /* "sha-256=:" + 44 + ":" + NUL fits */
+#define FL_DIGEST_LEN	   64 /* "sha-256=:" + 44 + ":" + NUL fits */
 
 struct fl_sig_params {
 	int64_t created;
@@ -42,8 +42,8 @@ struct fl_sig_params {
 void fl_httpsig_digest(char out[FL_DIGEST_LEN], const void *body, size_t len);
 
 /* The signature base (RFC 9421 §2.5). query excludes the '?', may be NULL. */
-int fl_httpsig_base(struct fl_buf *out, const char *method, const char *path,
-		    const char *query, const char *digest, const struct fl_sig_params *p);
+int fl_httpsig_base(struct fl_buf *out, const char *method, const char *path, const char *query,
+		    const char *digest, const struct fl_sig_params *p);
 
 /* Fills the Signature-Input and Signature header values for a request.
  * A fresh random nonce is drawn; created = now, expires = now + ttl. */

@@ -29,13 +29,10 @@ int fl_json_only(const json_t *obj, const char *const *allowed, struct fl_err *e
  * always FL_EINVAL naming the key. Strings are borrowed from obj. */
 int fl_json_str(const char **out, const json_t *obj, const char *key, int required,
 		struct fl_err *err);
-int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required,
-		struct fl_err *err);
-int fl_json_bool(int *out, const json_t *obj, const char *key, int required,
-		 struct fl_err *err);
+int fl_json_int(int64_t *out, const json_t *obj, const char *key, int required, struct fl_err *err);
+int fl_json_bool(int *out, const json_t *obj, const char *key, int required, struct fl_err *err);
 /* Borrowed object (must be a JSON object when present). */
-int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required,
-		struct fl_err *err);
+int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required, struct fl_err *err);
 
 /* Compact, keys sorted, and reals with 15 significant digits: what an operator
  * typed as 0.8 is stored and shown as 0.8, not 0.80000000000000004. */

@@ -21,7 +21,6 @@ int fl_log_parse_level(enum fl_log_level *out, const char *name);
 /* Logs msg (printf-style) with no extra fields. */
 void fl_log(enum fl_log_level level, const char *fmt, ...) FL_PRINTF(2, 3);
 /* Logs msg with the members of fields (may be NULL); steals fields. */
-void fl_log_fields(enum fl_log_level level, json_t *fields, const char *fmt, ...)
-	FL_PRINTF(3, 4);
+void fl_log_fields(enum fl_log_level level, json_t *fields, const char *fmt, ...) FL_PRINTF(3, 4);
 
 #endif

@@ -14,11 +14,9 @@ static struct cp_app *app;
 static const struct {
 	const char *role, *secret;
 } tokens[] = {
-	{"admin", "secret-admin-0001"},
-	{"release-manager", "secret-release-0001"},
-	{"operator", "secret-operator-0001"},
-	{"viewer", "secret-viewer-0001"},
-	{"automation", "secret-automation-0001"},
+    {"admin", "secret-admin-0001"},	      {"release-manager", "secret-release-0001"},
+    {"operator", "secret-operator-0001"},     {"viewer", "secret-viewer-0001"},
+    {"automation", "secret-automation-0001"},
 };
 
 static void add_token(const char *id, const char *role, const char *secret, int64_t expires,
@@ -138,9 +136,9 @@ Test(router, health_needs_no_auth)
 
 Test(router, unknown_route_is_404)
 {
-	static const char *const paths[] = {"/api/v1/nope", "/api/v2/health", "/", "",
-					    "/api/v1/health/", "/api/v1/devices/x/y/z",
-					    "/api/v1/devices/"};
+	static const char *const paths[] = {
+	    "/api/v1/nope",	     "/api/v2/health",	"/", "", "/api/v1/health/",
+	    "/api/v1/devices/x/y/z", "/api/v1/devices/"};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		json_t *b = NULL;
@@ -156,12 +154,12 @@ Test(router, wrong_method_is_405)
 	static const struct {
 		const char *method, *path;
 	} cases[] = {
-		{"DELETE", "/api/v1/health"},
-		{"POST", "/api/v1/devices/dev-1"},
-		{"GET", "/api/v1/enroll"},
-		{"PUT", "/api/v1/tokens"},
-		{"GET", "/api/v1/devices/dev-1/labels"},
-		{"get", "/api/v1/health"},
+	    {"DELETE", "/api/v1/health"},
+	    {"POST", "/api/v1/devices/dev-1"},
+	    {"GET", "/api/v1/enroll"},
+	    {"PUT", "/api/v1/tokens"},
+	    {"GET", "/api/v1/devices/dev-1/labels"},
+	    {"get", "/api/v1/health"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -172,20 +170,20 @@ Test(router, wrong_method_is_405)
 Test(router, token_routes_need_a_valid_token)
 {
 	static const char *const bad[] = {
-		NULL,			/* no header */
-		"",			/* empty bearer */
-		"short",		/* under 8 characters */
-		"secret-unknown-0001",	/* not in the store */
-		"secret-revoked-0001",	/* revoked */
-		"secret-expired-0001",	/* expired */
-		"SECRET-ADMIN-0001",	/* case matters */
+	    NULL,		   /* no header */
+	    "",			   /* empty bearer */
+	    "short",		   /* under 8 characters */
+	    "secret-unknown-0001", /* not in the store */
+	    "secret-revoked-0001", /* revoked */
+	    "secret-expired-0001", /* expired */
+	    "SECRET-ADMIN-0001",   /* case matters */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *b = NULL;
 
-		cr_assert_eq(call(&b, "GET", "/api/v1/devices", NULL, bad[i], NULL), 401, "token %zu",
-			     i);
+		cr_assert_eq(call(&b, "GET", "/api/v1/devices", NULL, bad[i], NULL), 401,
+			     "token %zu", i);
 		cr_assert_str_eq(error_code(b), "unauthorized");
 		json_decref(b);
 	}
@@ -229,18 +227,18 @@ static const struct {
 	const char *method, *path, *body;
 	int status[5];
 } matrix[] = {
-	{"GET", "/api/v1/tokens", NULL, {200, 403, 403, 403, 403}},
-	{"POST", "/api/v1/tokens", "{\"role\":\"viewer\",\"name\":\"m\"}", {201, 403, 403, 403, 403}},
-	{"GET", "/api/v1/enroll-tokens", NULL, {200, 403, 200, 403, 403}},
-	{"POST", "/api/v1/enroll-tokens", "{\"uses\":2,\"ttl\":\"1h\"}", {201, 403, 201, 403, 403}},
-	{"GET", "/api/v1/devices", NULL, {200, 200, 200, 200, 200}},
-	{"GET", "/api/v1/audit", NULL, {200, 403, 403, 200, 403}},
-	{"GET", "/api/v1/audit/head", NULL, {200, 403, 403, 200, 403}},
-	{"GET", "/api/v1/_stats", NULL, {200, 403, 403, 200, 403}},
-	/* The role check comes before the handler: 404 only for those allowed. */
-	{"POST", "/api/v1/devices/dev-x/accept", "{}", {404, 403, 404, 403, 404}},
-	{"POST", "/api/v1/devices/dev-x/decommission", "{}", {404, 403, 404, 403, 403}},
-	{"GET", "/api/v1/devices/dev-x", NULL, {404, 404, 404, 404, 404}},
+    {"GET", "/api/v1/tokens", NULL, {200, 403, 403, 403, 403}},
+    {"POST", "/api/v1/tokens", "{\"role\":\"viewer\",\"name\":\"m\"}", {201, 403, 403, 403, 403}},
+    {"GET", "/api/v1/enroll-tokens", NULL, {200, 403, 200, 403, 403}},
+    {"POST", "/api/v1/enroll-tokens", "{\"uses\":2,\"ttl\":\"1h\"}", {201, 403, 201, 403, 403}},
+    {"GET", "/api/v1/devices", NULL, {200, 200, 200, 200, 200}},
+    {"GET", "/api/v1/audit", NULL, {200, 403, 403, 200, 403}},
+    {"GET", "/api/v1/audit/head", NULL, {200, 403, 403, 200, 403}},
+    {"GET", "/api/v1/_stats", NULL, {200, 403, 403, 200, 403}},
+    /* The role check comes before the handler: 404 only for those allowed. */
+    {"POST", "/api/v1/devices/dev-x/accept", "{}", {404, 403, 404, 403, 404}},
+    {"POST", "/api/v1/devices/dev-x/decommission", "{}", {404, 403, 404, 403, 403}},
+    {"GET", "/api/v1/devices/dev-x", NULL, {404, 404, 404, 404, 404}},
 };
 
 Test(router, role_matrix)
@@ -288,8 +286,8 @@ Test(router, created_token_works_and_revocation_takes_effect)
 Test(router, bad_percent_encoding_is_400)
 {
 	static const char *const paths[] = {
-		"/api/v1/devices/%zz", "/api/v1/devices/%2",  "/api/v1/devices/%",
-		"/api/v1/devices/%00", "/api/v1/devices/a%0", "/api/v1/devices/%g1/commands",
+	    "/api/v1/devices/%zz", "/api/v1/devices/%2",  "/api/v1/devices/%",
+	    "/api/v1/devices/%00", "/api/v1/devices/a%0", "/api/v1/devices/%g1/commands",
 	};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -307,7 +305,8 @@ Test(router, bad_query_encoding_is_400)
 {
 	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "selector=%zz", ADMIN, NULL), 400);
 	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "selector=a%00b", ADMIN, NULL), 400);
-	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "selector=site%3Dberlin", ADMIN, NULL), 200);
+	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "selector=site%3Dberlin", ADMIN, NULL),
+		     200);
 	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "selector=a+in+(", ADMIN, NULL), 400);
 	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "limit=0", ADMIN, NULL), 400);
 	cr_assert_eq(call(NULL, "GET", "/api/v1/devices", "limit=1001", ADMIN, NULL), 400);
@@ -321,23 +320,24 @@ Test(router, bad_ids_are_400)
 	static const struct {
 		const char *method, *path;
 	} cases[] = {
-		{"GET", "/api/v1/devices/.."},
-		{"GET", "/api/v1/devices/%2e%2e"},
-		{"GET", "/api/v1/devices/a%2Fb"},
-		{"GET", "/api/v1/devices/-rf"},
-		{"GET", "/api/v1/devices/.hidden"},
-		{"GET", "/api/v1/devices/a%20b"},
-		{"GET", "/api/v1/devices/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
-		{"GET", "/api/v1/devices/..%2F..%2Fetc/commands"},
-		{"DELETE", "/api/v1/tokens/.."},
-		{"DELETE", "/api/v1/enroll-tokens/a%2Fb"},
+	    {"GET", "/api/v1/devices/.."},
+	    {"GET", "/api/v1/devices/%2e%2e"},
+	    {"GET", "/api/v1/devices/a%2Fb"},
+	    {"GET", "/api/v1/devices/-rf"},
+	    {"GET", "/api/v1/devices/.hidden"},
+	    {"GET", "/api/v1/devices/a%20b"},
+	    {"GET",
+	     "/api/v1/devices/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+	    {"GET", "/api/v1/devices/..%2F..%2Fetc/commands"},
+	    {"DELETE", "/api/v1/tokens/.."},
+	    {"DELETE", "/api/v1/enroll-tokens/a%2Fb"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *b = NULL;
 
-		cr_assert_eq(call(&b, cases[i].method, cases[i].path, NULL, ADMIN, NULL), 400, "%s %s",
-			     cases[i].method, cases[i].path);
+		cr_assert_eq(call(&b, cases[i].method, cases[i].path, NULL, ADMIN, NULL), 400,
+			     "%s %s", cases[i].method, cases[i].path);
 		cr_assert_str_eq(error_code(b), "invalid_request");
 		json_decref(b);
 	}
@@ -348,24 +348,24 @@ Test(router, bodies_are_strict)
 	static const struct {
 		const char *path, *body;
 	} cases[] = {
-		{"/api/v1/tokens", "{\"role\":\"viewer\",\"bogus\":1}"},
-		{"/api/v1/tokens", "{\"role\":\"viewer\",\"role\":\"admin\"}"},
-		{"/api/v1/tokens", "{\"role\":\"root\"}"},
-		{"/api/v1/tokens", "{\"role\":7}"},
-		{"/api/v1/tokens", "{}"},
-		{"/api/v1/tokens", "[]"},
-		{"/api/v1/tokens", "{\"role\":\"viewer\"} trailing"},
-		{"/api/v1/tokens", ""},
-		{"/api/v1/tokens", "{\"role\":\"viewer\",\"ttl\":\"soon\"}"},
-		{"/api/v1/tokens", "{\"role\":\"viewer\",\"ttl\":-5}"},
-		{"/api/v1/enroll-tokens", "{\"uses\":0}"},
-		{"/api/v1/enroll-tokens", "{\"uses\":\"2\"}"},
-		{"/api/v1/enroll-tokens", "{\"labels\":{\"state\":\"x\"}}"},
-		{"/api/v1/enroll-tokens", "{\"labels\":{\"site\":1}}"},
-		{"/api/v1/enroll-tokens", "{\"auto_accept\":1}"},
-		{"/api/v1/enroll-tokens", "{\"extra\":true}"},
-		{"/api/v1/devices/preauthorize", "{\"id\":\"dev-1\",\"pubkey\":\"bad\"}"},
-		{"/api/v1/devices/preauthorize", "{\"id\":\"../x\",\"pubkey\":\"bad\"}"},
+	    {"/api/v1/tokens", "{\"role\":\"viewer\",\"bogus\":1}"},
+	    {"/api/v1/tokens", "{\"role\":\"viewer\",\"role\":\"admin\"}"},
+	    {"/api/v1/tokens", "{\"role\":\"root\"}"},
+	    {"/api/v1/tokens", "{\"role\":7}"},
+	    {"/api/v1/tokens", "{}"},
+	    {"/api/v1/tokens", "[]"},
+	    {"/api/v1/tokens", "{\"role\":\"viewer\"} trailing"},
+	    {"/api/v1/tokens", ""},
+	    {"/api/v1/tokens", "{\"role\":\"viewer\",\"ttl\":\"soon\"}"},
+	    {"/api/v1/tokens", "{\"role\":\"viewer\",\"ttl\":-5}"},
+	    {"/api/v1/enroll-tokens", "{\"uses\":0}"},
+	    {"/api/v1/enroll-tokens", "{\"uses\":\"2\"}"},
+	    {"/api/v1/enroll-tokens", "{\"labels\":{\"state\":\"x\"}}"},
+	    {"/api/v1/enroll-tokens", "{\"labels\":{\"site\":1}}"},
+	    {"/api/v1/enroll-tokens", "{\"auto_accept\":1}"},
+	    {"/api/v1/enroll-tokens", "{\"extra\":true}"},
+	    {"/api/v1/devices/preauthorize", "{\"id\":\"dev-1\",\"pubkey\":\"bad\"}"},
+	    {"/api/v1/devices/preauthorize", "{\"id\":\"../x\",\"pubkey\":\"bad\"}"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -382,8 +382,8 @@ Test(router, bodies_are_strict)
 		cr_assert_eq(call(&b, "POST", "/api/v1/tokens", NULL, ADMIN,
 				  "{\"role\":\"viewer\",\"bogus\":1}"),
 			     400);
-		cr_assert(strstr(json_string_value(json_object_get(json_object_get(b, "error"),
-								   "message")),
+		cr_assert(strstr(json_string_value(
+				     json_object_get(json_object_get(b, "error"), "message")),
 				 "bogus") != NULL);
 		json_decref(b);
 	}
@@ -401,7 +401,7 @@ Test(router, route_table_is_complete)
 			      r->pattern);
 		cr_assert_eq(strncmp(r->pattern, "/api/v1/", 8), 0, "%s", r->pattern);
 		cr_assert(strcmp(r->method, "GET") == 0 || strcmp(r->method, "POST") == 0 ||
-				  strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0,
+			      strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0,
 			  "%s", r->method);
 		if (r->auth == CP_AUTH_TOKEN)
 			cr_assert_neq(r->roles, 0, "%s %s admits no role", r->method, r->pattern);
@@ -411,7 +411,7 @@ Test(router, route_table_is_complete)
 		cr_assert_eq(r->roles & ~CP_ROLES_ALL, 0, "%s %s", r->method, r->pattern);
 		for (size_t j = 0; j < i; j++)
 			cr_assert(strcmp(r->method, cp_routes[j].method) != 0 ||
-					  strcmp(r->pattern, cp_routes[j].pattern) != 0,
+				      strcmp(r->pattern, cp_routes[j].pattern) != 0,
 				  "duplicate route %s %s", r->method, r->pattern);
 	}
 }
@@ -426,8 +426,10 @@ Test(router, routes_endpoint_lists_the_table)
 	for (size_t i = 0; i < cp_routes_count; i++) {
 		json_t *r = json_array_get(routes, i);
 
-		cr_assert_str_eq(json_string_value(json_object_get(r, "path")), cp_routes[i].pattern);
-		cr_assert_str_eq(json_string_value(json_object_get(r, "method")), cp_routes[i].method);
+		cr_assert_str_eq(json_string_value(json_object_get(r, "path")),
+				 cp_routes[i].pattern);
+		cr_assert_str_eq(json_string_value(json_object_get(r, "method")),
+				 cp_routes[i].method);
 	}
 	json_decref(b);
 }
@@ -451,9 +453,9 @@ Test(router, error_table)
 	static const struct {
 		int code, status;
 	} t[] = {
-		{FL_EINVAL, 400},   {FL_EUNAUTH, 401}, {FL_EFORBIDDEN, 403}, {FL_ENOTFOUND, 404},
-		{FL_EEXISTS, 409},  {FL_ECONFLICT, 409}, {FL_EGONE, 410},   {FL_ETOOBIG, 413},
-		{FL_EAGAIN, 429},   {FL_ERROR, 500},    {-999, 500},
+	    {FL_EINVAL, 400},  {FL_EUNAUTH, 401},   {FL_EFORBIDDEN, 403}, {FL_ENOTFOUND, 404},
+	    {FL_EEXISTS, 409}, {FL_ECONFLICT, 409}, {FL_EGONE, 410},	  {FL_ETOOBIG, 413},
+	    {FL_EAGAIN, 429},  {FL_ERROR, 500},	    {-999, 500},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)

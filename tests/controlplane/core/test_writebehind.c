@@ -65,7 +65,7 @@ static const char *cmd_status(json_t *cmds, const char *id)
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(cmds, i, c)
+	json_array_foreach (cmds, i, c)
 		if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
 			return json_string_value(json_object_get(c, "status"));
 	return "missing";

@@ -89,13 +89,11 @@ static mode_t file_mode(const char *dir, const char *name)
 
 	path_in(path, sizeof(path), dir, name);
 	cr_assert_eq(lstat(path, &st), 0, "%s missing", path);
-	cr_assert(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode), "%s type",
-		  path);
+	cr_assert(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode), "%s type", path);
 	return st.st_mode & 07777;
 }
 
-static void read_file(char *out, size_t size, const char *dir,
-		      const char *name)
+static void read_file(char *out, size_t size, const char *dir, const char *name)
 {
 	char path[512];
 	FILE *f;
@@ -109,8 +107,7 @@ static void read_file(char *out, size_t size, const char *dir,
 	out[n] = '\0';
 }
 
-static void copy_file(const char *from_dir, const char *to_dir,
-		      const char *name)
+static void copy_file(const char *from_dir, const char *to_dir, const char *name)
 {
 	char buf[8192];
 	char path[512];
@@ -229,8 +226,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 
 /* GETs url trusting only cafile (NULL: plain HTTP). resolve, when not
  * NULL, pins a host name to 127.0.0.1 so "localhost" never tries ::1. */
-static CURLcode fetch(long *out_status, struct body *out_body, const char *url,
-		      const char *cafile, const char *resolve)
+static CURLcode fetch(long *out_status, struct body *out_body, const char *url, const char *cafile,
+		      const char *resolve)
 {
 	struct curl_slist *res = NULL;
 	CURL *c = curl_easy_init();
@@ -283,14 +280,16 @@ Test(pki, civetweb_serves_real_tls)
 	path_in(other_ca, sizeof(other_ca), other, CP_PKI_CA_CERT);
 
 	cr_assert_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
-	cr_assert(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS,
-		  "civetweb has no TLS");
+	cr_assert(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS, "civetweb has no TLS");
 	{
 		const char *opts[] = {
-			"listening_ports", "127.0.0.1:0s",
-			"ssl_certificate", pem,
-			"num_threads", "4",
-			NULL,
+		    "listening_ports",
+		    "127.0.0.1:0s",
+		    "ssl_certificate",
+		    pem,
+		    "num_threads",
+		    "4",
+		    NULL,
 		};
 
 		memset(&cb, 0, sizeof(cb));
@@ -327,8 +326,7 @@ Test(pki, civetweb_serves_real_tls)
 	/* A client pinning another CA must refuse the server. */
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/hello", port);
 	rc = fetch(&status, &body, url, other_ca, NULL);
-	cr_expect_eq(rc, CURLE_PEER_FAILED_VERIFICATION, "other CA: %s",
-		     curl_easy_strerror(rc));
+	cr_expect_eq(rc, CURLE_PEER_FAILED_VERIFICATION, "other CA: %s", curl_easy_strerror(rc));
 	cr_expect_neq(status, 200);
 
 	/* Plain HTTP to the TLS port gets nothing useful. */

@@ -81,18 +81,19 @@ static int64_t verify_chain(const char *path)
 	int64_t expect = 1;
 
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db,
-					"SELECT seq, ts, actor, action, target, details, prev_hash, "
-					"hash FROM audit_log ORDER BY seq",
-					-1, &st, NULL),
-		     SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_prepare_v2(db,
+			       "SELECT seq, ts, actor, action, target, details, prev_hash, "
+			       "hash FROM audit_log ORDER BY seq",
+			       -1, &st, NULL),
+	    SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t seq = sqlite3_column_int64(st, 0);
 
 		cr_assert_eq(seq, expect, "gap in the chain: %lld after %lld", (long long)seq,
 			     (long long)expect - 1);
-		cr_assert_str_eq((const char *)sqlite3_column_text(st, 6), prev, "prev_hash of %lld",
-				 (long long)seq);
+		cr_assert_str_eq((const char *)sqlite3_column_text(st, 6), prev,
+				 "prev_hash of %lld", (long long)seq);
 		fl_audit_hash(h, prev, seq, sqlite3_column_int64(st, 1),
 			      (const char *)sqlite3_column_text(st, 2),
 			      (const char *)sqlite3_column_text(st, 3),
@@ -204,23 +205,23 @@ static const struct {
 	int version; /* the schema version that has these tables */
 	const char *sql;
 } seed_rows[] = {
-	{1, "INSERT INTO devices (id, state, labels, inventory, enrolled_at, last_seen) VALUES "
-	    "('dev-old', 'accepted', '{\"site\":\"berlin\"}', '{\"os\":\"linux\"}', 1600000000, "
-	    "1600000100);"
-	    "INSERT INTO device_keys (keyid, device_id, pubkey, active, created_at) VALUES "
-	    "('%s', 'dev-old', '%s', 1, 1600000000);"
-	    "INSERT INTO preauthorized (device_id, pubkey, labels, created_at) VALUES "
-	    "('dev-pre', 'cHJl', '{}', 1600000000);"
-	    "INSERT INTO api_tokens (id, hash, role, name, created_at) VALUES "
-	    "('tok-old', 'hash-old', 'viewer', 'old', 1600000000);"
-	    "INSERT INTO enroll_tokens (id, hash, max_uses, uses_left, labels, auto_accept, "
-	    "created_at, expires_at) VALUES ('et-old', 'ehash-old', 5, 4, '{}', 0, 1600000000, "
-	    "4000000000);"
-	    "INSERT INTO audit_log (seq, ts, actor, action, target, details, prev_hash, hash) "
-	    "VALUES (1, 1600000000, 'token:tok-old (admin)', 'device.accept', 'dev-old', '{}', "
-	    "'" FL_AUDIT_GENESIS "', '%s');"},
-	{2, "INSERT INTO commands (id, device_id, type, args, status, created_at) VALUES "
-	    "('cmd-old', 'dev-old', 'ping', '{}', 'queued', 1600000200);"},
+    {1, "INSERT INTO devices (id, state, labels, inventory, enrolled_at, last_seen) VALUES "
+	"('dev-old', 'accepted', '{\"site\":\"berlin\"}', '{\"os\":\"linux\"}', 1600000000, "
+	"1600000100);"
+	"INSERT INTO device_keys (keyid, device_id, pubkey, active, created_at) VALUES "
+	"('%s', 'dev-old', '%s', 1, 1600000000);"
+	"INSERT INTO preauthorized (device_id, pubkey, labels, created_at) VALUES "
+	"('dev-pre', 'cHJl', '{}', 1600000000);"
+	"INSERT INTO api_tokens (id, hash, role, name, created_at) VALUES "
+	"('tok-old', 'hash-old', 'viewer', 'old', 1600000000);"
+	"INSERT INTO enroll_tokens (id, hash, max_uses, uses_left, labels, auto_accept, "
+	"created_at, expires_at) VALUES ('et-old', 'ehash-old', 5, 4, '{}', 0, 1600000000, "
+	"4000000000);"
+	"INSERT INTO audit_log (seq, ts, actor, action, target, details, prev_hash, hash) "
+	"VALUES (1, 1600000000, 'token:tok-old (admin)', 'device.accept', 'dev-old', '{}', "
+	"'" FL_AUDIT_GENESIS "', '%s');"},
+    {2, "INSERT INTO commands (id, device_id, type, args, status, created_at) VALUES "
+	"('cmd-old', 'dev-old', 'ping', '{}', 'queued', 1600000200);"},
 };
 
 Test(store, upgrade_from_every_earlier_version_preserves_data)
@@ -264,13 +265,16 @@ Test(store, upgrade_from_every_earlier_version_preserves_data)
 			char pre[64];
 			json_t *pre_labels = NULL;
 
-			cr_assert_eq(cp_store_device_get(&dev, s, "dev-old", &err), 0, "%s", err.msg);
-			cr_assert_str_eq(json_string_value(json_object_get(dev, "state")), "accepted");
+			cr_assert_eq(cp_store_device_get(&dev, s, "dev-old", &err), 0, "%s",
+				     err.msg);
+			cr_assert_str_eq(json_string_value(json_object_get(dev, "state")),
+					 "accepted");
 			cr_assert_str_eq(json_string_value(json_object_get(dev, "keyid")), k.keyid);
 			cr_assert_str_eq(json_string_value(json_object_get(
-						 json_object_get(dev, "labels"), "site")),
+					     json_object_get(dev, "labels"), "site")),
 					 "berlin");
-			cr_assert_eq(json_integer_value(json_object_get(dev, "last_seen")), 1600000100);
+			cr_assert_eq(json_integer_value(json_object_get(dev, "last_seen")),
+				     1600000100);
 			json_decref(dev);
 			cr_assert_eq(cp_store_token_by_hash(&t, s, "hash-old", NULL), 0);
 			cr_assert_str_eq(t.id, "tok-old");
@@ -286,8 +290,8 @@ Test(store, upgrade_from_every_earlier_version_preserves_data)
 			cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-old", 0, NULL), 0);
 			cr_assert_eq(json_array_size(cmds), v >= 2 ? 1 : 0);
 			json_decref(cmds);
-			cr_assert_eq(cp_store_command_add(s, "cmd-new", "dev-old", "ping", NULL, NOW,
-							  NULL, &err),
+			cr_assert_eq(cp_store_command_add(s, "cmd-new", "dev-old", "ping", NULL,
+							  NOW, NULL, &err),
 				     0, "%s", err.msg);
 			/* The triggers came along too. */
 			cr_assert_neq(raw_exec(path, "DELETE FROM audit_log", NULL, 0), SQLITE_OK);
@@ -473,12 +477,12 @@ Test(store, one_active_key_per_device_and_rotation)
 	cr_assert(strstr(errbuf, "UNIQUE") != NULL, "%s", errbuf);
 
 	/* Rotation with the wrong old key changes nothing. */
-	cr_assert_eq(cp_store_device_rotate_key(s, "dev-1", k2.keyid, k2.keyid, k2.b64, NOW + 1,
-						NULL, &err),
-		     FL_ECONFLICT);
-	cr_assert_eq(cp_store_device_rotate_key(s, "dev-1", k1.keyid, k2.keyid, k2.b64, NOW + 1,
-						NULL, &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+	    cp_store_device_rotate_key(s, "dev-1", k2.keyid, k2.keyid, k2.b64, NOW + 1, NULL, &err),
+	    FL_ECONFLICT);
+	cr_assert_eq(
+	    cp_store_device_rotate_key(s, "dev-1", k1.keyid, k2.keyid, k2.b64, NOW + 1, NULL, &err),
+	    0, "%s", err.msg);
 	cr_assert_eq(raw_int(path, "SELECT COUNT(*) FROM device_keys WHERE device_id = 'dev-1' "
 				   "AND active = 1"),
 		     1);
@@ -497,12 +501,12 @@ Test(store, one_active_key_per_device_and_rotation)
 	cr_assert_str_eq(l.site, "berlin");
 
 	/* The retired key cannot rotate again, nor come back. */
-	cr_assert_eq(cp_store_device_rotate_key(s, "dev-1", k1.keyid, k3.keyid, k3.b64, NOW + 2,
-						NULL, &err),
-		     FL_ECONFLICT);
-	cr_assert_eq(cp_store_device_rotate_key(s, "dev-1", k2.keyid, k1.keyid, k1.b64, NOW + 2,
-						NULL, &err),
-		     FL_EEXISTS);
+	cr_assert_eq(
+	    cp_store_device_rotate_key(s, "dev-1", k1.keyid, k3.keyid, k3.b64, NOW + 2, NULL, &err),
+	    FL_ECONFLICT);
+	cr_assert_eq(
+	    cp_store_device_rotate_key(s, "dev-1", k2.keyid, k1.keyid, k1.b64, NOW + 2, NULL, &err),
+	    FL_EEXISTS);
 	/* ... and that failure left k2 active. */
 	cr_assert_eq(raw_int(path, "SELECT COUNT(*) FROM device_keys WHERE active = 1"), 1);
 	cp_store_free(s);
@@ -670,7 +674,8 @@ Test(store, checkins_apply_updates_devices_and_commands)
 	cr_assert_eq(enroll(s, "dev-1", &k1, "et", NOW, &err), 0, "%s", err.msg);
 	cr_assert_eq(enroll(s, "dev-2", &k2, "et", NOW, &err), 0, "%s", err.msg);
 	cr_assert_eq(cp_store_command_add(s, "cmd-1", "dev-1", "ping", NULL, NOW, NULL, NULL), 0);
-	cr_assert_eq(cp_store_command_add(s, "cmd-2", "dev-1", "ping", NULL, NOW + 1, NULL, NULL), 0);
+	cr_assert_eq(cp_store_command_add(s, "cmd-2", "dev-1", "ping", NULL, NOW + 1, NULL, NULL),
+		     0);
 	cr_assert_eq(cp_store_command_add(s, "cmd-3", "dev-2", "ping", NULL, NOW, NULL, NULL), 0);
 
 	memset(recs, 0, sizeof(recs));
@@ -699,10 +704,10 @@ Test(store, checkins_apply_updates_devices_and_commands)
 
 	cr_assert_eq(cp_store_device_get(&dev, s, "dev-1", NULL), 0);
 	cr_assert_eq(json_integer_value(json_object_get(dev, "last_seen")), NOW + 10);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(dev, "inventory"), "os")),
-			 "linux");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(dev, "inventory"), "os")), "linux");
 	cr_assert_eq(json_integer_value(json_object_get(
-			     json_object_get(json_object_get(dev, "reported"), "config"), "v")),
+			 json_object_get(json_object_get(dev, "reported"), "config"), "v")),
 		     1);
 	json_decref(dev);
 	cr_assert_eq(cp_store_device_get(&dev, s, "dev-2", NULL), 0);
@@ -726,7 +731,8 @@ Test(store, checkins_apply_updates_devices_and_commands)
 	json_decref(cmds);
 	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 1, NULL), 0);
 	cr_assert_eq(json_array_size(cmds), 1);
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cmds, 0), "id")), "cmd-1");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cmds, 0), "id")),
+			 "cmd-1");
 	json_decref(cmds);
 
 	/* A late, older batch neither moves last_seen back nor clears fields. */
@@ -736,8 +742,8 @@ Test(store, checkins_apply_updates_devices_and_commands)
 	cr_assert_eq(cp_store_checkins_apply(s, recs, 1, NULL, 0, &err), 0, "%s", err.msg);
 	cr_assert_eq(cp_store_device_get(&dev, s, "dev-1", NULL), 0);
 	cr_assert_eq(json_integer_value(json_object_get(dev, "last_seen")), NOW + 10);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(dev, "inventory"), "os")),
-			 "linux");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(dev, "inventory"), "os")), "linux");
 	json_decref(dev);
 
 	/* Open commands are counted for the registry. */
@@ -749,7 +755,7 @@ Test(store, checkins_apply_updates_devices_and_commands)
 	cp_store_free(s);
 }
 
-#define THREADS 8
+#define THREADS	   8
 #define PER_THREAD 200
 
 struct appender {
@@ -800,7 +806,8 @@ Test(store, concurrent_audit_appends_make_one_valid_chain)
 	for (int i = 0; i < THREADS; i++) {
 		char q[128];
 
-		snprintf(q, sizeof(q), "SELECT COUNT(*) FROM audit_log WHERE actor = 'thread:%d'", i);
+		snprintf(q, sizeof(q), "SELECT COUNT(*) FROM audit_log WHERE actor = 'thread:%d'",
+			 i);
 		cr_assert_eq(raw_int(path, q), PER_THREAD);
 	}
 	cp_store_free(s);
@@ -826,8 +833,10 @@ Test(store, devices_page_and_missing_device)
 	cr_assert_eq(cp_store_device_desired(&dev, &version, s, "nope", NULL), FL_ENOTFOUND);
 	cr_assert_eq(cp_store_devices_page(&page, s, "dev-1", 2, NULL), 0);
 	cr_assert_eq(json_array_size(page), 2);
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(page, 0), "id")), "dev-2");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(page, 1), "id")), "dev-3");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(page, 0), "id")),
+			 "dev-2");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(page, 1), "id")),
+			 "dev-3");
 	json_decref(page);
 	cr_assert_eq(cp_store_devices_page(&page, s, NULL, 100, NULL), 0);
 	cr_assert_eq(json_array_size(page), 5);
