@@ -98,20 +98,15 @@ int cp_h_tokens_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *er
 
 	if (rc < 0)
 		return rc;
-	/* SQLite's boolean is 0/1; the API speaks JSON booleans. */
-	{
-		size_t i;
-		json_t *r;
-
-		json_array_foreach (rows, i, r)
-			json_object_set_new(
-			    r, "revoked",
-			    json_boolean(json_integer_value(json_object_get(r, "revoked"))));
-	}
 	return cp_reply(resp, 200, json_pack("{s:o}", "tokens", rows));
 }
 
-int cp_h_token_revoke(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+typedef int (*revoke_fn)(struct cp_store *, const char *, int64_t, const struct cp_audit_rec *,
+			 struct fl_err *);
+
+/* Revoking either kind of token: the same shape, audited under action. */
+static int revoke(struct cp_resp *resp, struct cp_req *req, const char *action, revoke_fn fn,
+		  struct fl_err *err)
 {
 	struct cp_audit_rec a;
 	const char *id;
@@ -119,10 +114,15 @@ int cp_h_token_revoke(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 
 	if ((rc = cp_param_id(&id, req, 0, err)) < 0)
 		return rc;
-	cp_audit_rec_init(&a, req, "token.revoke", id, NULL);
-	if ((rc = cp_store_token_revoke(req->app->store, id, req->now, &a, err)) < 0)
+	cp_audit_rec_init(&a, req, action, id, NULL);
+	if ((rc = fn(req->app->store, id, req->now, &a, err)) < 0)
 		return rc;
 	return cp_reply(resp, 200, json_pack("{s:s,s:b}", "id", id, "revoked", 1));
+}
+
+int cp_h_token_revoke(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+{
+	return revoke(resp, req, "token.revoke", cp_store_token_revoke, err);
 }
 
 int cp_h_etoken_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
@@ -188,29 +188,15 @@ cleanup:
 
 int cp_h_etokens_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	json_t *rows = NULL, *r;
-	size_t i;
+	json_t *rows = NULL;
 	int rc = cp_store_enroll_tokens_list(&rows, req->app->store, err);
 
 	if (rc < 0)
 		return rc;
-	json_array_foreach (rows, i, r)
-		json_object_set_new(
-		    r, "auto_accept",
-		    json_boolean(json_integer_value(json_object_get(r, "auto_accept"))));
 	return cp_reply(resp, 200, json_pack("{s:o}", "enroll_tokens", rows));
 }
 
 int cp_h_etoken_revoke(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	struct cp_audit_rec a;
-	const char *id;
-	int rc;
-
-	if ((rc = cp_param_id(&id, req, 0, err)) < 0)
-		return rc;
-	cp_audit_rec_init(&a, req, "enroll_token.revoke", id, NULL);
-	if ((rc = cp_store_enroll_token_revoke(req->app->store, id, req->now, &a, err)) < 0)
-		return rc;
-	return cp_reply(resp, 200, json_pack("{s:s,s:b}", "id", id, "revoked", 1));
+	return revoke(resp, req, "enroll_token.revoke", cp_store_enroll_token_revoke, err);
 }

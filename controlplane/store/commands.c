@@ -8,19 +8,16 @@ int cp_store_command_add(struct cp_store *s, const char *id, const char *device_
 			 const char *type, json_t *args, int64_t now, const struct cp_audit_rec *a,
 			 struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
+	/* INSERT ... SELECT inserts nothing for an unknown device: FL_ENOTFOUND. */
+	int rc =
+	    cp_db_mutate(s, a, err,
+			 "INSERT INTO commands (id, device_id, type, args, status, created_at) "
+			 "SELECT ?, id, ?, ?, 'queued', ? FROM devices WHERE id = ?",
+			 "ssjis", id, type, args, now, device_id);
 
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(db, err,
-			"INSERT INTO commands (id, device_id, type, args, status, created_at) "
-			"SELECT ?, id, ?, ?, 'queued', ? FROM devices WHERE id = ?",
-			"ssjis", id, type, args, now, device_id);
-	if (rc == 0)
-		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", device_id);
-	return cp_db_finish(db, rc, a, err);
+	if (rc == FL_ENOTFOUND)
+		fl_err_set(err, rc, "device '%s' not found", device_id);
+	return rc;
 }
 
 int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,

@@ -137,15 +137,12 @@ static int prepare(sqlite3_stmt **st, sqlite3 *db, const char *sql, const char *
 	return 0;
 }
 
-int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, ...)
+static int vexec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = NULL;
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
 	rc = prepare(&st, db, sql, fmt, ap, err);
-	va_end(ap);
 	if (rc < 0)
 		return rc;
 	rc = sqlite3_step(st);
@@ -157,6 +154,35 @@ int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt
 	return rc;
 }
 
+int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vexec(db, err, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cp_db_mutate(struct cp_store *s, const struct cp_audit_rec *a, struct fl_err *err,
+		 const char *sql, const char *fmt, ...)
+{
+	sqlite3 *db;
+	va_list ap;
+	int rc;
+
+	CP_DB_CONN(db, s, err);
+	if ((rc = cp_db_begin(db, err)) < 0)
+		return rc;
+	va_start(ap, fmt);
+	rc = vexec(db, err, sql, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = fl_err_set(err, FL_ENOTFOUND, "not found");
+	return cp_db_finish(db, rc, a, err);
+}
+
 static int json_column(const char *name)
 {
 	static const char *const cols[] = {"labels",  "inventory", "desired", "reported",
@@ -166,6 +192,12 @@ static int json_column(const char *name)
 		if (strcmp(name, cols[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* SQLite has no boolean: these 0/1 columns become JSON true/false. */
+static int bool_column(const char *name)
+{
+	return strcmp(name, "revoked") == 0 || strcmp(name, "auto_accept") == 0;
 }
 
 int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
@@ -191,7 +223,10 @@ int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, 
 			json_t *v = NULL;
 
 			switch (sqlite3_column_type(st, c)) {
-			case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, c)); break;
+			case SQLITE_INTEGER:
+				v = bool_column(name) ? json_boolean(sqlite3_column_int64(st, c))
+						      : json_integer(sqlite3_column_int64(st, c));
+				break;
 			case SQLITE_FLOAT: v = json_real(sqlite3_column_double(st, c)); break;
 			case SQLITE_NULL: v = json_null(); break;
 			default: {

@@ -25,7 +25,8 @@ void cp_db_rollback(sqlite3 *db);
 int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, ...);
 /* Runs a query and returns its rows as a JSON array of objects keyed by
  * column name. Columns named labels, inventory, desired, reported, details,
- * args or result are parsed back into JSON values. */
+ * args or result are parsed back into JSON values; revoked and auto_accept
+ * become booleans. */
 int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
 		...);
 
@@ -40,6 +41,12 @@ int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, 
  * entry a (if any) and commits; otherwise, or if that fails, rolls back.
  * Returns 0 or the first negative code. */
 int cp_db_finish(sqlite3 *db, int rc, const struct cp_audit_rec *a, struct fl_err *err);
+
+/* The common mutation: one statement and its audit entry a (may be NULL) in
+ * one transaction. A statement that changes no row is FL_ENOTFOUND (the
+ * caller words the message) and rolls back, so nothing is audited for it. */
+int cp_db_mutate(struct cp_store *s, const struct cp_audit_rec *a, struct fl_err *err,
+		 const char *sql, const char *fmt, ...);
 
 /* Appends an audit entry inside the caller's open transaction. */
 int cp_db_audit_append(sqlite3 *db, const struct cp_audit_rec *a, struct fl_err *err);

@@ -147,32 +147,24 @@ done:
 int cp_store_device_set_state(struct cp_store *s, const char *id, const char *state,
 			      const char *reason, const struct cp_audit_rec *a, struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
+	int rc =
+	    cp_db_mutate(s, a, err, "UPDATE devices SET state = ?, state_reason = ? WHERE id = ?",
+			 "sss", state, reason, id);
 
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(db, err, "UPDATE devices SET state = ?, state_reason = ? WHERE id = ?",
-			"sss", state, reason, id);
-	if (rc == 0)
-		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
-	return cp_db_finish(db, rc, a, err);
+	if (rc == FL_ENOTFOUND)
+		fl_err_set(err, rc, "device '%s' not found", id);
+	return rc;
 }
 
 int cp_store_device_set_labels(struct cp_store *s, const char *id, json_t *labels,
 			       const struct cp_audit_rec *a, struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
+	int rc =
+	    cp_db_mutate(s, a, err, "UPDATE devices SET labels = ? WHERE id = ?", "js", labels, id);
 
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(db, err, "UPDATE devices SET labels = ? WHERE id = ?", "js", labels, id);
-	if (rc == 0)
-		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
-	return cp_db_finish(db, rc, a, err);
+	if (rc == FL_ENOTFOUND)
+		fl_err_set(err, rc, "device '%s' not found", id);
+	return rc;
 }
 
 int cp_store_device_set_desired(int64_t *version, struct cp_store *s, const char *id,

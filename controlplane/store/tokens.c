@@ -11,17 +11,11 @@
 int cp_store_token_add(struct cp_store *s, const struct cp_token *t, const char *hash_hex,
 		       const struct cp_audit_rec *a, struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
-
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(db, err,
-			"INSERT INTO api_tokens (id, hash, role, name, created_at, expires_at) "
-			"VALUES (?, ?, ?, ?, ?, ?)",
-			"ssssin", t->id, hash_hex, t->role, t->name, t->created_at, t->expires_at);
-	return cp_db_finish(db, rc, a, err);
+	return cp_db_mutate(s, a, err,
+			    "INSERT INTO api_tokens (id, hash, role, name, created_at, expires_at) "
+			    "VALUES (?, ?, ?, ?, ?, ?)",
+			    "ssssin", t->id, hash_hex, t->role, t->name, t->created_at,
+			    t->expires_at);
 }
 
 int cp_store_token_by_hash(struct cp_token *out, struct cp_store *s, const char *hash_hex,
@@ -74,18 +68,13 @@ int cp_store_tokens_list(json_t **out, struct cp_store *s, struct fl_err *err)
 int cp_store_token_revoke(struct cp_store *s, const char *id, int64_t now,
 			  const struct cp_audit_rec *a, struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
+	int rc = cp_db_mutate(
+	    s, a, err, "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+	    "is", now, id);
 
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(db, err,
-			"UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-			"is", now, id);
-	if (rc == 0)
-		rc = fl_err_set(err, FL_ENOTFOUND, "no live token '%s'", id);
-	return cp_db_finish(db, rc, a, err);
+	if (rc == FL_ENOTFOUND)
+		fl_err_set(err, rc, "no live token '%s'", id);
+	return rc;
 }
 
 void cp_enroll_token_release(struct cp_enroll_token *t)
@@ -98,18 +87,11 @@ int cp_store_enroll_token_add(struct cp_store *s, const struct cp_enroll_token *
 			      const char *hash_hex, const struct cp_audit_rec *a,
 			      struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
-
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(db, err,
-			"INSERT INTO enroll_tokens (id, hash, max_uses, uses_left, labels, "
-			"auto_accept, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			"ssiijiii", t->id, hash_hex, t->max_uses, t->max_uses, t->labels,
-			(int64_t)t->auto_accept, t->created_at, t->expires_at);
-	return cp_db_finish(db, rc, a, err);
+	return cp_db_mutate(s, a, err,
+			    "INSERT INTO enroll_tokens (id, hash, max_uses, uses_left, labels, "
+			    "auto_accept, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			    "ssiijiii", t->id, hash_hex, t->max_uses, t->max_uses, t->labels,
+			    (int64_t)t->auto_accept, t->created_at, t->expires_at);
 }
 
 int cp_store_enroll_token_by_hash(struct cp_enroll_token *out, struct cp_store *s,
@@ -137,7 +119,7 @@ int cp_store_enroll_token_by_hash(struct cp_enroll_token *out, struct cp_store *
 	out->max_uses = json_integer_value(json_object_get(row, "max_uses"));
 	out->uses_left = json_integer_value(json_object_get(row, "uses_left"));
 	out->labels = json_incref(json_object_get(row, "labels"));
-	out->auto_accept = (int)json_integer_value(json_object_get(row, "auto_accept"));
+	out->auto_accept = json_is_true(json_object_get(row, "auto_accept"));
 	out->created_at = json_integer_value(json_object_get(row, "created_at"));
 	out->expires_at = json_integer_value(json_object_get(row, "expires_at"));
 	out->revoked_at = json_integer_value(json_object_get(row, "revoked_at"));
@@ -159,16 +141,12 @@ int cp_store_enroll_tokens_list(json_t **out, struct cp_store *s, struct fl_err 
 int cp_store_enroll_token_revoke(struct cp_store *s, const char *id, int64_t now,
 				 const struct cp_audit_rec *a, struct fl_err *err)
 {
-	sqlite3 *db;
-	int rc;
+	int rc = cp_db_mutate(s, a, err,
+			      "UPDATE enroll_tokens SET revoked_at = ? WHERE id = ? AND "
+			      "revoked_at IS NULL",
+			      "is", now, id);
 
-	CP_DB_CONN(db, s, err);
-	if ((rc = cp_db_begin(db, err)) < 0)
-		return rc;
-	rc = cp_db_exec(
-	    db, err, "UPDATE enroll_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-	    "is", now, id);
-	if (rc == 0)
-		rc = fl_err_set(err, FL_ENOTFOUND, "no live enrollment token '%s'", id);
-	return cp_db_finish(db, rc, a, err);
+	if (rc == FL_ENOTFOUND)
+		fl_err_set(err, rc, "no live enrollment token '%s'", id);
+	return rc;
 }

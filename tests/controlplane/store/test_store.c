@@ -651,7 +651,7 @@ Test(store, tokens_by_hash_list_revoke)
 	cr_assert_eq(got.revoked_at, NOW + 5);
 	cr_assert_eq(cp_store_tokens_list(&list, s, NULL), 0);
 	cr_assert_eq(json_array_size(list), 1);
-	cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 0), "revoked")), 1);
+	cr_assert_eq(json_is_true(json_object_get(json_array_get(list, 0), "revoked")), 1);
 	json_decref(list);
 	(void)path;
 	cp_store_free(s);
