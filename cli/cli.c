@@ -188,6 +188,31 @@ int cli_usage(struct cli_ctx *ctx, struct fl_err *err, const char *fmt, ...)
 	return FL_EINVAL;
 }
 
+int cli_revoke(struct cli_ctx *ctx, const char *prefix, const char *id, const char *what,
+	       struct fl_err *err)
+{
+	struct fl_buf target = FL_BUF_INIT;
+	json_t *reply = NULL;
+	int rc;
+
+	if (!fl_id_valid(id))
+		return cli_usage(ctx, err, "bad %s id '%.64s'", what, id);
+	if ((rc = cli_target(&target, prefix, id, NULL)) < 0) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "DELETE", target.ptr, NULL, err)) < 0)
+		goto cleanup;
+	if (ctx->format == CLI_FMT_JSON)
+		rc = cli_out_json(ctx->out, reply);
+	else
+		fprintf(ctx->out, "%s %s revoked\n", what, id);
+cleanup:
+	fl_buf_release(&target);
+	json_decref(reply);
+	return rc;
+}
+
 int cli_target(struct fl_buf *b, const char *prefix, const char *id, const char *suffix)
 {
 	int rc = fl_buf_puts(b, prefix);

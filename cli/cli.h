@@ -125,6 +125,11 @@ int cli_usage(struct cli_ctx *ctx, struct fl_err *err, const char *fmt, ...) FL_
 int cli_api(json_t **out, struct cli_ctx *ctx, const char *method, const char *target,
 	    const json_t *body, struct fl_err *err);
 
+/* DELETE prefix+id and report it: the JSON reply with -o json, else
+ * "WHAT ID revoked". A bad id is a usage error naming what. */
+int cli_revoke(struct cli_ctx *ctx, const char *prefix, const char *id, const char *what,
+	       struct fl_err *err);
+
 /* Appends prefix, the URL-escaped id and suffix (may be NULL) to b. */
 int cli_target(struct fl_buf *b, const char *prefix, const char *id, const char *suffix);
 

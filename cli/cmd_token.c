@@ -85,26 +85,7 @@ cleanup:
 
 static int cli_token_revoke(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
-	struct fl_buf target = FL_BUF_INIT;
-	json_t *reply = NULL;
-	int rc;
-
-	if (!fl_id_valid(a->pos[0]))
-		return cli_usage(ctx, err, "bad token id '%.64s'", a->pos[0]);
-	if ((rc = cli_target(&target, "/api/v1/tokens/", a->pos[0], NULL)) < 0) {
-		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
-		goto cleanup;
-	}
-	if ((rc = cli_api(&reply, ctx, "DELETE", target.ptr, NULL, err)) < 0)
-		goto cleanup;
-	if (ctx->format == CLI_FMT_JSON)
-		rc = cli_out_json(ctx->out, reply);
-	else
-		fprintf(ctx->out, "token %s revoked\n", a->pos[0]);
-cleanup:
-	fl_buf_release(&target);
-	json_decref(reply);
-	return rc;
+	return cli_revoke(ctx, "/api/v1/tokens/", a->pos[0], "token", err);
 }
 
 static const struct cli_optspec create_opts[] = {
