@@ -44,6 +44,9 @@ static void send_reply(struct mg_connection *conn, const struct cp_req *req,
 	if (resp->retry_after > 0)
 		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
 			 (long long)resp->retry_after);
+	/* A body refused unread must not be parsed as the next request. */
+	if (resp->status == 413)
+		snprintf(extra, sizeof(extra), "Connection: close\r\n");
 	mg_printf(conn,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 		  "Content-Length: %zu\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n"
@@ -107,7 +110,12 @@ static int api_handler(struct mg_connection *conn, void *cbdata)
 		cp_api_handle(&resp, &req);
 	}
 	send_reply(conn, &req, &resp);
-	fl_log_fields(resp.status >= 500 ? FL_LOG_ERROR : FL_LOG_INFO,
+	/* A fleet's successful check-ins are its steady state: at a million
+	 * devices they would be tens of thousands of lines a second, so they log
+	 * at debug; everything else, and every error, at info or above. */
+	fl_log_fields(resp.status >= 500				    ? FL_LOG_ERROR
+		      : resp.status < 400 && req.who.kind == CP_AUTH_DEVICE ? FL_LOG_DEBUG
+									    : FL_LOG_INFO,
 		      json_pack("{s:s,s:s,s:s,s:i,s:I,s:s,s:s}", "req", req.id, "method",
 				req.method, "path", req.path, "status", resp.status, "ms",
 				(json_int_t)(fl_mono_ms() - t0), "who",
@@ -115,8 +123,8 @@ static int api_handler(struct mg_connection *conn, void *cbdata)
 		      "request");
 	cp_resp_release(&resp);
 	fl_buf_release(&body);
-	/* Close the connection after errors with an unread body. */
-	return resp.status == 413 ? 413 : resp.status;
+	/* civetweb wants the status back for its own bookkeeping. */
+	return resp.status;
 }
 
 /* civetweb's own errors (oversized headers, timeouts, bad requests) get the
