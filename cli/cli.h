@@ -158,6 +158,9 @@ extern const struct cli_family cli_token_family;
 extern const struct cli_family cli_enroll_token_family;
 extern const struct cli_family cli_device_family;
 extern const struct cli_family cli_audit_family;
+extern const struct cli_family cli_key_family;
+extern const struct cli_family cli_root_family;
+extern const struct cli_family cli_release_family;
 
 /* Parses repeated "K=V" words into a JSON object of strings (caller owns).
  * With allow_remove, "K-" maps K to null (the label is removed). Usage error
@@ -217,5 +220,31 @@ struct cli_audit_verdict {
  * array or head is not an object. */
 int cli_audit_verify_chain(struct cli_audit_verdict *out, const json_t *entries, const json_t *head,
 			   struct fl_err *err);
+
+/* ---- offline release signing (cmd_key.c) ---- */
+
+struct fl_envelope;
+
+/* An Ed25519 key read from a key file {"keytype","keyid","public","private"}
+ * or a public key file (the same without "private"). */
+struct cli_key {
+	char keyid[33];
+	uint8_t pk[32];
+	uint8_t sk[64];
+	int has_secret;
+};
+
+/* Reads and checks a key file (keyid = fl_keyid(public), the private half
+ * matches the public one). need_secret: a public key file is an error. */
+int cli_key_load(struct cli_key *out, const char *path, int need_secret, struct fl_err *err);
+/* Reads a signature envelope file (at most FL_ENVELOPE_MAX_BYTES). */
+int cli_envelope_load(struct fl_envelope *out, const char *path, struct fl_err *err);
+/* Creates path with data, mode; FL_EEXISTS when it exists (never overwrites). */
+int cli_write_new(const char *path, const void *data, size_t len, unsigned mode,
+		  struct fl_err *err);
+/* Adds the signature of the key in keyfile to the envelope in path (whose
+ * payload type must be type), replacing the file atomically. */
+int cli_envelope_sign_file(struct cli_ctx *ctx, const char *path, const char *keyfile,
+			   const char *type, struct fl_err *err);
 
 #endif
