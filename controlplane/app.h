@@ -5,6 +5,7 @@
 #ifndef CP_APP_H
 #define CP_APP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,14 +33,14 @@ struct cp_config {
 
 void cp_config_defaults(struct cp_config *c);
 
-/* Counters for /metrics and tests; updated with atomics. */
+/* Counters for _stats and tests, bumped by many worker threads at once. */
 struct cp_counters {
-	int64_t requests;
-	int64_t errors_4xx;
-	int64_t errors_5xx;
-	int64_t checkins;
-	int64_t rate_limited;
-	int64_t replays;
+	_Atomic int64_t requests;
+	_Atomic int64_t errors_4xx;
+	_Atomic int64_t errors_5xx;
+	_Atomic int64_t checkins;
+	_Atomic int64_t rate_limited;
+	_Atomic int64_t replays;
 };
 
 struct cp_app {

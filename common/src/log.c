@@ -27,6 +27,7 @@ int fl_log_parse_level(enum fl_log_level *out, const char *name)
 	return FL_EINVAL;
 }
 
+FL_PRINTF(3, 0)
 static void emit(enum fl_log_level level, json_t *fields, const char *fmt, va_list ap)
 {
 	struct fl_buf line = FL_BUF_INIT;

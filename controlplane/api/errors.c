@@ -34,4 +34,9 @@ void cp_error_reply(struct cp_resp *resp, int code, const char *message)
 	/* Internal details stay in the log; the client gets a stable message. */
 	resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", fl_err_name(code), "message",
 			       status >= 500 ? "internal error; see the server log" : message);
+	/* json_pack refuses a message that is not UTF-8, and one that quotes the
+	 * client's path can be: keep the one error shape, with a stable message. */
+	if (!resp->body)
+		resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", fl_err_name(code),
+				       "message", "request refused (not valid UTF-8)");
 }

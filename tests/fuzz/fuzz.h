@@ -32,13 +32,13 @@ static inline char *fz_strndup(const uint8_t *data, size_t size)
 
 /* A broken invariant is a finding: print it where the fuzzer log shows it and
  * abort, so libFuzzer saves the input and the replay test fails. */
-#define FZ_CHECK(cond)                                                                     \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__,    \
-				__LINE__, #cond);                                          \
-			abort();                                                           \
-		}                                                                          \
+#define FZ_CHECK(cond)                                                                             \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__,  \
+				#cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 #endif

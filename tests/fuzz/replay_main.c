@@ -10,6 +10,10 @@
  * not change what the other seeds explore. Every input is handed over in a
  * heap block of exactly its size: ASan then reports a read one past the end,
  * which a stack or oversized buffer would hide.
+ *
+ * To get the input of a failure: FL_FUZZ_SAVE=FILE makes every input be
+ * written to FILE before it runs, so after a crash FILE holds the culprit
+ * (add it to the corpus once fixed).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +25,7 @@
 
 #include "fuzz.h"
 
-#define MAX_INPUT (1 << 20)
+#define FZ_MAX_INPUT (1 << 20)
 
 static uint64_t rng;
 
@@ -40,8 +44,8 @@ static size_t below(size_t n)
 
 /* Bytes the parsers under test give meaning to: a random byte rarely hits
  * them, and near-valid inputs are where the bugs live. */
-static const uint8_t special[] = {0,   '\n', '\r', ' ', '"', '\\', ',', ';', '=', '!', '(',
-				  ')', '{',  '}',  '[', ']', ':',  '/', '?', '&', '%', '+',
+static const uint8_t special[] = {0,   '\n', '\r', ' ', '"', '\\', ',',	 ';',  '=',  '!', '(',
+				  ')', '{',  '}',  '[', ']', ':',  '/',	 '?',  '&',  '%', '+',
 				  '-', '.',  '0',  '9', 'a', 'z',  0x7f, 0x80, 0xc3, 0xff};
 
 /* One in-place edit of buf (len bytes used, cap available); returns the new
@@ -90,9 +94,7 @@ static size_t mutate_once(uint8_t *buf, size_t len, size_t cap)
 			len += n;
 		}
 		break;
-	case 6: /* truncate */
-		len = at;
-		break;
+	case 6: /* truncate */ len = at; break;
 	default: /* set a run to one repeated byte, for long tokens and numbers */
 		if (at < len) {
 			uint8_t c = special[below(sizeof(special))];
@@ -103,6 +105,8 @@ static size_t mutate_once(uint8_t *buf, size_t len, size_t cap)
 	}
 	return len;
 }
+
+static const char *save_path;
 
 static void run(const uint8_t *data, size_t len)
 {
@@ -115,6 +119,14 @@ static void run(const uint8_t *data, size_t len)
 	}
 	if (len)
 		memcpy(copy, data, len);
+	if (save_path) {
+		FILE *f = fopen(save_path, "wb");
+
+		if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+			perror(save_path);
+			exit(2);
+		}
+	}
 	LLVMFuzzerTestOneInput(copy, len);
 	free(copy);
 }
@@ -129,12 +141,12 @@ static int replay_file(const char *path, long mutations, long *runs)
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	seed = malloc(MAX_INPUT);
+	seed = malloc(FZ_MAX_INPUT);
 	if (!seed) {
 		fclose(f);
 		return -1;
 	}
-	len = fread(seed, 1, MAX_INPUT, f);
+	len = fread(seed, 1, FZ_MAX_INPUT, f);
 	fclose(f);
 	run(seed, len);
 	(*runs)++;
@@ -223,6 +235,7 @@ int main(int argc, char **argv)
 	const char *env = getenv("FL_FUZZ_MUTATIONS");
 	long mutations = env ? strtol(env, NULL, 10) : 300, runs = 0, files = 0;
 
+	save_path = getenv("FL_FUZZ_SAVE");
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DIR|FILE...\n", argv[0]);
 		return 2;

@@ -30,7 +30,7 @@ int fl_buf_grow(struct fl_buf *b, size_t extra) FL_WARN_UNUSED;
 int fl_buf_put(struct fl_buf *b, const void *data, size_t len) FL_WARN_UNUSED;
 int fl_buf_puts(struct fl_buf *b, const char *s) FL_WARN_UNUSED;
 int fl_buf_addf(struct fl_buf *b, const char *fmt, ...) FL_PRINTF(2, 3);
-int fl_buf_vaddf(struct fl_buf *b, const char *fmt, va_list ap);
+int fl_buf_vaddf(struct fl_buf *b, const char *fmt, va_list ap) FL_PRINTF(2, 0);
 void fl_buf_clear(struct fl_buf *b);
 /* Frees the memory; the buffer may be reused after fl_buf_init. */
 void fl_buf_release(struct fl_buf *b);
