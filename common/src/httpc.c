@@ -2,6 +2,9 @@
 
 #include <curl/curl.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,18 +125,17 @@ static int add_header(struct curl_slist **h, const char *name, const char *value
 	return 0;
 }
 
-/* Adds Content-Digest, Signature-Input and Signature for the device key. */
+/* Adds Content-Digest, Signature-Input and Signature for the device key, over
+ * the body whose Content-Digest value is digest. */
 static int add_signature(struct curl_slist **h, struct fl_httpc *c, const char *method,
-			 const char *target, const void *body, size_t len)
+			 const char *target, const char *digest)
 {
 	struct fl_buf path = FL_BUF_INIT, si = FL_BUF_INIT, sig = FL_BUF_INIT;
-	char digest[FL_DIGEST_LEN];
 	const char *q = strchr(target, '?');
 	int rc;
 
 	if ((rc = fl_buf_put(&path, target, q ? (size_t)(q - target) : strlen(target))) < 0)
 		goto cleanup;
-	fl_httpsig_digest(digest, body, len);
 	rc = fl_httpsig_sign(&si, &sig, method, path.ptr, q ? q + 1 : "", digest, c->keyid, c->sk,
 			     fl_now(), FL_SIG_DEFAULT_TTL);
 	if (rc == 0)
@@ -149,56 +151,94 @@ cleanup:
 	return rc;
 }
 
-int fl_httpc_do(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,
-		const char *target, const void *body, size_t len, struct fl_err *err)
+/* Everything every request shares: URL, credentials (bearer token, or the
+ * device signature over the body digest), TLS pinning, timeouts. The caller
+ * adds the body and response handling, then calls perform(). */
+static int prepare(struct curl_slist **h, struct fl_buf *url, struct fl_httpc *c,
+		   const char *method, const char *target, const char *digest,
+		   const char *content_type)
 {
-	struct curl_slist *h = NULL;
-	struct fl_buf url = FL_BUF_INIT;
-	CURLcode cc;
-	int rc = 0;
+	int rc;
 
-	memset(resp, 0, sizeof(*resp));
-	fl_buf_init(&resp->body, c->max_body);
-	resp->retry_after = -1;
-
-	if ((rc = fl_buf_addf(&url, "%s%s", c->base_url, target)) < 0)
-		goto oom;
+	if ((rc = fl_buf_addf(url, "%s%s", c->base_url, target)) < 0)
+		return rc;
 	if (c->token) {
 		struct fl_buf auth = FL_BUF_INIT;
 
 		rc = fl_buf_addf(&auth, "Bearer %s", c->token);
 		if (rc == 0)
-			rc = add_header(&h, "Authorization", auth.ptr);
+			rc = add_header(h, "Authorization", auth.ptr);
 		fl_buf_release(&auth);
 		if (rc < 0)
-			goto oom;
+			return rc;
 	}
-	if (c->signing && (rc = add_signature(&h, c, method, target, body, len)) < 0)
-		goto oom;
-	if (body && (rc = add_header(&h, "Content-Type", "application/json")) < 0)
-		goto oom;
+	if (c->signing && (rc = add_signature(h, c, method, target, digest)) < 0)
+		return rc;
+	if (content_type && (rc = add_header(h, "Content-Type", content_type)) < 0)
+		return rc;
 	/* libcurl would send "Expect: 100-continue" for large bodies; one round trip less. */
-	if ((rc = add_header(&h, "Expect", "")) < 0)
-		goto oom;
+	if ((rc = add_header(h, "Expect", "")) < 0)
+		return rc;
 
 	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url.ptr);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url->ptr);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, *h);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file)
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "fairlead/" FL_VERSION);
+	c->errbuf[0] = '\0';
+	return 0;
+}
+
+static int perform(struct fl_httpc *c, struct fl_err *err)
+{
+	CURLcode cc = curl_easy_perform(c->curl);
+
+	if (cc == CURLE_OK)
+		return 0;
+	return fl_err_set(err,
+			  cc == CURLE_OPERATION_TIMEDOUT ? FL_ETIMEOUT
+			  : cc == CURLE_WRITE_ERROR	 ? FL_ETOOBIG
+							 : FL_ERROR,
+			  "cannot reach %s: %s", c->base_url,
+			  c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+}
+
+static void reply_into(struct fl_httpc *c, struct fl_http_resp *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	fl_buf_init(&resp->body, c->max_body);
+	resp->retry_after = -1;
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp->body);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "fairlead/" FL_VERSION);
+}
+
+int fl_httpc_do(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,
+		const char *target, const void *body, size_t len, struct fl_err *err)
+{
+	struct curl_slist *h = NULL;
+	struct fl_buf url = FL_BUF_INIT;
+	char digest[FL_DIGEST_LEN];
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	fl_httpsig_digest(digest, body, len);
+	if ((rc = prepare(&h, &url, c, method, target, digest, body ? "application/json" : NULL)) <
+	    0) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	reply_into(c, resp);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	if (body) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -206,20 +246,183 @@ int fl_httpc_do(struct fl_http_resp *resp, struct fl_httpc *c, const char *metho
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
-	c->errbuf[0] = '\0';
-	cc = curl_easy_perform(c->curl);
-	if (cc != CURLE_OK) {
-		rc = fl_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? FL_ETIMEOUT : FL_ERROR,
-				"cannot reach %s: %s", c->base_url,
-				c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+	if ((rc = perform(c, err)) < 0) {
 		fl_http_resp_release(resp);
 		goto cleanup;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	rc = 0;
-	goto cleanup;
-oom:
-	rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+cleanup:
+	curl_slist_free_all(h);
+	fl_buf_release(&url);
+	return rc;
+}
+
+/* --- files ----------------------------------------------------------- */
+
+struct upload {
+	FILE *f;
+	int64_t done, total;
+	fl_httpc_progress progress;
+	void *progress_ctx;
+};
+
+static size_t read_cb(char *buf, size_t size, size_t n, void *ctx)
+{
+	struct upload *u = ctx;
+	size_t got = fread(buf, 1, size * n, u->f);
+
+	if (got == 0 && ferror(u->f))
+		return CURL_READFUNC_ABORT;
+	u->done += (int64_t)got;
+	if (u->progress && u->progress(u->progress_ctx, u->done, u->total) != 0)
+		return CURL_READFUNC_ABORT;
+	return got;
+}
+
+/* Content-Digest of a file, hashed in chunks. */
+static int file_digest(char out[FL_DIGEST_LEN], FILE *f, struct fl_err *err)
+{
+	struct fl_sha256_ctx ctx;
+	uint8_t d[FL_SHA256_LEN];
+	char buf[65536], b64[48];
+	size_t n;
+
+	fl_sha256_begin(&ctx);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fl_sha256_update(&ctx, buf, n);
+	if (ferror(f))
+		return fl_err_set(err, FL_ERROR, "cannot read the file to send");
+	fl_sha256_end(&ctx, d);
+	fl_b64_encode(b64, d, sizeof(d));
+	snprintf(out, FL_DIGEST_LEN, "sha-256=:%s:", b64);
+	rewind(f);
+	return 0;
+}
+
+int fl_httpc_send_file(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,
+		       const char *target, const char *path, fl_httpc_progress progress,
+		       void *progress_ctx, struct fl_err *err)
+{
+	struct curl_slist *h = NULL;
+	struct fl_buf url = FL_BUF_INIT;
+	struct upload u = {NULL, 0, 0, progress, progress_ctx};
+	char digest[FL_DIGEST_LEN] = "";
+	struct stat st;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!(u.f = fopen(path, "rb")) || fstat(fileno(u.f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = fl_err_set(err, FL_ENOTFOUND, "cannot read '%s': %s", path,
+				u.f ? "not a regular file" : strerror(errno));
+		goto cleanup;
+	}
+	u.total = (int64_t)st.st_size;
+	if (c->signing && (rc = file_digest(digest, u.f, err)) < 0)
+		goto cleanup;
+	if ((rc = prepare(&h, &url, c, method, target, digest, "application/octet-stream")) < 0) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	reply_into(c, resp);
+	/* No whole-transfer timeout: a large artifact on a slow link takes what it
+	 * takes; a stalled one is cut by the low-speed limit instead. */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(c->curl, CURLOPT_READDATA, &u);
+	curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+	if ((rc = perform(c, err)) < 0) {
+		fl_http_resp_release(resp);
+		goto cleanup;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+cleanup:
+	if (u.f)
+		fclose(u.f);
+	curl_slist_free_all(h);
+	fl_buf_release(&url);
+	return rc;
+}
+
+struct fetch {
+	int64_t offset, taken, max;
+	long status;
+	int refused; /* why the write callback stopped the transfer */
+	fl_httpc_sink sink;
+	void *sink_ctx;
+	CURL *curl;
+};
+
+static size_t fetch_write_cb(char *data, size_t size, size_t n, void *ctx)
+{
+	struct fetch *f = ctx;
+	size_t len = size * n;
+
+	if (!f->status)
+		curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &f->status);
+	/* Error bodies (JSON) are not artifact bytes: drop them, keep the status. */
+	if (f->status != 200 && f->status != 206)
+		return len;
+	if (f->offset > 0 && f->status == 200) {
+		f->refused = FL_ECONFLICT;
+		return 0;
+	}
+	if (f->taken + (int64_t)len > f->max) {
+		f->refused = FL_ETOOBIG;
+		return 0;
+	}
+	if (f->sink(f->sink_ctx, data, len) != 0) {
+		f->refused = FL_ERROR;
+		return 0;
+	}
+	f->taken += (int64_t)len;
+	return len;
+}
+
+int fl_httpc_fetch(long *status, struct fl_httpc *c, const char *target, int64_t offset,
+		   int64_t max_bytes, fl_httpc_sink sink, void *sink_ctx, long low_speed_bps,
+		   long low_speed_s, struct fl_err *err)
+{
+	struct curl_slist *h = NULL;
+	struct fl_buf url = FL_BUF_INIT;
+	struct fetch f = {offset, 0, max_bytes, 0, 0, sink, sink_ctx, c->curl};
+	char digest[FL_DIGEST_LEN], range[48];
+	int rc;
+
+	*status = 0;
+	fl_httpsig_digest(digest, NULL, 0);
+	if ((rc = prepare(&h, &url, c, "GET", target, digest, NULL)) < 0) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (offset > 0) {
+		snprintf(range, sizeof(range), "%lld-", (long long)offset);
+		curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
+	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &f);
+	if (low_speed_bps > 0 && low_speed_s > 0) {
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, low_speed_bps);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, low_speed_s);
+	}
+	rc = perform(c, err);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (f.refused == FL_ECONFLICT)
+		rc = fl_err_set(err, FL_ECONFLICT, "server ignored the Range request");
+	else if (f.refused == FL_ETOOBIG)
+		rc = fl_err_set(err, FL_ETOOBIG, "server sent more than the %lld bytes expected",
+				(long long)max_bytes);
+	else if (f.refused)
+		rc = fl_err_set(err, FL_ERROR, "download stopped by the receiver");
+	else if (rc == 0 && *status != 200 && *status != 206)
+		rc = fl_err_set(err, fl_http_status_code(*status), "download failed (HTTP %ld)",
+				*status);
 cleanup:
 	curl_slist_free_all(h);
 	fl_buf_release(&url);

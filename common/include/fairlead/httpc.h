@@ -54,6 +54,31 @@ void fl_http_resp_release(struct fl_http_resp *r);
 int fl_httpc_json(json_t **out, struct fl_httpc *c, const char *method, const char *target,
 		  const json_t *body, int64_t *retry_after, struct fl_err *err);
 
+/* Progress of a transfer: bytes done and total (-1 when unknown). A non-zero
+ * return aborts the transfer (FL_ETIMEOUT is not used for that: FL_ERROR). */
+typedef int (*fl_httpc_progress)(void *ctx, int64_t done, int64_t total);
+
+/* Sends the file at path as the body of method target with its length as
+ * Content-Length, streaming it: the file is never held in memory. The (small)
+ * reply lands in resp as with fl_httpc_do. A device signer covers the body
+ * digest, so it reads the file twice: once to hash, once to send. */
+int fl_httpc_send_file(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,
+		       const char *target, const char *path, fl_httpc_progress progress,
+		       void *progress_ctx, struct fl_err *err);
+
+/* Receives the body of GET target chunk by chunk into sink, starting at byte
+ * offset (a Range request when offset > 0) and refusing to take more than
+ * max_bytes in all (FL_ETOOBIG: a server cannot make a device store more
+ * than the signed length). A transfer slower than low_speed_bps for
+ * low_speed_s seconds is abandoned (FL_ETIMEOUT); 0 disables that.
+ * *status is the HTTP status. A 200 answer to a Range request means the
+ * server sent the whole thing: that is FL_ECONFLICT before any byte reaches
+ * sink, so the caller restarts from 0. A sink returning non-zero aborts. */
+typedef int (*fl_httpc_sink)(void *ctx, const void *data, size_t len);
+int fl_httpc_fetch(long *status, struct fl_httpc *c, const char *target, int64_t offset,
+		   int64_t max_bytes, fl_httpc_sink sink, void *sink_ctx, long low_speed_bps,
+		   long low_speed_s, struct fl_err *err);
+
 /* FL_E* code for an HTTP status (0 for 2xx). */
 int fl_http_status_code(long status);
 
