@@ -20,6 +20,7 @@
 #include "agent/inventory.h"
 #include "agent/key.h"
 #include "agent/poll.h"
+#include "agent/root.h"
 #include "agent/rotate.h"
 #include "agent/state.h"
 #include "agent/transport.h"
@@ -57,7 +58,7 @@ static const char usage_main[] =
 static const char usage_enroll[] =
     "usage: fairlead-agent --server URL --ca FILE --state DIR enroll\n"
     "                      [--token TOKEN] [--label K=V]... [--id ID]\n"
-    "                      [--hw-model M] [--firmware-version V]\n"
+    "                      [--hw-model M] [--firmware-version V] [--root FILE]\n"
     "\n"
     "Generates the device's Ed25519 key in DIR (mode 0600; reused when 'keygen'\n"
     "made it), proves possession of it over a server challenge and enrolls.\n"
@@ -68,7 +69,10 @@ static const char usage_enroll[] =
     "  --token TOKEN   enrollment token (fle_...)\n"
     "  --label K=V     label for this device, repeatable (the token's win)\n"
     "  --id ID         device id (default: dev- and 12 hex digits of the key id)\n"
-    "  --hw-model M, --firmware-version V   as for 'run', sent as inventory\n";
+    "  --hw-model M, --firmware-version V   as for 'run', sent as inventory\n"
+    "  --root FILE     the initial trusted release root (root.json from the key\n"
+    "                  ceremony), checked against its own root keys before\n"
+    "                  anything is sent; without it no update is ever installed\n";
 
 static const char usage_keygen[] =
     "usage: fairlead-agent --state DIR keygen\n"
@@ -88,7 +92,11 @@ static const char usage_run[] =
     "  --once                  one check-in; exit 0 when the server accepted it\n"
     "  --hw-model M            hardware model (default: devicetree, DMI, unknown)\n"
     "  --firmware-version V    firmware version (default: VERSION_ID of os-release)\n"
-    "  --max-backoff DUR       longest wait after errors, e.g. 60s, 5m (default 5m)\n";
+    "  --max-backoff DUR       longest wait after errors, e.g. 60s, 5m (default 5m)\n"
+    "  --download-attempts N   tries per artifact before an update fails (default 5)\n"
+    "  --low-speed-limit BPS   abandon a download attempt slower than BPS bytes/s ...\n"
+    "  --low-speed-time DUR    ... for this long (defaults 1024 and 60s)\n"
+    "  --health-timeout DUR    longest run of a release's health command (default 5m)\n";
 
 static const char usage_rotate[] =
     "usage: fairlead-agent [--server URL] [--ca FILE] --state DIR rotate-key\n"
@@ -224,6 +232,8 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 	struct ag_transport *t = NULL;
 	struct ag_identity id;
 	struct fl_err err = {0};
+	struct fl_trust_root root;
+	const char *root_file = NULL;
 	json_t *labels = json_object(), *inv = NULL;
 	int rc = EXIT_FAILURE;
 
@@ -246,6 +256,7 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 		    (m = opt_value(&io.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
 		    (m = opt_value(&io.firmware_version, argc, argv, &i, "--firmware-version")) ==
 			0 &&
+		    (m = opt_value(&root_file, argc, argv, &i, "--root")) == 0 &&
 		    (m = opt_value(&v, argc, argv, &i, "--label")) == 0) {
 			rc = usage_error(usage_enroll, "unknown argument '%s'", argv[i]);
 			goto cleanup;
@@ -275,6 +286,29 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 		rc = usage_error(usage_enroll, "%s", "--token must not be empty");
 		goto cleanup;
 	}
+	/* The root is checked before the server hears of this device, so a bad
+	 * file costs nothing; it is stored only once enrollment succeeded. */
+	if (root_file) {
+		char tmpdir[] = "/tmp/fl-root.XXXXXX";
+
+		if (!mkdtemp(tmpdir)) {
+			fprintf(stderr, "fairlead-agent: mkdtemp: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		rc = ag_root_install(&root, tmpdir, root_file, fl_now(), &err);
+		{
+			char p[sizeof(tmpdir) + 16];
+
+			snprintf(p, sizeof(p), "%s/%s", tmpdir, AG_ROOT_FILE);
+			unlink(p);
+			rmdir(tmpdir);
+		}
+		if (rc < 0) {
+			rc = fail("enroll", &err);
+			goto cleanup;
+		}
+		rc = EXIT_FAILURE;
+	}
 	if (ag_inventory_collect(&inv, &io, &err) < 0 ||
 	    ag_transport_http_new(&t, g->server, g->ca, &err) < 0) {
 		rc = fail("enroll", &err);
@@ -288,6 +322,17 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 	if (ag_enroll_run(&id, t, &eo, &err) < 0) {
 		rc = fail("enroll", &err);
 		goto cleanup;
+	}
+	if (root_file) {
+		if (ag_root_install(&root, g->state, root_file, fl_now(), &err) < 0) {
+			rc = fail("enroll --root", &err);
+			goto cleanup;
+		}
+		fprintf(stderr, "fairlead-agent: trusting release root version %lld\n",
+			(long long)root.version);
+	} else {
+		fprintf(stderr, "fairlead-agent: no --root given: this device will refuse every "
+				"update until it has a trusted root\n");
 	}
 	printf("%s %s\n", id.device_id, id.state);
 	rc = 0;
@@ -335,7 +380,7 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	struct ag_poll *p = NULL;
 	struct ag_clock clock;
 	struct fl_err err = {0};
-	const char *backoff = NULL;
+	const char *backoff = NULL, *attempts = NULL, *lsl = NULL, *lst = NULL, *hto = NULL;
 	int once = 0, rc;
 
 	for (int i = 0; i < argc; i++) {
@@ -353,7 +398,11 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 		    (m = opt_value(&po.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
 		    (m = opt_value(&po.firmware_version, argc, argv, &i, "--firmware-version")) ==
 			0 &&
-		    (m = opt_value(&backoff, argc, argv, &i, "--max-backoff")) == 0)
+		    (m = opt_value(&backoff, argc, argv, &i, "--max-backoff")) == 0 &&
+		    (m = opt_value(&attempts, argc, argv, &i, "--download-attempts")) == 0 &&
+		    (m = opt_value(&lsl, argc, argv, &i, "--low-speed-limit")) == 0 &&
+		    (m = opt_value(&lst, argc, argv, &i, "--low-speed-time")) == 0 &&
+		    (m = opt_value(&hto, argc, argv, &i, "--health-timeout")) == 0)
 			return usage_error(usage_run, "unknown argument '%s'", argv[i]);
 		if (m < 0)
 			return usage_error(usage_run, "%s needs a value", argv[i]);
@@ -366,6 +415,38 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 		if (fl_duration_parse(&s, backoff, &err) < 0)
 			return usage_error(usage_run, "--max-backoff: %s", err.msg);
 		po.max_backoff_ms = s * 1000;
+	}
+	if (attempts) {
+		char *end = NULL;
+		long n = strtol(attempts, &end, 10);
+
+		if (!*attempts || *end || n < 1 || n > 1000)
+			return usage_error(usage_run, "--download-attempts: 1 to 1000, not '%s'",
+					   attempts);
+		po.download_attempts = (int)n;
+	}
+	if (lsl) {
+		char *end = NULL;
+		long n = strtol(lsl, &end, 10);
+
+		if (!*lsl || *end || n < 0)
+			return usage_error(usage_run,
+					   "--low-speed-limit: bytes per second, not '%s'", lsl);
+		po.low_speed_bps = n == 0 ? -1 : n;
+	}
+	if (lst) {
+		int64_t s = 0;
+
+		if (fl_duration_parse(&s, lst, &err) < 0 || s < 1)
+			return usage_error(usage_run, "--low-speed-time: %s", err.msg);
+		po.low_speed_s = (long)s;
+	}
+	if (hto) {
+		int64_t s = 0;
+
+		if (fl_duration_parse(&s, hto, &err) < 0 || s < 1)
+			return usage_error(usage_run, "--health-timeout: %s", err.msg);
+		po.health_timeout_s = s;
 	}
 	po.dir = g->state;
 	rc = EXIT_FAILURE;

@@ -11,6 +11,7 @@
 #include "agent/inventory.h"
 #include "agent/key.h"
 #include "agent/state.h"
+#include "agent/update.h"
 
 #define CHECKIN_TARGET	  "/api/v1/device/checkin"
 #define MAX_INTERVAL_S	  86400
@@ -31,6 +32,8 @@ struct ag_poll {
 	json_t *desired;
 	int64_t desired_version;
 	json_t *results; /* {"pending":[...]} as in results.json */
+	struct ag_update *upd;
+	char hw_model[256]; /* as last reported, for the hardware check */
 };
 
 int64_t ag_poll_interval_s(const struct ag_poll *p)
@@ -56,6 +59,7 @@ void ag_poll_free(struct ag_poll *p)
 	ag_key_wipe(&p->new_key);
 	json_decref(p->desired);
 	json_decref(p->results);
+	ag_update_free(p->upd);
 	free(p);
 }
 
@@ -108,6 +112,18 @@ int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_cl
 		if ((rc = ag_state_save_identity(&p->id, opts->dir, err)) < 0)
 			goto cleanup;
 	}
+	{
+		struct ag_update_opts uo = {0};
+
+		uo.dir = opts->dir;
+		uo.device_id = p->id.device_id;
+		uo.max_attempts = opts->download_attempts;
+		uo.low_speed_bps = opts->low_speed_bps;
+		uo.low_speed_s = opts->low_speed_s;
+		uo.health_timeout_s = opts->health_timeout_s;
+		if ((rc = ag_update_open(&p->upd, t, clock, &uo, err)) < 0)
+			goto cleanup;
+	}
 	ag_transport_set_signer(t, p->key.keyid, p->key.sk);
 	*out = p;
 	p = NULL;
@@ -127,6 +143,15 @@ static int build_body(json_t **out, struct ag_poll *p, struct fl_err *err)
 	*out = NULL;
 	if ((rc = ag_inventory_collect(&inv, &io, err)) < 0)
 		return rc;
+	{
+		const char *hw = json_string_value(json_object_get(inv, "hw_model"));
+
+		snprintf(p->hw_model, sizeof(p->hw_model), "%s", hw ? hw : "");
+	}
+	if ((rc = ag_update_inventory(p->upd, inv, err)) < 0) {
+		json_decref(inv);
+		return rc;
+	}
 	/* desired_version tells the server what we already have, so that it
 	 * answers an unchanged twin from memory instead of reading it again. */
 	body = json_pack("{s:o,s:{s:O,s:I},s:I}", "inventory", inv, "reported", "config",
@@ -139,6 +164,14 @@ static int build_body(json_t **out, struct ag_poll *p, struct fl_err *err)
 	    json_object_set_new(body, "command_results", json_deep_copy(pending)) < 0) {
 		json_decref(body);
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	{
+		json_t *report = ag_update_report(p->upd);
+
+		if (report && json_object_set_new(body, "update", report) < 0) {
+			json_decref(body);
+			return fl_err_set(err, FL_ENOMEM, "out of memory");
+		}
 	}
 	*out = body;
 	return 0;
@@ -299,6 +332,21 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 		dirty = 1;
 		*news = 1;
 	}
+	if (json_is_object(json_object_get(reply, "update"))) {
+		json_t *before = ag_update_report(p->upd), *after;
+		struct fl_err ue = {0};
+
+		/* Refusals and failures are reported by the next check-in, not
+		 * returned: the check-in itself succeeded. */
+		if (ag_update_offer(p->upd, json_object_get(reply, "update"), p->hw_model, &ue) ==
+		    0)
+			(void)ag_update_step(p->upd, &ue);
+		after = ag_update_report(p->upd);
+		if (!json_equal(before, after) && !(before == NULL && after == NULL))
+			*news = 1;
+		json_decref(before);
+		json_decref(after);
+	}
 	/* Results hit the disk before anything is sent, so a crash never loses
 	 * one; acknowledged ones leave it only after the server has them. */
 	if (dirty && (rc = ag_state_save_results(p->opts.dir, p->results, err)) < 0)
@@ -333,6 +381,13 @@ int ag_poll_once(int64_t *delay_ms, struct ag_poll *p, struct fl_err *err)
 	if (!err)
 		err = &local;
 	*delay_ms = 0;
+	/* An update interrupted by a restart, or in its health window, moves on
+	 * before the check-in so that the report is current. */
+	{
+		struct fl_err ue = {0};
+
+		(void)ag_update_step(p->upd, &ue);
+	}
 	if ((rc = build_body(&body, p, err)) < 0)
 		goto done;
 	sent = json_array_size(json_object_get(body, "command_results"));
@@ -373,7 +428,12 @@ done:
 		      json_pack("{s:s,s:s,s:I}", "device_id", p->id.device_id, "error",
 				fl_err_name(rc), "next_ms", (json_int_t)*delay_ms),
 		      "check-in failed: %s", err->msg);
-cleanup:
+cleanup : {
+	int64_t w = ag_update_wait_ms(p->upd);
+
+	if (w >= 0 && w < *delay_ms)
+		*delay_ms = w;
+}
 	json_decref(body);
 	json_decref(reply);
 	return rc;

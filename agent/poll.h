@@ -15,6 +15,11 @@
  * rejected, revoked, unknown key) the poll interval, since an operator may
  * accept the device later.
  *
+ * Updates: the reply's "update" member goes to ag_update_offer() and the
+ * update is advanced (ag_update_step) right away; every check-in carries the
+ * update's state and, in the inventory, what the current slot runs. While a
+ * health window is open the next check-in comes no later than its end.
+ *
  * Key rotation recovery: while device.key.new exists, a check-in is first
  * signed with the new key. Accepted (2xx, or 403: the key is known) promotes
  * it; 401 retries with the old key, and if the old key is accepted the new
@@ -39,6 +44,11 @@ struct ag_poll_opts {
 	const char *firmware_version; /* NULL: detect */
 	const char *inventory_root;   /* NULL: the real file system (tests) */
 	int64_t max_backoff_ms;	      /* 0: AG_POLL_DEFAULT_MAX_BACKOFF */
+	/* Updates (update.h); 0 picks each default. */
+	int download_attempts;
+	long low_speed_bps;
+	long low_speed_s;
+	int64_t health_timeout_s;
 };
 
 struct ag_poll;

@@ -16,11 +16,19 @@
 
 #include "fairlead/crypto.h"
 #include "fairlead/err.h"
+#include "fairlead/httpc.h"
 
 struct ag_transport {
 	void *ctx;
 	int (*json)(void *ctx, json_t **out, const char *method, const char *target,
 		    const json_t *body, int64_t *retry_after, struct fl_err *err);
+	/* Streams GET target into sink with the contract of fl_httpc_fetch():
+	 * a Range request from offset, never more than max_bytes in all
+	 * (FL_ETOOBIG), FL_ECONFLICT when a Range request was answered with
+	 * the whole body, FL_ETIMEOUT below low_speed_bps for low_speed_s. */
+	int (*fetch)(void *ctx, long *status, const char *target, int64_t offset, int64_t max_bytes,
+		     fl_httpc_sink sink, void *sink_ctx, long low_speed_bps, long low_speed_s,
+		     struct fl_err *err);
 	/* Signs later requests with this key; keyid NULL stops signing. */
 	void (*set_signer)(void *ctx, const char *keyid, const uint8_t sk[FL_ED25519_SK_LEN]);
 	void (*free)(void *ctx);
@@ -34,6 +42,9 @@ void ag_transport_free(struct ag_transport *t);
 
 int ag_transport_json(struct ag_transport *t, json_t **out, const char *method, const char *target,
 		      const json_t *body, int64_t *retry_after, struct fl_err *err);
+int ag_transport_fetch(struct ag_transport *t, long *status, const char *target, int64_t offset,
+		       int64_t max_bytes, fl_httpc_sink sink, void *sink_ctx, long low_speed_bps,
+		       long low_speed_s, struct fl_err *err);
 void ag_transport_set_signer(struct ag_transport *t, const char *keyid,
 			     const uint8_t sk[FL_ED25519_SK_LEN]);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fairlead/json.h"
 #include "fairlead/util.h"
 
 /* Accepted before the family name and among any subcommand's arguments. */
@@ -256,6 +257,63 @@ int cli_api(json_t **out, struct cli_ctx *ctx, const char *method, const char *t
 			break;
 		sleep(retry_after > 0 ? (unsigned)retry_after : 1u);
 	}
+	return rc;
+}
+
+int cli_http(struct fl_httpc **out, struct cli_ctx *ctx, struct fl_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	if (!ctx->http && (rc = open_client(ctx, err)) < 0)
+		return rc;
+	*out = ctx->http;
+	return 0;
+}
+
+int cli_reply_error(struct fl_err *err, const struct fl_http_resp *r)
+{
+	int rc = fl_http_status_code(r->status);
+	json_t *reply = NULL, *e, *msg, *code;
+
+	if (rc == 0)
+		return 0;
+	if (r->body.len > 0 && fl_json_parse(&reply, r->body.ptr, r->body.len, NULL) < 0)
+		reply = NULL;
+	e = json_object_get(reply, "error");
+	msg = json_object_get(e, "message");
+	code = json_object_get(e, "code");
+	fl_err_set(err, rc, "%s (HTTP %ld%s%s)",
+		   json_is_string(msg) ? json_string_value(msg) : "request failed", r->status,
+		   json_is_string(code) ? ", " : "",
+		   json_is_string(code) ? json_string_value(code) : "");
+	json_decref(reply);
+	return rc;
+}
+
+int cli_api_raw(json_t **out, struct cli_ctx *ctx, const char *method, const char *target,
+		const void *body, size_t len, struct fl_err *err)
+{
+	struct fl_http_resp r;
+	int rc, attempt;
+
+	*out = NULL;
+	if (!ctx->http && (rc = open_client(ctx, err)) < 0)
+		return rc;
+	for (attempt = 0;; attempt++) {
+		if ((rc = fl_httpc_do(&r, ctx->http, method, target, body, len, err)) < 0)
+			return rc;
+		/* The same rule as cli_api: a 429 was not processed, so a short
+		 * wait and a repeat are safe. */
+		if (r.status != 429 || attempt >= 3 || r.retry_after < 0 || r.retry_after > 10)
+			break;
+		sleep(r.retry_after > 0 ? (unsigned)r.retry_after : 1u);
+		fl_http_resp_release(&r);
+	}
+	if ((rc = cli_reply_error(err, &r)) == 0 && r.body.len > 0 &&
+	    fl_json_parse(out, r.body.ptr, r.body.len, NULL) < 0)
+		rc = fl_err_set(err, FL_ERROR, "server sent malformed JSON");
+	fl_http_resp_release(&r);
 	return rc;
 }
 

@@ -125,6 +125,20 @@ int cli_usage(struct cli_ctx *ctx, struct fl_err *err, const char *fmt, ...) FL_
 int cli_api(json_t **out, struct cli_ctx *ctx, const char *method, const char *target,
 	    const json_t *body, struct fl_err *err);
 
+/* The client cli_api uses, opened on first use: for requests that are not a
+ * JSON round trip (streamed file uploads). */
+int cli_http(struct fl_httpc **out, struct cli_ctx *ctx, struct fl_err *err);
+
+/* Like cli_api, but sends body byte for byte instead of serialising a JSON
+ * value: signed envelopes are identified by the SHA-256 of their exact
+ * bytes, so they must reach the server unchanged. */
+int cli_api_raw(json_t **out, struct cli_ctx *ctx, const char *method, const char *target,
+		const void *body, size_t len, struct fl_err *err);
+
+/* Fills err from a non-2xx reply as "MESSAGE (HTTP N, code)" and returns the
+ * FL_E* code of its status; 0 for a 2xx reply. */
+int cli_reply_error(struct fl_err *err, const struct fl_http_resp *r);
+
 /* DELETE prefix+id and report it: the JSON reply with -o json, else
  * "WHAT ID revoked". A bad id is a usage error naming what. */
 int cli_revoke(struct cli_ctx *ctx, const char *prefix, const char *id, const char *what,

@@ -1,6 +1,6 @@
 /*
  * cmd_device.c - `fairlead device`: the device registry, states, labels,
- * desired twin, preauthorization and commands.
+ * desired twin, preauthorization, commands and release assignment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/selector.h"
+#include "fairlead/trust.h"
 #include "fairlead/util.h"
 
 /* The server refuses bodies over 1 MiB; refusing here says why sooner. */
@@ -121,6 +122,27 @@ cleanup:
 	return rc;
 }
 
+/* The update block of a device (assigned release, update state, what it
+ * runs), printed after the rest; nothing when the server sent none. */
+static int print_update(FILE *f, const json_t *u)
+{
+	static const char *const keys[] = {"assigned", "state",	  "progress",
+					   "reason",   "running", "in_sync"};
+	struct fl_buf b = FL_BUF_INIT;
+	int rc = 0;
+
+	if (!json_is_object(u))
+		return 0;
+	fprintf(f, "update:\n");
+	for (size_t i = 0; i < FL_ARRAY_SIZE(keys) && rc == 0; i++) {
+		fl_buf_clear(&b);
+		if ((rc = cli_fmt_cell(&b, json_object_get(u, keys[i]))) == 0)
+			fprintf(f, "  %-10s %s\n", keys[i], fl_buf_cstr(&b));
+	}
+	fl_buf_release(&b);
+	return rc;
+}
+
 static int cli_device_show(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
 	struct fl_buf target = FL_BUF_INIT;
@@ -132,6 +154,8 @@ static int cli_device_show(struct cli_ctx *ctx, const struct cli_args *a, struct
 	if ((rc = cli_api(&reply, ctx, "GET", target.ptr, NULL, err)) < 0)
 		goto cleanup;
 	rc = cli_out_device(ctx->out, ctx->format, reply);
+	if (rc == 0 && ctx->format == CLI_FMT_TABLE)
+		rc = print_update(ctx->out, json_object_get(reply, "update"));
 cleanup:
 	fl_buf_release(&target);
 	json_decref(reply);
@@ -411,6 +435,109 @@ cleanup:
 	return rc;
 }
 
+/* Checks "NAME@VERSION" the way release metadata does (a release name, a
+ * semantic version), so a typo is a usage error, not a 404. */
+static int check_release_ref(struct cli_ctx *ctx, const char *ref, struct fl_err *err)
+{
+	const char *at = strrchr(ref, '@');
+	char name[65];
+
+	if (at && at != ref && (size_t)(at - ref) < sizeof(name)) {
+		memcpy(name, ref, (size_t)(at - ref));
+		name[at - ref] = '\0';
+		if (fl_id_valid(name) && fl_trust_semver_valid(at + 1))
+			return 0;
+	}
+	return cli_usage(ctx, err,
+			 "'%.80s' is not NAME@VERSION (a release name and a semantic "
+			 "version)",
+			 ref);
+}
+
+/* Prints "assigned N, skipped M" and the skipped devices with the reasons
+ * the server gave. */
+static void print_assign_summary(FILE *f, const char *release, const json_t *reply)
+{
+	const json_t *assigned = json_object_get(reply, "assigned");
+	const json_t *skipped = json_object_get(reply, "skipped");
+	size_t i;
+	json_t *x;
+
+	fprintf(f, "%s: assigned %zu, skipped %zu\n", release, json_array_size(assigned),
+		json_array_size(skipped));
+	json_array_foreach (assigned, i, x)
+		fprintf(f, "  assigned %s\n", json_string_value(x));
+	json_array_foreach (skipped, i, x) {
+		const json_t *reason = json_object_get(x, "reason");
+
+		fprintf(f, "  skipped  %s: %s\n", json_string_value(json_object_get(x, "id")),
+			json_is_string(reason) ? json_string_value(reason) : "no reason given");
+	}
+}
+
+static int cli_device_assign(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	const char *selector = cli_args_get(a, "--selector"), *release;
+	struct fl_buf target = FL_BUF_INIT;
+	struct fl_selector *sel = NULL;
+	json_t *body = NULL, *reply = NULL, *summary = NULL;
+	int rc;
+
+	if (selector ? a->npos != 1 : a->npos != 2)
+		return cli_usage(ctx, err,
+				 "usage: fairlead device assign ID NAME@VERSION | --selector EXPR "
+				 "NAME@VERSION");
+	release = a->pos[a->npos - 1];
+	if ((rc = check_release_ref(ctx, release, err)) < 0)
+		return rc;
+	if (selector) {
+		/* An empty selector would match the whole fleet: say so. */
+		if (!*selector)
+			return cli_usage(ctx, err, "--selector is empty");
+		if (fl_selector_parse(&sel, selector, err) < 0)
+			return cli_usage(ctx, err, "--selector: %s", err->msg);
+		fl_selector_free(sel);
+		rc = fl_buf_puts(&target, "/api/v1/assign");
+	} else if ((rc = device_target(&target, ctx, a->pos[0], "/assign", err)) < 0) {
+		return rc;
+	}
+	body = json_pack("{sssb}", "release", release, "rollback", cli_args_has(a, "--rollback"));
+	if (rc < 0 || !body ||
+	    (selector && json_object_set_new(body, "selector", json_string(selector)) < 0)) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = cli_api(&reply, ctx, "POST", target.ptr, body, err)) < 0) {
+		fl_err_prefix(err, "cannot assign %s", release);
+		goto cleanup;
+	}
+	if (ctx->format == CLI_FMT_JSON) {
+		rc = cli_out_json(ctx->out, reply);
+	} else if (selector) {
+		print_assign_summary(ctx->out, release, reply);
+	} else {
+		/* One device answers with the DEVICE; the same summary keeps
+		 * scripts reading one format. */
+		if (!(summary = json_pack("{s[s]s[]}", "assigned", a->pos[0], "skipped"))) {
+			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		print_assign_summary(ctx->out, release, summary);
+	}
+cleanup:
+	fl_buf_release(&target);
+	json_decref(body);
+	json_decref(reply);
+	json_decref(summary);
+	return rc;
+}
+
+static const struct cli_optspec assign_opts[] = {
+    {"--selector", NULL, CLI_OPT_VALUE},
+    {"--rollback", NULL, CLI_OPT_FLAG},
+    {NULL, NULL, CLI_OPT_FLAG},
+};
+
 static const struct cli_optspec list_opts[] = {
     {"--selector", NULL, CLI_OPT_VALUE},
     {"--limit", NULL, CLI_OPT_VALUE},
@@ -478,11 +605,20 @@ static const struct cli_cmd device_cmds[] = {
      command_opts, 2, 2, cli_device_command},
     {"commands", "ID", "Lists a device's commands and their results.", NULL, NULL, 1, 1,
      cli_device_commands},
+    {"assign", "ID NAME@VERSION | --selector EXPR NAME@VERSION [--rollback]",
+     "Assigns a release to one device, or to every device the selector matches; prints how "
+     "many were assigned and which were skipped, and why (e.g. hardware not in the "
+     "release's list).",
+     "options:\n"
+     "  --selector EXPR  assign to the devices it matches instead of one ID\n"
+     "  --rollback       allow a release with a lower counter than the device runs\n"
+     "-o json: the server's reply (a DEVICE, or {assigned, skipped})\n",
+     assign_opts, 1, 2, cli_device_assign},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct cli_family cli_device_family = {
     "device",
-    "Devices: list, show, change state, label, desire, preauthorize, command.",
+    "Devices: list, show, change state, label, desire, preauthorize, command, assign.",
     device_cmds,
 };

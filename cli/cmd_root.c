@@ -1,6 +1,7 @@
 /*
  * cmd_root.c - `fairlead root`: create, sign, rotate and verify root
- * metadata offline (docs/releases.md has the key ceremony).
+ * metadata offline (docs/releases.md has the key ceremony), and push it to
+ * the server.
  *
  * create and rotate write unsigned envelopes; signatures are added one key
  * at a time with `root sign`, on whichever machine holds each key, so no
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "fairlead/crypto.h"
 #include "fairlead/envelope.h"
+#include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
@@ -292,6 +294,47 @@ cleanup:
 	return rc;
 }
 
+/* Publishes FILE as the server's newest root. The server is the judge of the
+ * chain (version N+1, old and new root keys); checking here that FILE is
+ * root metadata signed by a threshold of its own root keys and unexpired
+ * catches the usual mistake, a missing signature, before the request. */
+static int cli_root_push(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
+{
+	const char *path = a->pos[0];
+	struct fl_buf bytes;
+	struct fl_envelope e;
+	struct fl_trust_root t;
+	json_t *reply = NULL;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	fl_buf_init(&bytes, FL_ENVELOPE_MAX_BYTES);
+	if ((rc = fl_crypto_init()) < 0)
+		return fl_err_set(err, rc, "cannot initialise libsodium");
+	if ((rc = fl_fs_read(&bytes, path, err)) < 0 ||
+	    (rc = fl_envelope_parse(&e, bytes.ptr, bytes.len, err)) < 0 ||
+	    (rc = fl_trust_root_load(&t, &e, err)) < 0 ||
+	    (rc = fl_trust_root_chain(&t, NULL, 0, fl_now(), err)) < 0) {
+		fl_err_prefix(err, "'%s' (nothing was sent)", path);
+		goto cleanup;
+	}
+	/* The exact bytes: the signatures cover the payload, and the server
+	 * serves the envelope as it was pushed. */
+	if ((rc = cli_api_raw(&reply, ctx, "PUT", "/api/v1/root", bytes.ptr, bytes.len, err)) < 0) {
+		fl_err_prefix(err, "root v%lld refused", (long long)t.version);
+		goto cleanup;
+	}
+	if (ctx->format == CLI_FMT_JSON)
+		rc = cli_out_json(ctx->out, reply);
+	else
+		fprintf(ctx->out, "root v%lld published\n", (long long)t.version);
+cleanup:
+	json_decref(reply);
+	fl_envelope_release(&e);
+	fl_buf_release(&bytes);
+	return rc;
+}
+
 #define ROLE_OPTS(r)                                                                               \
 	{"--" r "-key", NULL, CLI_OPT_MULTI},                                                      \
 	{                                                                                          \
@@ -363,11 +406,16 @@ static const struct cli_cmd root_cmds[] = {
      "options:\n"
      "  --trusted OLD   the root trusted so far\n",
      verify_opts, 1, 1, cli_root_verify},
+    {"push", "FILE",
+     "Publishes signed root metadata FILE on the server (PUT /api/v1/root). The first root "
+     "must meet its own root threshold; each later one must be the next version, signed by "
+     "a threshold of the old and of the new root keys.",
+     "-o json: the server's reply {version}\n", NULL, 1, 1, cli_root_push},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct cli_family cli_root_family = {
     "root",
-    "Root of trust for releases, offline: create, sign, rotate, verify.",
+    "Root of trust for releases: create, sign, rotate, verify offline; push.",
     root_cmds,
 };

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fairlead/fs.h"
+#include "fairlead/log.h"
 #include "fairlead/util.h"
+#include "relstore/relstore.h"
 
 void cp_config_defaults(struct cp_config *c)
 {
@@ -16,6 +19,8 @@ void cp_config_defaults(struct cp_config *c)
 	c->threads = 16;
 	c->poll_interval = 30;
 	c->max_body = 1 << 20;
+	c->max_artifact = 2ULL << 30;
+	c->resign_ms = 60000;
 	c->max_header = 8192;
 	c->request_timeout_ms = 30000;
 	c->keepalive_ms = 500;
@@ -30,6 +35,38 @@ void cp_config_defaults(struct cp_config *c)
 	c->anon_burst = 100;
 }
 
+/* The release parts: the online key, the timestamp/assignment signer and the
+ * git store with its artifact cache and upload staging directory. */
+static int releases_open(struct cp_app *app, struct fl_err *err)
+{
+	const char *dir = app->cfg.data_dir;
+	char key[1100], repo[1100], cache[1100], staging[1100];
+	struct cp_signer signer;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s/keys/server.key", dir);
+	snprintf(repo, sizeof(repo), "%s/releases.git", dir);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	snprintf(staging, sizeof(staging), "%s/staging", dir);
+	if (!app->cfg.require_releases && (!fl_fs_exists(key) || !fl_fs_exists(repo)))
+		return 0;
+	if ((rc = cp_signer_load(&signer, key, err)) < 0)
+		return rc;
+	rc = cp_director_new(&app->director, app->store, &signer, err);
+	cp_signer_wipe(&signer);
+	if (rc < 0)
+		return rc;
+	if ((rc = cp_relstore_open(&app->relstore, repo, cache, err)) < 0) {
+		fl_err_prefix(err, "release repository %s", repo);
+		return rc;
+	}
+	if ((rc = fl_fs_mkdir_p(staging, 0700, err)) < 0)
+		return rc;
+	/* Uploads cut short by a crash leave *.tmp-* files; nothing refers to them. */
+	fl_fs_sweep_tmp(staging, NULL, NULL);
+	return cp_director_start(app->director, app->cfg.resign_ms, err);
+}
+
 int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *err)
 {
 	struct cp_app *app = calloc(1, sizeof(*app));
@@ -41,6 +78,7 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	app->cfg = *cfg;
 	app->started_at = fl_now();
+	pthread_mutex_init(&app->push_lock, NULL);
 	snprintf(db, sizeof(db), "%s/fairlead.db", cfg->data_dir);
 	if ((rc = cp_store_open(&app->store, db, -1, err)) < 0 ||
 	    (rc = cp_registry_new(&app->reg, err)) < 0 ||
@@ -53,7 +91,7 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_ratelimit_new(&app->rl_token, cfg->token_rate, cfg->token_burst, err)) < 0 ||
 	    (rc = cp_ratelimit_new(&app->rl_anon, cfg->anon_rate, cfg->anon_burst, err)) < 0 ||
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
-	    (rc = cp_wb_start(app->wb, err)) < 0) {
+	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = releases_open(app, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -70,6 +108,9 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 	if (app->wb)
 		rc = cp_wb_stop(app->wb, err);
 	cp_wb_free(app->wb);
+	cp_director_free(app->director);
+	cp_relstore_free(app->relstore);
+	pthread_mutex_destroy(&app->push_lock);
 	cp_ratelimit_free(app->rl_anon);
 	cp_ratelimit_free(app->rl_token);
 	cp_ratelimit_free(app->rl_device);

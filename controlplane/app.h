@@ -5,10 +5,12 @@
 #ifndef CP_APP_H
 #define CP_APP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/director.h"
 #include "core/expset.h"
 #include "core/ratelimit.h"
 #include "core/registry.h"
@@ -20,8 +22,13 @@ struct cp_config {
 	char listen[256];   /* "127.0.0.1:8443" */
 	char web_dir[1024]; /* console files; empty: none */
 	int threads;
-	int poll_interval; /* seconds suggested to agents */
-	size_t max_body;   /* bytes */
+	int poll_interval;     /* seconds suggested to agents */
+	size_t max_body;       /* bytes */
+	uint64_t max_artifact; /* bytes of one uploaded blob */
+	/* serve needs the release parts (DATA/keys/server.key, DATA/releases.git);
+	 * without it they are optional and the release routes answer 503. */
+	int require_releases;
+	int resign_ms;	   /* interval of the timestamp/assignment re-signing thread */
 	size_t max_header; /* bytes */
 	int request_timeout_ms;
 	int keepalive_ms;		  /* idle time a connection may hold a worker */
@@ -52,6 +59,13 @@ struct cp_app {
 	struct cp_expset *done_cmds;  /* "device cmd" results not yet flushed */
 	struct cp_ratelimit *rl_device, *rl_token, *rl_anon;
 	struct cp_wb *wb;
+	/* Releases (issue 3): NULL when the data directory has no server key or
+	 * release repository (unit tests of other parts). */
+	struct cp_relstore *relstore;
+	struct cp_director *director;
+	/* One push at a time: the counter check, the git commit and the row
+	 * insert must not interleave with another push. */
+	pthread_mutex_t push_lock;
 	struct cp_counters counters;
 	int64_t started_at;
 };

@@ -45,6 +45,7 @@ static const char usage_serve[] =
     "  --poll-interval SECS   check-in interval suggested to agents (default 30)\n"
     "  --flush-ms MS          write-behind interval (default 1000)\n"
     "  --max-body BYTES       request body limit (default 1048576)\n"
+    "  --max-artifact BYTES   limit of one uploaded artifact (default 2147483648)\n"
     "  --max-header BYTES     request header limit (default 8192)\n"
     "  --request-timeout-ms MS  (default 30000)\n"
     "  --keepalive-ms MS      idle keep-alive time per connection (default 500)\n"
@@ -215,7 +216,8 @@ int main(int argc, char **argv)
 		O_RTOK,
 		O_RANON,
 		O_LOG,
-		O_KEEPALIVE
+		O_KEEPALIVE,
+		O_ARTIFACT
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -232,6 +234,7 @@ int main(int argc, char **argv)
 	    {"rate-anon", required_argument, NULL, O_RANON},
 	    {"log-level", required_argument, NULL, O_LOG},
 	    {"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
+	    {"max-artifact", required_argument, NULL, O_ARTIFACT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -260,6 +263,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cp_config_defaults(&cfg);
+	/* A served data directory always has its release parts (init makes them). */
+	cfg.require_releases = 1;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -296,6 +301,19 @@ int main(int argc, char **argv)
 				return 2;
 			cfg.max_body = (size_t)v;
 			break;
+		case O_ARTIFACT: {
+			char *end;
+			unsigned long long n;
+
+			errno = 0;
+			n = strtoull(optarg, &end, 10);
+			if (errno || *end || n < 1 || optarg[0] == '-') {
+				fprintf(stderr, "fairleadd: --max-artifact must be a byte count\n");
+				return 2;
+			}
+			cfg.max_artifact = n;
+			break;
+		}
 		case O_HEADER:
 			if (num_opt(&v, optarg, 1024, 1L << 20, "--max-header") < 0)
 				return 2;

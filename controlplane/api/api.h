@@ -44,6 +44,13 @@ struct cp_req {
 	const char *query; /* raw query without '?', "" when none */
 	const char *body;
 	size_t body_len;
+	/* Streaming routes (CP_ROUTE_STREAM) get no body above; they read it
+	 * with read() (bytes read, 0 at the end, < 0 on error) up to
+	 * content_length (-1: not declared), and count what they read in
+	 * body_read so the HTTP layer knows whether the connection is reusable. */
+	int64_t content_length;
+	int (*read)(void *conn, void *buf, size_t len);
+	int64_t body_read;
 	const char *remote; /* client address */
 	char id[20];	    /* request id, also in X-Request-Id and the logs */
 	const char *(*header)(void *conn, const char *name);
@@ -60,9 +67,20 @@ struct cp_resp {
 	int status;
 	json_t *body;	     /* JSON reply (owned), or NULL */
 	int64_t retry_after; /* > 0: send Retry-After */
+	/* Other reply kinds, each instead of body: */
+	char *raw; /* exact JSON bytes to send (owned), e.g. a stored envelope */
+	size_t raw_len;
+	char *file_path; /* (owned) a file streamed from disk with Range and
+			  * If-None-Match handled by the HTTP layer; etag is its
+			  * strong ETag, e.g. "\"<sha256>\"" */
+	char etag[80];
+	int64_t head_length; /* >= 0 on a HEAD reply: its Content-Length */
 };
 
 typedef int (*cp_handler)(struct cp_resp *resp, struct cp_req *req, struct fl_err *err);
+
+/* The body is streamed to the handler instead of read into memory first. */
+#define CP_ROUTE_STREAM 1
 
 struct cp_route {
 	const char *method;
@@ -71,12 +89,16 @@ struct cp_route {
 	int roles; /* CP_ROLE_* allowed (tokens only) */
 	cp_handler handler;
 	const char *summary;
+	int flags; /* CP_ROUTE_* */
 };
 
 extern const struct cp_route cp_routes[];
 extern const size_t cp_routes_count;
 
 void cp_api_handle(struct cp_resp *resp, struct cp_req *req);
+/* The route method and raw path would reach, or NULL (no side effects): lets
+ * the HTTP layer decide before reading a body whether to stream it. */
+const struct cp_route *cp_api_route(const char *method, const char *path);
 void cp_resp_release(struct cp_resp *r);
 
 /* The error table: status and code name for an FL_E* code. */
@@ -100,6 +122,11 @@ void cp_audit_rec_init(struct cp_audit_rec *a, const struct cp_req *req, const c
  * most 64, "state" reserved) and inventory (flat short strings). */
 int cp_check_labels(const json_t *labels, struct fl_err *err);
 int cp_check_inventory(const json_t *inv, struct fl_err *err);
+/* Adds last_seen and online from memory to a device row (h_devices.c). */
+void cp_device_overlay(json_t *dev, struct cp_req *req);
+/* The "update" object of a device: assigned, state, progress, reason,
+ * running, in_sync (h_releases.c). */
+int cp_device_update_status(json_t **out, struct cp_req *req, json_t *dev, struct fl_err *err);
 
 /* A role's name and back. */
 const char *cp_role_name(int role);
@@ -129,5 +156,18 @@ int cp_h_etoken_revoke(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_audit_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_audit_head(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_stats(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_root_get(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_root_put(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_blob_put(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_blob_head(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_release_push(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_releases_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_release_show(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_device_assign(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_assign(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_artifact_get(struct cp_resp *, struct cp_req *, struct fl_err *);
+/* The update part of a check-in reply (h_releases.c). */
+int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
+		      const json_t *update, const json_t *inventory, struct fl_err *err);
 
 #endif

@@ -27,7 +27,9 @@ void cp_error_reply(struct cp_resp *resp, int code, const char *message)
 {
 	int status = cp_error_status(code);
 
-	json_decref(resp->body);
+	/* An error replaces whatever kind of reply the handler had begun. */
+	cp_resp_release(resp);
+	resp->head_length = -1;
 	resp->status = status;
 	if (status == 429 && resp->retry_after <= 0)
 		resp->retry_after = 1;

@@ -18,6 +18,7 @@
 #define MAX_REPORTED (64 * 1024)
 #define MAX_RESULTS  16
 #define DONE_TTL     600
+#define MAX_REASON   512
 
 static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 {
@@ -63,6 +64,45 @@ static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 	return 0;
 }
 
+/* Validates the agent's update status; *out is its compact JSON for the
+ * write-behind. */
+static int take_update(char **out, const json_t *u, struct fl_err *err)
+{
+	static const char *const allowed[] = {"release", "state", "progress", "reason", NULL};
+	static const char *const states[] = {"assigned",   "downloading",  "verifying",
+					     "installing", "health_check", "committed",
+					     "failed",	   "rolled_back"};
+	const char *release = NULL, *state = NULL, *reason = NULL, *at;
+	json_t *progress;
+	int known = 0, rc;
+
+	*out = NULL;
+	if (!json_is_object(u))
+		return fl_err_set(err, FL_EINVAL, "update must be an object");
+	if ((rc = fl_json_only(u, allowed, err)) < 0 ||
+	    (rc = fl_json_str(&release, u, "release", 1, err)) < 0 ||
+	    (rc = fl_json_str(&state, u, "state", 1, err)) < 0 ||
+	    (rc = fl_json_str(&reason, u, "reason", 0, err)) < 0)
+		return rc;
+	at = strchr(release, '@');
+	if (!at || strlen(release) > 129 || at - release > 64 || at == release || !at[1])
+		return fl_err_set(err, FL_EINVAL, "update.release must be NAME@VERSION");
+	for (size_t i = 0; i < FL_ARRAY_SIZE(states); i++)
+		known |= strcmp(state, states[i]) == 0;
+	if (!known)
+		return fl_err_set(err, FL_EINVAL, "unknown update.state '%.32s'", state);
+	progress = json_object_get(u, "progress");
+	if (progress && !json_is_null(progress) &&
+	    (!json_is_number(progress) || json_number_value(progress) < 0 ||
+	     json_number_value(progress) > 1))
+		return fl_err_set(err, FL_EINVAL, "update.progress must be a number 0..1");
+	if (reason && strlen(reason) > MAX_REASON)
+		return fl_err_set(err, FL_EINVAL, "update.reason over %d bytes", MAX_REASON);
+	if (!(*out = fl_json_dumps(u)))
+		return FL_ENOMEM;
+	return 0;
+}
+
 /* Commands still open for the device, minus those whose results are waiting
  * in the write-behind batch. */
 static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
@@ -90,10 +130,11 @@ static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
 
 int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	static const char *const allowed[] = {"inventory", "reported", "command_results",
-					      "desired_version", NULL};
+	static const char *const allowed[] = {"inventory",	 "reported", "command_results",
+					      "desired_version", "update",   NULL};
 	json_t *body = NULL, *inv = NULL, *rep = NULL, *results, *reply = NULL, *cmds = NULL;
-	char *inv_s = NULL, *rep_s = NULL;
+	json_t *update;
+	char *inv_s = NULL, *rep_s = NULL, *upd_s = NULL;
 	int64_t have_version = -1;
 	int inv_changed, rep_changed, rc;
 	struct cp_dev d;
@@ -118,6 +159,9 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		rc = rep_s ? fl_err_set(err, FL_ETOOBIG, "reported twin over 64 KiB") : FL_ENOMEM;
 		goto cleanup;
 	}
+	update = json_object_get(body, "update");
+	if (update && (rc = take_update(&upd_s, update, err)) < 0)
+		goto cleanup;
 	results = json_object_get(body, "command_results");
 	if (results && (rc = take_results(req, results, err)) < 0)
 		goto cleanup;
@@ -125,7 +169,7 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	cp_registry_touch(req->app->reg, req->who.id, req->now, inv_s ? fl_hash_str(inv_s) : 0,
 			  rep_s ? fl_hash_str(rep_s) : 0, &inv_changed, &rep_changed);
 	if ((rc = cp_wb_checkin(req->app->wb, req->who.id, req->now, inv_changed ? inv_s : NULL,
-				rep_changed ? rep_s : NULL)) < 0)
+				rep_changed ? rep_s : NULL, upd_s)) < 0)
 		goto cleanup;
 	atomic_fetch_add(&req->app->counters.checkins, 1);
 
@@ -153,6 +197,8 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		goto cleanup;
 	json_object_set_new(reply, "commands", cmds ? cmds : json_array());
 	cmds = NULL;
+	if ((rc = cp_checkin_update(reply, req, &d, update, inv, err)) < 0)
+		goto cleanup;
 	rc = cp_reply(resp, 200, reply);
 	reply = NULL;
 cleanup:
@@ -160,6 +206,7 @@ cleanup:
 	json_decref(reply);
 	free(inv_s);
 	free(rep_s);
+	free(upd_s);
 	json_decref(body);
 	return rc;
 }

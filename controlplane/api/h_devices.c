@@ -16,7 +16,7 @@
 
 /* Adds what memory knows better than the store: last seen (written behind)
  * and online, derived from the poll interval. */
-static void overlay(json_t *dev, struct cp_req *req)
+void cp_device_overlay(json_t *dev, struct cp_req *req)
 {
 	const char *id = json_string_value(json_object_get(dev, "id"));
 	int64_t mem = cp_registry_last_seen(req->app->reg, id);
@@ -96,7 +96,7 @@ int cp_h_devices_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 			if (!fl_selector_match(sel, json_object_get(dev, "labels"),
 					       json_string_value(json_object_get(dev, "state"))))
 				continue;
-			overlay(dev, req);
+			cp_device_overlay(dev, req);
 			json_array_append(out, dev);
 			if (json_array_size(out) == (size_t)limit) {
 				more = more || i + 1 < json_array_size(page);
@@ -144,17 +144,22 @@ static json_t *twin_delta(json_t *desired, json_t *reported)
 int cp_h_device_show(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
 	const char *id;
-	json_t *dev = NULL;
+	json_t *dev = NULL, *upd = NULL;
 	int rc;
 
 	if ((rc = cp_param_id(&id, req, 0, err)) < 0)
 		return rc;
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) < 0)
 		return rc;
-	overlay(dev, req);
+	cp_device_overlay(dev, req);
 	json_object_set_new(
 	    dev, "twin_delta",
 	    twin_delta(json_object_get(dev, "desired"), json_object_get(dev, "reported")));
+	if ((rc = cp_device_update_status(&upd, req, dev, err)) < 0) {
+		json_decref(dev);
+		return rc;
+	}
+	json_object_set_new(dev, "update", upd);
 	return cp_reply(resp, 200, dev);
 }
 
@@ -215,7 +220,7 @@ int cp_h_device_state(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	/* In memory right after the commit: the device's very next request sees it. */
 	cp_registry_set_state(req->app->reg, id, state);
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) == 0) {
-		overlay(dev, req);
+		cp_device_overlay(dev, req);
 		rc = cp_reply(resp, 200, dev);
 	}
 cleanup:
@@ -251,7 +256,7 @@ int cp_h_device_labels(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 	if ((rc = cp_store_device_set_labels(req->app->store, id, labels, &a, err)) < 0)
 		goto cleanup;
 	json_object_set(dev, "labels", labels);
-	overlay(dev, req);
+	cp_device_overlay(dev, req);
 	json_object_del(dev, "desired");
 	json_object_del(dev, "reported");
 	rc = cp_reply(resp, 200, json_incref(dev));
@@ -284,7 +289,7 @@ int cp_h_device_desired(struct cp_resp *resp, struct cp_req *req, struct fl_err 
 		goto cleanup;
 	cp_registry_set_desired_version(req->app->reg, id, version);
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) == 0) {
-		overlay(dev, req);
+		cp_device_overlay(dev, req);
 		rc = cp_reply(resp, 200, dev);
 	}
 cleanup:

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
+#include "fairlead/trust.h"
 #include "fairlead/util.h"
 
 #define CHALLENGE_TTL 120
@@ -54,6 +55,26 @@ int cp_check_inventory(const json_t *inv, struct fl_err *err)
 	json_object_foreach ((json_t *)(uintptr_t)inv, k, v) {
 		if (!fl_label_key_valid(k))
 			return fl_err_set(err, FL_EINVAL, "bad inventory key '%.64s'", k);
+		/* What the device runs, {"NAME": "VERSION"} (issue 3): the one
+		 * structured key, so the server can reconcile assigned against it. */
+		if (strcmp(k, "running") == 0) {
+			const char *name;
+			json_t *ver;
+
+			if (!json_is_object(v) || json_object_size(v) > 64)
+				return fl_err_set(err, FL_EINVAL,
+						  "inventory 'running' must be an object of at "
+						  "most 64 NAME: VERSION entries");
+			json_object_foreach (v, name, ver)
+				if (!fl_id_valid(name) || !json_is_string(ver) ||
+				    !fl_trust_semver_valid(json_string_value(ver)) ||
+				    json_string_length(ver) > 64)
+					return fl_err_set(err, FL_EINVAL,
+							  "inventory 'running': bad entry "
+							  "'%.64s'",
+							  name);
+			continue;
+		}
 		if (!json_is_string(v) || json_string_length(v) > 256 ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return fl_err_set(err, FL_EINVAL,

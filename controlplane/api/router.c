@@ -14,64 +14,87 @@
 #include "fairlead/log.h"
 #include "fairlead/util.h"
 
-#define OPS (CP_ROLE_ADMIN | CP_ROLE_OPERATOR | CP_ROLE_AUTOMATION)
+#define OPS	  (CP_ROLE_ADMIN | CP_ROLE_OPERATOR | CP_ROLE_AUTOMATION)
+#define RELS	  (CP_ROLE_ADMIN | CP_ROLE_RELEASE)
+#define ASSIGNERS (CP_ROLE_ADMIN | CP_ROLE_RELEASE | CP_ROLE_OPERATOR | CP_ROLE_AUTOMATION)
 
 /* The API. Each route states who may call it; _routes serves this table and
  * tests check docs/openapi.yaml and the role matrix against it. */
 /* clang-format off */
 const struct cp_route cp_routes[] = {
-	{"GET", "/api/v1/health", CP_AUTH_NONE, 0, cp_h_health, "liveness and version"},
-	{"GET", "/api/v1/_routes", CP_AUTH_NONE, 0, cp_h_routes, "this route table"},
+	{"GET", "/api/v1/health", CP_AUTH_NONE, 0, cp_h_health, "liveness and version", 0},
+	{"GET", "/api/v1/_routes", CP_AUTH_NONE, 0, cp_h_routes, "this route table", 0},
 	{"GET", "/api/v1/_stats", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER, cp_h_stats,
-	 "server internals: counters, write-behind lag"},
+	 "server internals: counters, write-behind lag", 0},
 	{"POST", "/api/v1/enroll/challenge", CP_AUTH_NONE, 0, cp_h_enroll_challenge,
-	 "a single-use challenge for proof of possession"},
+	 "a single-use challenge for proof of possession", 0},
 	{"POST", "/api/v1/enroll", CP_AUTH_NONE, 0, cp_h_enroll,
-	 "enroll a device by token or preauthorization"},
+	 "enroll a device by token or preauthorization", 0},
 	{"POST", "/api/v1/device/checkin", CP_AUTH_DEVICE, 0, cp_h_checkin,
-	 "device check-in: inventory, twin, commands"},
+	 "device check-in: inventory, twin, commands", 0},
 	{"POST", "/api/v1/device/rotate-key", CP_AUTH_DEVICE, 0, cp_h_rotate_key,
-	 "rotate the device key (signed by old and new key)"},
+	 "rotate the device key (signed by old and new key)", 0},
 	{"GET", "/api/v1/devices", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_devices_list,
-	 "list devices by selector, with cursor pagination"},
+	 "list devices by selector, with cursor pagination", 0},
 	{"POST", "/api/v1/devices/preauthorize", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
-	 cp_h_device_preauth, "preauthorize a device id and public key"},
+	 cp_h_device_preauth, "preauthorize a device id and public key", 0},
 	{"GET", "/api/v1/devices/{id}", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_device_show,
-	 "one device with inventory and twin"},
+	 "one device with inventory and twin", 0},
 	{"POST", "/api/v1/devices/{id}/accept", CP_AUTH_TOKEN, OPS, cp_h_device_state,
-	 "accept a device"},
+	 "accept a device", 0},
 	{"POST", "/api/v1/devices/{id}/reject", CP_AUTH_TOKEN, OPS, cp_h_device_state,
-	 "reject a device"},
+	 "reject a device", 0},
 	{"POST", "/api/v1/devices/{id}/quarantine", CP_AUTH_TOKEN, OPS, cp_h_device_state,
-	 "quarantine a device"},
+	 "quarantine a device", 0},
 	{"POST", "/api/v1/devices/{id}/revoke", CP_AUTH_TOKEN, OPS, cp_h_device_state,
-	 "revoke a device"},
+	 "revoke a device", 0},
 	{"POST", "/api/v1/devices/{id}/decommission", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
-	 cp_h_device_state, "decommission a device"},
+	 cp_h_device_state, "decommission a device", 0},
 	{"POST", "/api/v1/devices/{id}/labels", CP_AUTH_TOKEN, OPS, cp_h_device_labels,
-	 "set or remove labels"},
+	 "set or remove labels", 0},
 	{"PUT", "/api/v1/devices/{id}/desired", CP_AUTH_TOKEN, OPS, cp_h_device_desired,
-	 "replace the desired twin"},
+	 "replace the desired twin", 0},
 	{"POST", "/api/v1/devices/{id}/commands", CP_AUTH_TOKEN, OPS, cp_h_command_create,
-	 "queue a command for the agent"},
+	 "queue a command for the agent", 0},
 	{"GET", "/api/v1/devices/{id}/commands", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_commands_list,
-	 "commands of a device"},
+	 "commands of a device", 0},
 	{"POST", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_token_create,
-	 "create an API token"},
+	 "create an API token", 0},
 	{"GET", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_tokens_list,
-	 "list API tokens"},
+	 "list API tokens", 0},
 	{"DELETE", "/api/v1/tokens/{id}", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_token_revoke,
-	 "revoke an API token"},
+	 "revoke an API token", 0},
 	{"POST", "/api/v1/enroll-tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
-	 cp_h_etoken_create, "create an enrollment token"},
+	 cp_h_etoken_create, "create an enrollment token", 0},
 	{"GET", "/api/v1/enroll-tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
-	 cp_h_etokens_list, "list enrollment tokens"},
+	 cp_h_etokens_list, "list enrollment tokens", 0},
 	{"DELETE", "/api/v1/enroll-tokens/{id}", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_OPERATOR,
-	 cp_h_etoken_revoke, "revoke an enrollment token"},
+	 cp_h_etoken_revoke, "revoke an enrollment token", 0},
 	{"GET", "/api/v1/audit", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER, cp_h_audit_list,
-	 "audit entries after a sequence number"},
+	 "audit entries after a sequence number", 0},
 	{"GET", "/api/v1/audit/head", CP_AUTH_TOKEN, CP_ROLE_ADMIN | CP_ROLE_VIEWER,
-	 cp_h_audit_head, "the newest audit entry's seq and hash"},
+	 cp_h_audit_head, "the newest audit entry's seq and hash", 0},
+	{"GET", "/api/v1/root", CP_AUTH_NONE, 0, cp_h_root_get, "the newest root envelope", 0},
+	{"GET", "/api/v1/root/{version}", CP_AUTH_NONE, 0, cp_h_root_get,
+	 "the root envelope of one version", 0},
+	{"PUT", "/api/v1/root", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_root_put,
+	 "install the first root or the next version", 0},
+	{"PUT", "/api/v1/blobs/{sha256}", CP_AUTH_TOKEN, RELS, cp_h_blob_put,
+	 "upload an artifact (streamed, hashed, staged)", CP_ROUTE_STREAM},
+	{"HEAD", "/api/v1/blobs/{sha256}", CP_AUTH_TOKEN, RELS, cp_h_blob_head,
+	 "whether an artifact is staged or stored, and its length", 0},
+	{"POST", "/api/v1/releases", CP_AUTH_TOKEN, RELS, cp_h_release_push,
+	 "push a signed release whose artifacts are staged", 0},
+	{"GET", "/api/v1/releases", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_releases_list,
+	 "list releases", 0},
+	{"GET", "/api/v1/releases/{name}/{version}", CP_AUTH_TOKEN, CP_ROLES_ALL,
+	 cp_h_release_show, "one release with its metadata and envelope", 0},
+	{"POST", "/api/v1/devices/{id}/assign", CP_AUTH_TOKEN, ASSIGNERS, cp_h_device_assign,
+	 "assign a release to a device", 0},
+	{"POST", "/api/v1/assign", CP_AUTH_TOKEN, ASSIGNERS, cp_h_assign,
+	 "assign a release to every device a selector matches", 0},
+	{"GET", "/api/v1/device/artifacts/{sha256}", CP_AUTH_DEVICE, 0, cp_h_artifact_get,
+	 "download an artifact (Range, ETag)", 0},
 };
 /* clang-format on */
 const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);
@@ -191,7 +214,7 @@ int cp_param_id(const char **out, struct cp_req *req, int n, struct fl_err *err)
 
 int cp_reply(struct cp_resp *resp, int status, json_t *body)
 {
-	json_decref(resp->body);
+	cp_resp_release(resp);
 	resp->status = status;
 	resp->body = body;
 	return body ? 0 : FL_ENOMEM;
@@ -201,6 +224,10 @@ void cp_resp_release(struct cp_resp *r)
 {
 	json_decref(r->body);
 	r->body = NULL;
+	free(r->raw);
+	r->raw = NULL;
+	free(r->file_path);
+	r->file_path = NULL;
 }
 
 int cp_body_object(json_t **out, struct cp_req *req, const char *const *allowed, struct fl_err *err)
@@ -326,6 +353,19 @@ static int rate_limit(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	return 0;
 }
 
+const struct cp_route *cp_api_route(const char *method, const char *path)
+{
+	struct cp_req scratch;
+
+	for (size_t i = 0; i < cp_routes_count; i++) {
+		memset(&scratch, 0, sizeof(scratch));
+		if (match(&scratch, cp_routes[i].pattern, path) > 0 &&
+		    strcmp(cp_routes[i].method, method) == 0)
+			return &cp_routes[i];
+	}
+	return NULL;
+}
+
 void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 {
 	const struct cp_route *r = NULL;
@@ -333,6 +373,7 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 	int path_known = 0, rc = 0;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->head_length = -1;
 	atomic_fetch_add(&req->app->counters.requests, 1);
 	for (size_t i = 0; i < cp_routes_count; i++) {
 		int m = match(req, cp_routes[i].pattern, req->path);

@@ -76,6 +76,7 @@ static int load_one(const struct cp_device_core *c, void *ctx)
 	d.desired_version = c->desired_version;
 	d.last_seen = c->last_seen;
 	d.open_commands = c->open_commands;
+	memcpy(d.assigned, c->assigned, sizeof(d.assigned));
 	return put_locked(r, &d) < 0;
 }
 
@@ -148,6 +149,16 @@ void cp_registry_set_desired_version(struct cp_registry *r, const char *id, int6
 	pthread_mutex_lock(&r->lock);
 	if ((e = fl_map_get(&r->by_id, id)))
 		e->desired_version = v;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void cp_registry_set_assigned(struct cp_registry *r, const char *id, const char *assigned)
+{
+	struct cp_dev *e;
+
+	pthread_mutex_lock(&r->lock);
+	if ((e = fl_map_get(&r->by_id, id)))
+		snprintf(e->assigned, sizeof(e->assigned), "%s", assigned);
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -24,6 +24,7 @@ struct cp_dev {
 	int open_commands;
 	uint64_t inventory_hash; /* of the last inventory written, to skip no-ops */
 	uint64_t reported_hash;
+	char assigned[160]; /* "NAME@VERSION" of the device's assignment, "" when none */
 };
 
 struct cp_registry;
@@ -41,6 +42,8 @@ int cp_registry_by_id(struct cp_dev *out, struct cp_registry *r, const char *id)
 int cp_registry_put(struct cp_registry *r, const struct cp_dev *d);
 void cp_registry_set_state(struct cp_registry *r, const char *id, const char *state);
 void cp_registry_set_desired_version(struct cp_registry *r, const char *id, int64_t v);
+/* Records the device's assignment ("" when none). */
+void cp_registry_set_assigned(struct cp_registry *r, const char *id, const char *assigned);
 void cp_registry_add_commands(struct cp_registry *r, const char *id, int delta);
 /* Records a check-in. *inv_changed / *rep_changed tell whether the hashes
  * differ from the last ones recorded (and records the new ones). */

@@ -38,6 +38,7 @@ static void batch_release(struct batch *b)
 
 		free(r->inventory);
 		free(r->reported);
+		free(r->update);
 		free(r);
 	}
 	fl_map_release(&b->devices);
@@ -89,7 +90,7 @@ static int dup_into(char **dst, const char *src)
 }
 
 int cp_wb_checkin(struct cp_wb *wb, const char *device_id, int64_t now, const char *inventory,
-		  const char *reported)
+		  const char *reported, const char *update)
 {
 	struct cp_checkin_rec *r;
 	int rc = 0;
@@ -107,7 +108,8 @@ int cp_wb_checkin(struct cp_wb *wb, const char *device_id, int64_t now, const ch
 	}
 	if (now > r->last_seen)
 		r->last_seen = now;
-	if (dup_into(&r->inventory, inventory) < 0 || dup_into(&r->reported, reported) < 0)
+	if (dup_into(&r->inventory, inventory) < 0 || dup_into(&r->reported, reported) < 0 ||
+	    dup_into(&r->update, update) < 0)
 		rc = FL_ENOMEM;
 	if (!wb->cur.oldest_ms)
 		wb->cur.oldest_ms = fl_mono_ms();
@@ -179,9 +181,14 @@ static void requeue(struct cp_wb *wb, struct batch *b)
 				cur->reported = old->reported;
 				old->reported = NULL;
 			}
+			if (!cur->update) {
+				cur->update = old->update;
+				old->update = NULL;
+			}
 		}
 		free(old->inventory);
 		free(old->reported);
+		free(old->update);
 		free(old);
 	}
 	fl_map_release(&b->devices);

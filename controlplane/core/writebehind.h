@@ -33,10 +33,11 @@ int cp_wb_start(struct cp_wb *wb, struct fl_err *err);
 int cp_wb_stop(struct cp_wb *wb, struct fl_err *err);
 void cp_wb_free(struct cp_wb *wb);
 
-/* Records a check-in; inventory/reported are compact JSON or NULL (no change)
- * and are copied. */
+/* Records a check-in; inventory/reported/update are compact JSON or NULL (no
+ * change) and are copied. update is the validated update status the agent
+ * reported (store.h, struct cp_checkin_rec). */
 int cp_wb_checkin(struct cp_wb *wb, const char *device_id, int64_t now, const char *inventory,
-		  const char *reported);
+		  const char *reported, const char *update);
 /* Records a command status change (delivered, ok, error); result is compact
  * JSON or NULL, copied. */
 int cp_wb_command(struct cp_wb *wb, const char *device_id, const char *cmd_id, const char *status,

@@ -19,9 +19,11 @@ int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx, s
 				"SELECT d.id, d.state, d.labels, d.desired_version, "
 				"COALESCE(d.last_seen, 0), k.keyid, k.pubkey, "
 				"(SELECT COUNT(*) FROM commands c WHERE c.device_id = d.id AND "
-				"c.status IN ('queued', 'delivered')) "
+				"c.status IN ('queued', 'delivered')), "
+				"a.release_name || '@' || a.release_version "
 				"FROM devices d LEFT JOIN device_keys k "
-				"ON k.device_id = d.id AND k.active = 1",
+				"ON k.device_id = d.id AND k.active = 1 "
+				"LEFT JOIN assignments a ON a.device_id = d.id",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return cp_db_error(db, err);
@@ -47,6 +49,9 @@ int cp_store_devices_load(struct cp_store *s, cp_device_core_cb cb, void *ctx, s
 				d.keyid[0] = '\0';
 		}
 		d.open_commands = sqlite3_column_int(st, 7);
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+			snprintf(d.assigned, sizeof(d.assigned), "%s",
+				 (const char *)sqlite3_column_text(st, 8));
 		stop = cb(&d, ctx);
 		json_decref(d.labels);
 		if (stop)
@@ -261,6 +266,19 @@ int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *rec
 				"inventory = COALESCE(?, inventory), "
 				"reported = COALESCE(?, reported) WHERE id = ?",
 				"isss", r->last_seen, r->inventory, r->reported, r->device_id);
+		/* json_extract reads the fields back from the validated record, so
+		 * one statement serves every shape of it. */
+		if (rc >= 0 && r->update)
+			rc = cp_db_exec(
+			    db, err,
+			    "INSERT INTO device_updates (device_id, release, state, progress, "
+			    "reason, updated_at) SELECT id, json_extract(?1, '$.release'), "
+			    "json_extract(?1, '$.state'), json_extract(?1, '$.progress'), "
+			    "json_extract(?1, '$.reason'), ?2 FROM devices WHERE id = ?3 "
+			    "ON CONFLICT (device_id) DO UPDATE SET release = excluded.release, "
+			    "state = excluded.state, progress = excluded.progress, "
+			    "reason = excluded.reason, updated_at = excluded.updated_at",
+			    "sis", r->update, r->last_seen, r->device_id);
 	}
 	for (size_t i = 0; i < nres && rc >= 0; i++) {
 		const struct cp_command_result *c = &res[i];

@@ -50,6 +50,7 @@ struct cp_device_core {
 	int64_t desired_version;
 	int64_t last_seen; /* 0: never */
 	int open_commands;
+	char assigned[160]; /* "NAME@VERSION" of its assignment, "" when none */
 };
 
 /* Calls cb for every device with its active key; cb returns non-zero to stop.
@@ -104,6 +105,9 @@ struct cp_checkin_rec {
 	int64_t last_seen;
 	char *inventory; /* compact JSON or NULL: unchanged */
 	char *reported;	 /* compact JSON or NULL: unchanged */
+	/* The update status the agent reported (device_updates), or NULL:
+	 * compact JSON {"release","state","progress"?,"reason"?}, validated. */
+	char *update;
 };
 struct cp_command_result {
 	char id[48];
@@ -114,6 +118,81 @@ struct cp_command_result {
 };
 int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *recs, size_t n,
 			    const struct cp_command_result *res, size_t nres, struct fl_err *err);
+
+/* --- releases (issue 3) ---------------------------------------------- */
+
+/* Root envelopes by version. cp_store_root_get with version 0 gives the
+ * newest; *out_version its version. FL_ENOTFOUND when there is none. */
+int cp_store_root_get(char **out, int64_t *out_version, struct cp_store *s, int64_t version,
+		      struct fl_err *err);
+/* Adds root `version`; FL_EEXISTS when present, FL_ECONFLICT when it is not
+ * exactly the newest + 1 (or 1 on an empty table). */
+int cp_store_root_add(struct cp_store *s, int64_t version, const char *envelope, int64_t now,
+		      const struct cp_audit_rec *a, struct fl_err *err);
+
+struct cp_release_row {
+	const char *name, *version, *kind;
+	int64_t counter;
+	const json_t *hardware; /* borrowed array */
+	const char *commit;
+	const char *sha256;   /* of envelope */
+	const char *envelope; /* the exact stored bytes */
+	int64_t created_at;
+};
+/* Inserts a release. FL_EEXISTS for a known name@version; FL_ECONFLICT when
+ * counter is not above every counter of the name. */
+int cp_store_release_add(struct cp_store *s, const struct cp_release_row *r,
+			 const struct cp_audit_rec *a, struct fl_err *err);
+/* The highest counter of name, 0 when none. */
+int cp_store_release_max_counter(int64_t *out, struct cp_store *s, const char *name,
+				 struct fl_err *err);
+/* [{"name","version","kind","counter","commit","sha256","created_at"}...]
+ * sorted by name, counter. */
+int cp_store_releases_list(json_t **out, struct cp_store *s, struct fl_err *err);
+/* One release: the summary plus "hardware" (array) and "envelope" (text).
+ * FL_ENOTFOUND when absent. */
+int cp_store_release_get(json_t **out, struct cp_store *s, const char *name, const char *version,
+			 struct fl_err *err);
+/* {"NAME@VERSION": sha256, ...} of every release, for the timestamp. */
+int cp_store_release_digests(json_t **out, struct cp_store *s, struct fl_err *err);
+
+/* The newest signed timestamp, FL_ENOTFOUND when none. */
+int cp_store_timestamp_latest(char **out, int64_t *version, int64_t *expires, struct cp_store *s,
+			      struct fl_err *err);
+/* Adds a timestamp (version above every earlier one, else FL_EEXISTS) and
+ * drops versions older than the newest few. */
+int cp_store_timestamp_add(struct cp_store *s, int64_t version, const char *envelope,
+			   int64_t expires, int64_t now, struct fl_err *err);
+
+struct cp_assignment_row {
+	const char *device_id;
+	const char *name, *version;
+	int64_t counter;
+	int rollback;
+	int64_t issued_at, expires_at;
+	const char *envelope; /* signed by the server's director key */
+};
+/* Sets (replaces) the device's assignment. FL_ENOTFOUND for an unknown
+ * device or release. */
+int cp_store_assignment_set(struct cp_store *s, const struct cp_assignment_row *r,
+			    const struct cp_audit_rec *a, struct fl_err *err);
+/* {"device_id","release_name","release_version","counter","rollback",
+ * "issued_at","expires_at","envelope","release_envelope"}; FL_ENOTFOUND when
+ * the device has none. */
+int cp_store_assignment_get(json_t **out, struct cp_store *s, const char *device_id,
+			    struct fl_err *err);
+/* Assignments expiring before `before`, at most limit, soonest first, in the
+ * form of cp_store_assignment_get without envelopes. */
+int cp_store_assignments_expiring(json_t **out, struct cp_store *s, int64_t before, int limit,
+				  struct fl_err *err);
+/* Replaces a re-signed assignment's envelope and times, if it still is the
+ * device's assignment of name@version (0 changed rows is not an error). */
+int cp_store_assignment_resign(struct cp_store *s, const struct cp_assignment_row *r,
+			       struct fl_err *err);
+/* The device's last reported update status: {"release","state","progress",
+ * "reason","updated_at"}, or FL_ENOTFOUND. */
+int cp_store_device_update_get(json_t **out, struct cp_store *s, const char *device_id,
+			       struct fl_err *err);
 
 /* --- preauthorization -------------------------------------------------- */
 

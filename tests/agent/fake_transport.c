@@ -37,6 +37,94 @@ static int fake_json(void *ctx, json_t **out, const char *method, const char *ta
 	return 0;
 }
 
+static int fake_fetch(void *ctx, long *status, const char *target, int64_t offset,
+		      int64_t max_bytes, fl_httpc_sink sink, void *sink_ctx, long low_speed_bps,
+		      long low_speed_s, struct fl_err *err)
+{
+	static const char prefix[] = "/api/v1/device/artifacts/";
+	struct fake *f = ctx;
+	struct fake_blob *b = NULL;
+	unsigned char *data;
+	size_t len, end, pos, sent = 0;
+	int stall = 0;
+
+	(void)low_speed_bps;
+	(void)low_speed_s;
+	if (f->nfetch < sizeof(f->offsets) / sizeof(f->offsets[0]))
+		f->offsets[f->nfetch] = offset;
+	f->nfetch++;
+	*status = 404;
+	for (size_t i = 0; i < f->nblobs; i++)
+		if (strncmp(target, prefix, sizeof(prefix) - 1) == 0 &&
+		    strcmp(target + sizeof(prefix) - 1, f->blobs[i].sha) == 0)
+			b = &f->blobs[i];
+	if (!b)
+		return fl_err_set(err, FL_ENOTFOUND, "download failed (HTTP 404)");
+	if (offset > 0 && f->ignore_range) {
+		*status = 200;
+		return fl_err_set(err, FL_ECONFLICT, "server ignored the Range request");
+	}
+	len = b->len + (f->fetch_mode == FAKE_FETCH_EXTRA ? 16 : 0);
+	if (!(data = calloc(1, len + 1)))
+		abort();
+	memcpy(data, b->data, b->len);
+	if (f->fetch_mode == FAKE_FETCH_WRONG && len > 0)
+		data[len / 2] ^= 0x01;
+	if (f->fetch_mode == FAKE_FETCH_TRUNCATE && len > 0)
+		len--;
+	end = len;
+	if ((size_t)offset > len)
+		offset = (int64_t)len;
+	if (f->stalls > 0) {
+		f->stalls--;
+		stall = 1;
+		end = (size_t)offset + (len - (size_t)offset) / 2;
+	}
+	*status = offset > 0 ? 206 : 200;
+	/* Chunks, as libcurl hands them over; never past max_bytes. */
+	for (pos = (size_t)offset; pos < end;) {
+		size_t n = end - pos > 1000 ? 1000 : end - pos;
+
+		if ((int64_t)(sent + n) > max_bytes) {
+			n = (size_t)max_bytes - sent;
+			if (n > 0 && sink(sink_ctx, data + pos, n) != 0)
+				break;
+			free(data);
+			return fl_err_set(err, FL_ETOOBIG,
+					  "server sent more than the %lld bytes expected",
+					  (long long)max_bytes);
+		}
+		if (sink(sink_ctx, data + pos, n) != 0) {
+			free(data);
+			return fl_err_set(err, FL_ERROR, "download stopped by the receiver");
+		}
+		pos += n;
+		sent += n;
+	}
+	free(data);
+	if (stall)
+		return fl_err_set(err, FL_ETIMEOUT, "transfer stalled");
+	return 0;
+}
+
+void fake_blob(struct fake *f, const char *sha, const void *data, size_t len)
+{
+	struct fake_blob *b;
+
+	if (f->nblobs >= sizeof(f->blobs) / sizeof(f->blobs[0]))
+		abort();
+	b = &f->blobs[f->nblobs++];
+	if (sha)
+		snprintf(b->sha, sizeof(b->sha), "%s", sha);
+	else
+		fl_sha256_hex(b->sha, data, len);
+	b->data = malloc(len + 1);
+	if (!b->data)
+		abort();
+	memcpy(b->data, data, len);
+	b->len = len;
+}
+
 static void fake_set_signer(void *ctx, const char *keyid, const uint8_t sk[FL_ED25519_SK_LEN])
 {
 	struct fake *f = ctx;
@@ -51,6 +139,8 @@ static void fake_free(void *ctx)
 
 	for (size_t i = 0; i < f->n; i++)
 		free(f->replies[i].json);
+	for (size_t i = 0; i < f->nblobs; i++)
+		free(f->blobs[i].data);
 	json_decref(f->requests);
 	free(f);
 }
@@ -65,6 +155,7 @@ struct ag_transport *fake_new(struct fake **out)
 	f->requests = json_array();
 	t->ctx = f;
 	t->json = fake_json;
+	t->fetch = fake_fetch;
 	t->set_signer = fake_set_signer;
 	t->free = fake_free;
 	*out = f;

@@ -22,6 +22,21 @@ struct fake_reply {
 	char msg[128];
 };
 
+/* Artifact downloads: blobs served by GET /api/v1/device/artifacts/SHA with
+ * the contract of fl_httpc_fetch, and ways to misbehave. */
+enum fake_fetch_mode {
+	FAKE_FETCH_OK,
+	FAKE_FETCH_TRUNCATE, /* the blob minus its last byte, then a clean end */
+	FAKE_FETCH_EXTRA,    /* the blob plus 16 bytes */
+	FAKE_FETCH_WRONG,    /* one byte in the middle flipped */
+};
+
+struct fake_blob {
+	char sha[65];
+	unsigned char *data;
+	size_t len;
+};
+
 struct fake {
 	struct fake_reply replies[64];
 	size_t n, next;
@@ -31,11 +46,20 @@ struct fake {
 	void *user;
 	json_t *requests; /* [{"method","target","body","keyid"}...] */
 	char keyid[64];	  /* current signer, "" when unsigned */
+	struct fake_blob blobs[8];
+	size_t nblobs;
+	enum fake_fetch_mode fetch_mode;
+	int ignore_range;    /* answer Range requests with the whole body */
+	int stalls;	     /* next fetches deliver half of what is left, then time out */
+	int64_t offsets[64]; /* offset of each fetch */
+	size_t nfetch;
 };
 
 /* A new transport whose ctx is *f (owned by the transport). */
 struct ag_transport *fake_new(struct fake **f);
 void fake_push(struct fake *f, int rc, const char *json, int64_t retry_after, const char *msg);
+/* Serves data under sha (NULL: the SHA-256 of data); copies it. */
+void fake_blob(struct fake *f, const char *sha, const void *data, size_t len);
 /* Request i (borrowed); NULL when out of range. */
 json_t *fake_req(const struct fake *f, size_t i);
 size_t fake_nreq(const struct fake *f);

@@ -130,7 +130,7 @@ Test(agent_rotate, lost_reply_then_checkin_with_new_key_promotes)
 	struct ag_key old, pending, now;
 	struct fake_clock fc;
 	struct ag_clock clock;
-	struct ag_poll_opts po = {dir, NULL, NULL, NULL, 0};
+	struct ag_poll_opts po = {.dir = dir};
 	struct ag_poll *p = NULL;
 	char newid[FL_KEYID_LEN + 1], idk[FL_KEYID_LEN + 1];
 	struct fl_err err = {0};
@@ -188,7 +188,7 @@ Test(agent_rotate, new_key_unknown_old_key_works_discards_new)
 	struct ag_key old, nk, now;
 	struct fake_clock fc;
 	struct ag_clock clock;
-	struct ag_poll_opts po = {dir, NULL, NULL, NULL, 0};
+	struct ag_poll_opts po = {.dir = dir};
 	struct ag_poll *p = NULL;
 	struct fl_err err = {0};
 	int64_t delay;
@@ -223,7 +223,7 @@ Test(agent_rotate, undecided_outcomes_keep_both_keys)
 	struct ag_key old, nk, now;
 	struct fake_clock fc;
 	struct ag_clock clock;
-	struct ag_poll_opts po = {dir, NULL, NULL, NULL, 0};
+	struct ag_poll_opts po = {.dir = dir};
 	struct ag_poll *p = NULL;
 	struct fl_err err = {0};
 	int64_t delay;
@@ -267,7 +267,7 @@ Test(agent_rotate, stale_identity_keyid_is_repaired)
 	struct ag_key old, nk;
 	struct fake_clock fc;
 	struct ag_clock clock;
-	struct ag_poll_opts po = {dir, NULL, NULL, NULL, 0};
+	struct ag_poll_opts po = {.dir = dir};
 	struct ag_poll *p = NULL;
 	char idk[FL_KEYID_LEN + 1];
 	struct fl_err err = {0};

@@ -401,7 +401,8 @@ Test(router, route_table_is_complete)
 			      r->pattern);
 		cr_assert_eq(strncmp(r->pattern, "/api/v1/", 8), 0, "%s", r->pattern);
 		cr_assert(strcmp(r->method, "GET") == 0 || strcmp(r->method, "POST") == 0 ||
-			      strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0,
+			      strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0 ||
+			      strcmp(r->method, "HEAD") == 0,
 			  "%s", r->method);
 		if (r->auth == CP_AUTH_TOKEN)
 			cr_assert_neq(r->roles, 0, "%s %s admits no role", r->method, r->pattern);
@@ -460,4 +461,34 @@ Test(router, error_table)
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		cr_assert_eq(cp_error_status(t[i].code), t[i].status, "code %d", t[i].code);
+}
+
+Test(router, device_show_has_update_status)
+{
+	struct cp_enrollment e = {0};
+	uint8_t pk[FL_ED25519_PK_LEN], sk[FL_ED25519_SK_LEN];
+	char b64[64], keyid[FL_KEYID_LEN + 1];
+	json_t *labels = json_object(),
+	       *inv = json_pack("{s:s,s:{s:s}}", "os", "linux", "running", "det", "1.0.0"),
+	       *b = NULL;
+
+	fl_ed25519_keypair(pk, sk);
+	fl_b64_encode(b64, pk, sizeof(pk));
+	fl_keyid(keyid, pk);
+	e.device_id = "dev-u";
+	e.pubkey_b64 = b64;
+	e.keyid = keyid;
+	e.state = "accepted";
+	e.labels = labels;
+	e.inventory = inv;
+	e.now = fl_now();
+	cr_assert_eq(cp_store_device_enroll(app->store, &e, NULL, NULL), 0);
+	cr_assert_eq(call(&b, "GET", "/api/v1/devices/dev-u", NULL, ADMIN, NULL), 200);
+	cr_assert_eq(json_is_null(json_object_get(json_object_get(b, "update"), "assigned")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(
+			     json_object_get(json_object_get(b, "update"), "running"), "det")),
+			 "1.0.0");
+	json_decref(b);
+	json_decref(labels);
+	json_decref(inv);
 }

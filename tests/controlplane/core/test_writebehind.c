@@ -84,10 +84,10 @@ Test(writebehind, flush_writes_latest_values)
 	cr_assert_eq(cp_store_command_add(f.s, "c2", "dev-0", "ping", NULL, 3, NULL, NULL), 0);
 	cr_assert_eq(cp_wb_new(&wb, f.s, 60000, NULL), 0);
 
-	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 100, "{\"os\":\"v1\"}", "{\"r\":1}"), 0);
-	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 110, "{\"os\":\"v2\"}", NULL), 0);
-	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 105, NULL, NULL), 0); /* out of order */
-	cr_assert_eq(cp_wb_checkin(wb, "dev-1", 120, NULL, "{\"r\":9}"), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 100, "{\"os\":\"v1\"}", "{\"r\":1}", NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 110, "{\"os\":\"v2\"}", NULL, NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 105, NULL, NULL, NULL), 0); /* out of order */
+	cr_assert_eq(cp_wb_checkin(wb, "dev-1", 120, NULL, "{\"r\":9}", NULL), 0);
 	cr_assert_eq(cp_wb_command(wb, "dev-0", "c1", "delivered", NULL, 101), 0);
 	cr_assert_eq(cp_wb_command(wb, "dev-0", "c1", "ok", "{\"pong\":true}", 111), 0);
 	cr_assert_eq(cp_wb_command(wb, "dev-0", "c2", "delivered", NULL, 111), 0);
@@ -145,7 +145,7 @@ Test(writebehind, stop_flushes_pending)
 		char id[16];
 
 		snprintf(id, sizeof(id), "dev-%d", i);
-		cr_assert_eq(cp_wb_checkin(wb, id, 1000 + i, "{\"os\":\"x\"}", NULL), 0);
+		cr_assert_eq(cp_wb_checkin(wb, id, 1000 + i, "{\"os\":\"x\"}", NULL, NULL), 0);
 	}
 	cr_assert_eq(last_seen(&f, "dev-2"), 0);
 	cr_assert_eq(cp_wb_stop(wb, &err), 0, "%s", err.msg);
@@ -167,7 +167,7 @@ Test(writebehind, flusher_thread_writes_on_its_interval)
 	setup_store(&f, 1);
 	cr_assert_eq(cp_wb_new(&wb, f.s, 20, NULL), 0);
 	cr_assert_eq(cp_wb_start(wb, &err), 0);
-	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 4242, NULL, NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 4242, NULL, NULL, NULL), 0);
 	for (i = 0; i < 500 && last_seen(&f, "dev-0") != 4242; i++)
 		usleep(10000);
 	cr_assert_lt(i, 500, "the flusher never wrote");
@@ -198,7 +198,7 @@ Test(writebehind, failed_batch_is_kept_and_retried)
 	setup_store(&f, 1);
 	cr_assert_eq(cp_store_command_add(f.s, "cx", "dev-0", "ping", NULL, 2, NULL, NULL), 0);
 	cr_assert_eq(cp_wb_new(&wb, f.s, 60000, NULL), 0);
-	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 500, "{\"os\":\"a\"}", NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 500, "{\"os\":\"a\"}", NULL, NULL), 0);
 	cr_assert_eq(cp_wb_command(wb, "dev-0", "cx", "delivered", NULL, 500), 0);
 	/* Make every device update fail. */
 	raw(f.path, "CREATE TRIGGER wb_fail BEFORE UPDATE ON devices "
@@ -210,7 +210,7 @@ Test(writebehind, failed_batch_is_kept_and_retried)
 	cr_assert_eq(st.pending_devices, 1, "the failed batch was dropped");
 	cr_assert_eq(st.pending_results, 1);
 	/* Arrivals after the failure merge with the kept batch. */
-	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 400, NULL, "{\"r\":2}"), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 400, NULL, "{\"r\":2}", NULL), 0);
 	cr_assert_eq(cp_wb_command(wb, "dev-0", "cx", "ok", "{\"pong\":true}", 501), 0);
 	raw(f.path, "DROP TRIGGER wb_fail");
 	cr_assert_eq(cp_wb_flush(wb, &err), 0, "%s", err.msg);

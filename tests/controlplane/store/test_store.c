@@ -182,8 +182,10 @@ Test(store, open_creates_schema_at_latest_version)
 	cr_assert_eq(v, cp_store_latest_version());
 	cr_assert_eq(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
 				   "name IN ('devices', 'device_keys', 'preauthorized', "
-				   "'api_tokens', 'enroll_tokens', 'audit_log', 'commands')"),
-		     7);
+				   "'api_tokens', 'enroll_tokens', 'audit_log', 'commands', "
+				   "'roots', 'releases', 'assignments', 'device_updates', "
+				   "'timestamps')"),
+		     12);
 	cr_assert_eq(raw_int(path, "SELECT COUNT(*) FROM schema_migrations"),
 		     cp_store_latest_version());
 	cr_assert_eq(audit_count(s), 0);
@@ -222,6 +224,12 @@ static const struct {
 	"'" FL_AUDIT_GENESIS "', '%s');"},
     {2, "INSERT INTO commands (id, device_id, type, args, status, created_at) VALUES "
 	"('cmd-old', 'dev-old', 'ping', '{}', 'queued', 1600000200);"},
+    {3, "INSERT INTO roots (version, envelope, created_at) VALUES (1, '{}', 1600000300);"
+	"INSERT INTO releases (name, version, kind, counter, commit_id, sha256, envelope, "
+	"created_at) VALUES ('det', '1.0.0', 'model', 1, 'c0', 's0', '{}', 1600000300);"
+	"INSERT INTO assignments (device_id, release_name, release_version, counter, rollback, "
+	"issued_at, expires_at, envelope) VALUES ('dev-old', 'det', '1.0.0', 1, 0, 1600000300, "
+	"1600086700, '{}');"},
 };
 
 Test(store, upgrade_from_every_earlier_version_preserves_data)
@@ -841,5 +849,120 @@ Test(store, devices_page_and_missing_device)
 	cr_assert_eq(cp_store_devices_page(&page, s, NULL, 100, NULL), 0);
 	cr_assert_eq(json_array_size(page), 5);
 	json_decref(page);
+	cp_store_free(s);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void enroll_dev(struct cp_store *s, const char *id)
+{
+	struct key k;
+	struct cp_enrollment e = {0};
+	struct fl_err err = {0, ""};
+	json_t *labels = json_object();
+
+	new_key(&k);
+	e.device_id = id;
+	e.pubkey_b64 = k.b64;
+	e.keyid = k.keyid;
+	e.state = "accepted";
+	e.labels = labels;
+	e.now = NOW;
+	cr_assert_eq(cp_store_device_enroll(s, &e, NULL, &err), 0, "%s", err.msg);
+	json_decref(labels);
+}
+
+Test(store, roots_follow_versions)
+{
+	struct cp_store *s = open_store(db_path(), -1);
+	char *env = NULL;
+	int64_t v = 0;
+
+	cr_assert_eq(cp_store_root_get(&env, &v, s, 0, NULL), FL_ENOTFOUND);
+	/* the first root may start at any version (trust on first use) */
+	cr_assert_eq(cp_store_root_add(s, 3, "{\"v\":3}", NOW, NULL, NULL), 0);
+	cr_assert_eq(cp_store_root_add(s, 3, "{}", NOW, NULL, NULL), FL_ECONFLICT);
+	cr_assert_eq(cp_store_root_add(s, 5, "{}", NOW, NULL, NULL), FL_ECONFLICT);
+	cr_assert_eq(cp_store_root_add(s, 4, "{\"v\":4}", NOW, NULL, NULL), 0);
+	cr_assert_eq(cp_store_root_get(&env, &v, s, 0, NULL), 0);
+	cr_assert_eq(v, 4);
+	cr_assert_str_eq(env, "{\"v\":4}");
+	free(env);
+	cr_assert_eq(cp_store_root_get(&env, NULL, s, 3, NULL), 0);
+	cr_assert_str_eq(env, "{\"v\":3}");
+	free(env);
+	cr_assert_eq(cp_store_root_get(&env, NULL, s, 9, NULL), FL_ENOTFOUND);
+	cp_store_free(s);
+}
+
+Test(store, releases_counters_assignments_and_updates)
+{
+	struct cp_store *s = open_store(db_path(), -1);
+	json_t *hw = json_array(), *rows = NULL, *row = NULL;
+	struct cp_release_row r = {"det", "1.0.0", "model", 5, NULL, "c1", "s1", "E1\n", NOW};
+	struct cp_assignment_row a = {"dev-1", "det", "1.0.0", 5, 0, NOW, NOW + 86400, "A1"};
+	struct cp_audit_rec au = {"token:t (admin)", "release.push", "det", NULL};
+	struct cp_checkin_rec c = {0};
+	int64_t max = -1;
+
+	r.hardware = hw;
+	enroll_dev(s, "dev-1");
+	cr_assert_eq(cp_store_release_add(s, &r, &au, NULL), 0);
+	cr_assert_eq(audit_count(s), 1);
+	cr_assert_eq(cp_store_release_add(s, &r, &au, NULL), FL_EEXISTS);
+	r.version = "1.1.0";
+	r.sha256 = "s2";
+	cr_assert_eq(cp_store_release_add(s, &r, &au, NULL), FL_ECONFLICT, "same counter");
+	r.counter = 6;
+	cr_assert_eq(cp_store_release_add(s, &r, &au, NULL), 0);
+	cr_assert_eq(audit_count(s), 2, "refused pushes are not audited");
+	cr_assert_eq(cp_store_release_max_counter(&max, s, "det", NULL), 0);
+	cr_assert_eq(max, 6);
+	cr_assert_eq(cp_store_release_max_counter(&max, s, "other", NULL), 0);
+	cr_assert_eq(max, 0);
+	cr_assert_eq(cp_store_releases_list(&rows, s, NULL), 0);
+	cr_assert_eq(json_array_size(rows), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "commit")),
+			 "c1");
+	json_decref(rows);
+	cr_assert_eq(cp_store_release_digests(&rows, s, NULL), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(rows, "det@1.1.0")), "s2");
+	json_decref(rows);
+
+	cr_assert_eq(cp_store_assignment_set(s, &a, NULL, NULL), 0);
+	a.device_id = "nope";
+	cr_assert_eq(cp_store_assignment_set(s, &a, NULL, NULL), FL_ENOTFOUND);
+	a.device_id = "dev-1";
+	cr_assert_eq(cp_store_assignment_get(&row, s, "dev-1", NULL), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(row, "envelope")), "A1");
+	cr_assert_str_eq(json_string_value(json_object_get(row, "release_envelope")), "E1\n");
+	cr_assert_str_eq(json_string_value(json_object_get(row, "release_sha256")), "s1");
+	json_decref(row);
+	cr_assert_eq(cp_store_assignments_expiring(&rows, s, NOW + 86401, 10, NULL), 0);
+	cr_assert_eq(json_array_size(rows), 1);
+	json_decref(rows);
+	a.envelope = "A2";
+	a.issued_at = NOW + 100;
+	cr_assert_eq(cp_store_assignment_resign(s, &a, NULL), 0);
+	cr_assert_eq(cp_store_assignment_get(&row, s, "dev-1", NULL), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(row, "envelope")), "A2");
+	json_decref(row);
+
+	/* the write-behind's update status lands in device_updates, twice */
+	snprintf(c.device_id, sizeof(c.device_id), "dev-1");
+	c.last_seen = NOW + 5;
+	c.update = "{\"release\":\"det@1.0.0\",\"state\":\"downloading\",\"progress\":0.5}";
+	cr_assert_eq(cp_store_checkins_apply(s, &c, 1, NULL, 0, NULL), 0);
+	c.update = "{\"release\":\"det@1.0.0\",\"state\":\"failed\",\"reason\":\"hash\"}";
+	cr_assert_eq(cp_store_checkins_apply(s, &c, 1, NULL, 0, NULL), 0);
+	cr_assert_eq(cp_store_device_update_get(&row, s, "dev-1", NULL), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(row, "state")), "failed");
+	cr_assert_str_eq(json_string_value(json_object_get(row, "reason")), "hash");
+	cr_assert_eq(json_is_null(json_object_get(row, "progress")), 1);
+	json_decref(row);
+
+	cr_assert_eq(cp_store_timestamp_add(s, 1, "T1", NOW + 3600, NOW, NULL), 0);
+	cr_assert_eq(cp_store_timestamp_add(s, 1, "T1", NOW + 3600, NOW, NULL), FL_EEXISTS);
+	json_decref(hw);
 	cp_store_free(s);
 }
