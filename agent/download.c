@@ -20,7 +20,8 @@ struct sink {
 	int fd;
 	struct fl_sha256_ctx sha;
 	int64_t have;
-	int failed; /* errno of a failed write */
+	int failed;  /* errno of a failed write */
+	int stopped; /* progress asked to stop */
 	const struct ag_download_opts *o;
 };
 
@@ -140,9 +141,11 @@ static int sink_write(void *ctx, const void *data, size_t len)
 	}
 	fl_sha256_update(&s->sha, data, len);
 	s->have += (int64_t)len;
-	if (s->o->progress)
-		s->o->progress(s->o->progress_ctx, s->have);
 	ag_crash_point("download");
+	if (s->o->progress && s->o->progress(s->o->progress_ctx, s->have) != 0) {
+		s->stopped = 1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -197,8 +200,8 @@ int ag_download_artifact(struct ag_transport *t, const char *slot_path,
 
 	rc = ag_download_check(slot_path, a, err);
 	if (rc == 0) {
-		if (def.progress)
-			def.progress(def.progress_ctx, a->length);
+		if (def.progress && def.progress(def.progress_ctx, a->length) != 0)
+			return fl_err_set(err, FL_EAGAIN, "download stopped");
 		return 0;
 	}
 	if (rc == FL_EFORBIDDEN || (rc != FL_ENOTFOUND && rc != FL_EINVAL))
@@ -224,14 +227,23 @@ int ag_download_artifact(struct ag_transport *t, const char *slot_path,
 		rc = fl_err_set(err, FL_ERROR, "seek: %s", strerror(errno));
 		goto cleanup;
 	}
-	if (def.progress)
-		def.progress(def.progress_ctx, s.have);
+	if (def.progress && def.progress(def.progress_ctx, s.have) != 0) {
+		rc = fl_err_set(err, FL_EAGAIN, "download stopped");
+		goto cleanup;
+	}
 
 	for (attempt = 1; s.have < a->length; attempt++) {
 		long status = 0;
 
 		rc = ag_transport_fetch(t, &status, target, s.have, a->length - s.have, sink_write,
 					&s, def.low_speed_bps, def.low_speed_s, err);
+		if (s.stopped) {
+			/* Not a transfer failure: no retry, and the part stays for
+			 * the resume. */
+			rc = fl_err_set(err, FL_EAGAIN, "download of '%s' stopped at %lld bytes",
+					a->name, (long long)s.have);
+			goto cleanup;
+		}
 		if (s.failed) {
 			rc = fl_err_set(err, FL_ERROR, "cannot write '%s': %s", part,
 					strerror(s.failed));

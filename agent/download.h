@@ -33,16 +33,17 @@ struct ag_download_opts {
 	int64_t backoff_ms;	      /* first wait; 0: AG_DOWNLOAD_BACKOFF_MS */
 	long low_speed_bps;	      /* 0: AG_DOWNLOAD_LOW_BPS; <0: off */
 	long low_speed_s;	      /* 0: AG_DOWNLOAD_LOW_S */
-	/* Bytes of this artifact on disk so far; may be NULL. */
-	void (*progress)(void *ctx, int64_t done);
+	/* Bytes of this artifact on disk so far; may be NULL. Non-zero stops
+	 * the download with FL_EAGAIN, keeping the part for a later resume. */
+	int (*progress)(void *ctx, int64_t done);
 	void *progress_ctx;
 };
 
 /* Makes slot_path/a->name hold exactly the signed bytes. An existing final
  * file is kept when it still matches. FL_EINVAL for a hash or length
  * mismatch, FL_ETOOBIG when the server sends too much, FL_EFORBIDDEN for a
- * bad name or a symlink in the way, the last transfer error after the
- * retries. */
+ * bad name or a symlink in the way, FL_EAGAIN when the clock or progress
+ * asked to stop, the last transfer error after the retries. */
 int ag_download_artifact(struct ag_transport *t, const char *slot_path,
 			 const struct fl_trust_artifact *a, const struct ag_download_opts *o,
 			 struct fl_err *err);

@@ -1,5 +1,6 @@
 #include "agent/poll.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ void ag_poll_free(struct ag_poll *p)
 	free(p);
 }
 
+static int progress_report(void *ctx, const json_t *update, struct fl_err *err);
+
 int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_clock *clock,
 		const struct ag_poll_opts *opts, struct fl_err *err)
 {
@@ -121,6 +124,8 @@ int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_cl
 		uo.low_speed_bps = opts->low_speed_bps;
 		uo.low_speed_s = opts->low_speed_s;
 		uo.health_timeout_s = opts->health_timeout_s;
+		uo.report = progress_report;
+		uo.report_ctx = p;
 		if ((rc = ag_update_open(&p->upd, t, clock, &uo, err)) < 0)
 			goto cleanup;
 	}
@@ -182,6 +187,31 @@ static int send_checkin(json_t **reply, int64_t *retry_after, struct ag_poll *p,
 {
 	ag_transport_set_signer(p->t, k->keyid, k->sk);
 	return ag_transport_json(p->t, reply, "POST", CHECKIN_TARGET, body, retry_after, err);
+}
+
+/* A live download report (ag_update_opts.report): a check-in that carries
+ * only the update and the desired_version the loop would send, so the
+ * server learns the progress and changes nothing else. The reply's update
+ * and commands wait for the next real check-in; only a 403 matters. */
+static int progress_report(void *ctx, const json_t *update, struct fl_err *err)
+{
+	struct ag_poll *p = ctx;
+	json_t *body, *reply = NULL;
+	int64_t retry_after = -1;
+	int rc;
+
+	/* An unsettled key rotation is decided by the real check-in, with
+	 * everything it takes to promote or discard a key. */
+	if (p->have_new)
+		return 0;
+	body = json_pack("{s:O,s:I}", "update", (json_t *)(uintptr_t)update, "desired_version",
+			 (json_int_t)p->desired_version);
+	if (!body)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	rc = send_checkin(&reply, &retry_after, p, body, &p->key, err);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
 }
 
 /* device.key.new won: it becomes device.key and the identity's keyid. */

@@ -9,28 +9,36 @@
 #include <unistd.h>
 
 #include "fairlead/fs.h"
+#include "fairlead/util.h"
 #include "agent/state.h"
 
 #define LINK_TMP  "current.tmp"
 #define MAX_DEPTH 32
 
-int ag_slots_path(char *out, size_t cap, const char *dir, const char *name, struct fl_err *err)
+int ag_slots_path(char *out, size_t cap, const char *dir, const char *name, const char *slot,
+		  struct fl_err *err)
 {
-	int n = snprintf(out, cap, "%s/" AG_SLOTS_DIR "/%s", dir, name);
+	int n;
 
+	/* The name comes from a signed release, but it still becomes a path
+	 * component: "..", "/" or "" must never reach the file system. */
+	if (!name || !fl_id_valid(name))
+		return fl_err_set(err, FL_EINVAL, "'%.64s' is not a valid release name",
+				  name ? name : "");
+	n = snprintf(out, cap, "%s/" AG_SLOTS_DIR "/%s/%s", dir, name, slot);
 	if (n < 0 || (size_t)n >= cap)
 		return fl_err_set(err, FL_EINVAL, "slot path too long under '%s'", dir);
 	return 0;
 }
 
-int ag_slots_init(const char *dir, struct fl_err *err)
+int ag_slots_init(const char *dir, const char *name, struct fl_err *err)
 {
 	char path[AG_PATH_MAX];
 	int rc;
 
-	if ((rc = ag_slots_path(path, sizeof(path), dir, "A", err)) < 0 ||
+	if ((rc = ag_slots_path(path, sizeof(path), dir, name, "A", err)) < 0 ||
 	    (rc = fl_fs_mkdir_p(path, 0755, err)) < 0 ||
-	    (rc = ag_slots_path(path, sizeof(path), dir, "B", err)) < 0 ||
+	    (rc = ag_slots_path(path, sizeof(path), dir, name, "B", err)) < 0 ||
 	    (rc = fl_fs_mkdir_p(path, 0755, err)) < 0)
 		return rc;
 	return 0;
@@ -41,14 +49,14 @@ const char *ag_slots_other(const char *slot)
 	return strcmp(slot, "A") == 0 ? "B" : "A";
 }
 
-int ag_slots_current(char out[2], const char *dir, struct fl_err *err)
+int ag_slots_current(char out[2], const char *dir, const char *name, struct fl_err *err)
 {
 	char path[AG_PATH_MAX], target[8];
 	ssize_t n;
 	int rc;
 
 	out[0] = '\0';
-	if ((rc = ag_slots_path(path, sizeof(path), dir, AG_SLOTS_CURRENT, err)) < 0)
+	if ((rc = ag_slots_path(path, sizeof(path), dir, name, AG_SLOTS_CURRENT, err)) < 0)
 		return rc;
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0) {
@@ -64,14 +72,14 @@ int ag_slots_current(char out[2], const char *dir, struct fl_err *err)
 	return 0;
 }
 
-int ag_slots_point(const char *dir, const char *slot, struct fl_err *err)
+int ag_slots_point(const char *dir, const char *name, const char *slot, struct fl_err *err)
 {
 	char base[AG_PATH_MAX], cur[AG_PATH_MAX], tmp[AG_PATH_MAX];
 	int rc;
 
-	if ((rc = ag_slots_path(base, sizeof(base), dir, "", err)) < 0 ||
-	    (rc = ag_slots_path(cur, sizeof(cur), dir, AG_SLOTS_CURRENT, err)) < 0 ||
-	    (rc = ag_slots_path(tmp, sizeof(tmp), dir, LINK_TMP, err)) < 0)
+	if ((rc = ag_slots_path(base, sizeof(base), dir, name, "", err)) < 0 ||
+	    (rc = ag_slots_path(cur, sizeof(cur), dir, name, AG_SLOTS_CURRENT, err)) < 0 ||
+	    (rc = ag_slots_path(tmp, sizeof(tmp), dir, name, LINK_TMP, err)) < 0)
 		return rc;
 	if (!*slot) {
 		if (unlink(cur) != 0 && errno != ENOENT)
@@ -149,13 +157,13 @@ static int clear_fd(int dfd, const char *const *keep, size_t nkeep, int depth, s
 	return rc;
 }
 
-int ag_slots_clear(const char *dir, const char *slot, const char *const *keep, size_t nkeep,
-		   struct fl_err *err)
+int ag_slots_clear(const char *dir, const char *name, const char *slot, const char *const *keep,
+		   size_t nkeep, struct fl_err *err)
 {
 	char path[AG_PATH_MAX];
 	int rc, dfd;
 
-	if ((rc = ag_slots_path(path, sizeof(path), dir, slot, err)) < 0)
+	if ((rc = ag_slots_path(path, sizeof(path), dir, name, slot, err)) < 0)
 		return rc;
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)

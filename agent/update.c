@@ -89,6 +89,12 @@ static const char *st_str(const struct ag_update *u, const char *key)
 	return s ? s : "";
 }
 
+/* The release name of update.json: whose slot pair the update uses. */
+static const char *st_name(const struct ag_update *u)
+{
+	return st_str(u, "name");
+}
+
 static int64_t st_int(const struct ag_update *u, const char *key)
 {
 	return json_integer_value(json_object_get(u->st, key));
@@ -180,13 +186,50 @@ static int repair_link(struct ag_update *u, struct fl_err *err)
 		want = st_str(u, "prev");
 	else
 		return 0;
-	if ((rc = ag_slots_current(cur, u->o.dir, err)) < 0)
+	if ((rc = ag_slots_current(cur, u->o.dir, st_name(u), err)) < 0)
 		return rc;
 	if (strcmp(cur, want) == 0)
 		return 0;
 	fl_log(FL_LOG_WARN, "update %s is %s: pointing current at '%s' again", st_str(u, "release"),
 	       state, want);
-	return ag_slots_point(u->o.dir, want, err);
+	return ag_slots_point(u->o.dir, st_name(u), want, err);
+}
+
+/* releases.json of the single-pair layout kept {"slots":{"A":...,"B":...}};
+ * those entries describe directories this version no longer uses, so they
+ * are dropped (docs/agent.md, "Slots": the layout changed without a
+ * migration, before any device was deployed). Every kept entry is a pair
+ * object {"A":...,"B":...} under a valid release name. */
+static int normalize_slots(struct ag_update *u, struct fl_err *err)
+{
+	json_t *slots = json_object_get(u->rel, "slots"), *v;
+	const char *name;
+	void *tmp;
+
+	if (!json_is_object(slots)) {
+		if (json_object_set_new(u->rel, "slots", json_object()) < 0)
+			return oom(err);
+		return 0;
+	}
+	json_object_foreach_safe (slots, tmp, name, v) {
+		if (!fl_id_valid(name) || !json_is_object(v) || json_object_get(v, "name")) {
+			fl_log(FL_LOG_WARN, "dropping slot record '%.64s' of the old layout", name);
+			json_object_del(slots, name);
+		}
+	}
+	return 0;
+}
+
+/* An update.json written before "name" existed: the name is what precedes
+ * the '@' of "release" (name@version). */
+static int name_from_release(struct ag_update *u, struct fl_err *err)
+{
+	const char *rel = st_str(u, "release"), *at = strrchr(rel, '@');
+	json_t *name = at ? json_stringn(rel, (size_t)(at - rel)) : json_string("");
+
+	if (!name || json_object_set_new(u->st, "name", name) < 0)
+		return oom(err);
+	return 0;
 }
 
 int ag_update_open(struct ag_update **out, struct ag_transport *t, const struct ag_clock *clock,
@@ -202,9 +245,10 @@ int ag_update_open(struct ag_update **out, struct ag_transport *t, const struct 
 	u->t = t;
 	u->clock = *clock;
 	u->o = *o;
-	if ((rc = ag_slots_init(o->dir, err)) < 0 ||
-	    (rc = ag_slots_path(slots, sizeof(slots), o->dir, "", err)) < 0 ||
-	    (rc = fl_fs_sweep_tmp(slots, NULL, err)) < 0)
+	/* Each release name gets its pair under here when it is first
+	 * installed (ag_slots_init in step_assigned). */
+	if ((rc = ag_state_path(slots, sizeof(slots), o->dir, AG_SLOTS_DIR, err)) < 0 ||
+	    (rc = fl_fs_mkdir_p(slots, 0755, err)) < 0)
 		goto cleanup;
 	rc = ag_root_load(&u->root, o->dir, err);
 	if (rc == FL_ENOTFOUND) {
@@ -221,13 +265,15 @@ int ag_update_open(struct ag_update **out, struct ag_transport *t, const struct 
 	rc = read_obj(&u->rel, o->dir, AG_RELEASES_FILE, err);
 	if (rc == FL_ENOTFOUND) {
 		fl_err_clear(err);
-		u->rel = json_pack("{s:i,s:{},s:{},s:{s:n,s:n}}", "timestamp_version", 0,
-				   "committed", "kinds", "slots", "A", "B");
+		u->rel = json_pack("{s:i,s:{},s:{},s:{}}", "timestamp_version", 0, "committed",
+				   "kinds", "slots");
 		if (!u->rel) {
 			rc = oom(err);
 			goto cleanup;
 		}
 	} else if (rc < 0) {
+		goto cleanup;
+	} else if ((rc = normalize_slots(u, err)) < 0) {
 		goto cleanup;
 	}
 	rc = read_obj(&u->st, o->dir, AG_UPDATE_FILE, err);
@@ -248,6 +294,9 @@ int ag_update_open(struct ag_update **out, struct ag_transport *t, const struct 
 			 * without interruption; a restart breaks that proof. */
 			json_object_set_new(u->st, "window_start", json_integer(0));
 		}
+		if (!json_is_string(json_object_get(u->st, "name")) &&
+		    (rc = name_from_release(u, err)) < 0)
+			goto cleanup;
 		if ((rc = repair_link(u, err)) < 0)
 			goto cleanup;
 	}
@@ -462,11 +511,19 @@ cleanup:
 	return rc;
 }
 
+/* What releases.json says slot of name's pair holds; NULL when empty. */
+static json_t *slot_record(const struct ag_update *u, const char *name, const char *slot)
+{
+	json_t *s = json_object_get(json_object_get(json_object_get(u->rel, "slots"), name), slot);
+
+	return json_is_object(s) ? s : NULL;
+}
+
 /* The slot "current" names holds name@version (what the device runs). */
 static int slot_holds(const struct ag_update *u, const char *slot, const char *name,
 		      const char *version)
 {
-	json_t *s = json_object_get(json_object_get(u->rel, "slots"), slot);
+	json_t *s = slot_record(u, name, slot);
 
 	return json_is_object(s) && strcmp(str_or_empty(json_object_get(s, "name")), name) == 0 &&
 	       strcmp(str_or_empty(json_object_get(s, "version")), version) == 0;
@@ -488,8 +545,8 @@ static void refuse(struct ag_update *u, const char *release, const struct fl_err
 		return; /* already on record; spare the flash */
 	/* No slot: a refusal never touched one, and repair_link leaves
 	 * current alone for it. */
-	st = json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "release", release, "state", "failed",
-		       "progress", 0.0, "reason", why->msg, "slot", "", "prev", "");
+	st = json_pack("{s:s,s:s,s:s,s:f,s:s,s:s,s:s}", "release", release, "name", "", "state",
+		       "failed", "progress", 0.0, "reason", why->msg, "slot", "", "prev", "");
 	if (!st)
 		return;
 	json_decref(u->st);
@@ -515,7 +572,7 @@ int ag_update_offer(struct ag_update *u, const json_t *offer, const char *hw_mod
 		refuse(u, release, err);
 		goto cleanup;
 	}
-	if ((rc = ag_slots_current(cur, u->o.dir, err)) < 0)
+	if ((rc = ag_slots_current(cur, u->o.dir, of.r.name, err)) < 0)
 		goto cleanup;
 	if (*state && strcmp(st_str(u, "release"), of.a.release) == 0) {
 		/* The same release again: carry on, or leave a final verdict
@@ -533,15 +590,17 @@ int ag_update_offer(struct ag_update *u, const json_t *offer, const char *hw_mod
 	if (slot_holds(u, cur, of.r.name, of.r.version) &&
 	    committed_counter(u, of.r.name) == of.r.counter) {
 		/* Already running and committed: report that, change nothing. */
-		st = json_pack("{s:s,s:s,s:f,s:n,s:s,s:s,s:s%,s:I,s:I}", "release", of.a.release,
-			       "state", "committed", "progress", 1.0, "reason", "slot", cur, "prev",
-			       cur, "envelope", of.env.ptr, of.env.len, "issued",
-			       (json_int_t)of.a.issued, "window_start", (json_int_t)0);
+		st =
+		    json_pack("{s:s,s:s,s:s,s:f,s:n,s:s,s:s,s:s%,s:I,s:I}", "release", of.a.release,
+			      "name", of.r.name, "state", "committed", "progress", 1.0, "reason",
+			      "slot", cur, "prev", cur, "envelope", of.env.ptr, of.env.len,
+			      "issued", (json_int_t)of.a.issued, "window_start", (json_int_t)0);
 	} else {
-		st = json_pack("{s:s,s:s,s:f,s:n,s:s,s:s,s:s%,s:I,s:I}", "release", of.a.release,
-			       "state", "assigned", "progress", 0.0, "reason", "slot",
-			       ag_slots_other(cur), "prev", cur, "envelope", of.env.ptr, of.env.len,
-			       "issued", (json_int_t)of.a.issued, "window_start", (json_int_t)0);
+		st = json_pack("{s:s,s:s,s:s,s:f,s:n,s:s,s:s,s:s%,s:I,s:I}", "release",
+			       of.a.release, "name", of.r.name, "state", "assigned", "progress",
+			       0.0, "reason", "slot", ag_slots_other(cur), "prev", cur, "envelope",
+			       of.env.ptr, of.env.len, "issued", (json_int_t)of.a.issued,
+			       "window_start", (json_int_t)0);
 	}
 	if (!st) {
 		rc = oom(err);
@@ -580,7 +639,8 @@ static int run_cmd(struct ag_update *u, const char *what, const char *cmd, int64
 	int status = 0, rc;
 	pid_t pid, w;
 
-	if ((rc = ag_slots_path(slot, sizeof(slot), u->o.dir, st_str(u, "slot"), err)) < 0)
+	if ((rc = ag_slots_path(slot, sizeof(slot), u->o.dir, st_name(u), st_str(u, "slot"), err)) <
+	    0)
 		return rc;
 	if (!realpath(slot, abs))
 		return fl_err_set(err, FL_ERROR, "cannot resolve '%s': %s", slot, strerror(errno));
@@ -632,28 +692,75 @@ static int run_cmd(struct ag_update *u, const char *what, const char *cmd, int64
 struct progress {
 	struct ag_update *u;
 	int64_t before, total;
+	int64_t last_report; /* clock seconds of the last live report */
+	int stopped;	     /* the server no longer accepts this device */
 };
 
-static void on_progress(void *ctx, int64_t done)
+/* A live report of the download: 0, or FL_EFORBIDDEN when the server says
+ * the device is no longer accepted. Everything else is only logged, since
+ * the real check-in after the download reports the same state anyway. */
+static int send_report(struct progress *p, struct fl_err *err)
+{
+	struct ag_update *u = p->u;
+	struct fl_err e2 = {0};
+	json_t *r;
+	int rc;
+
+	if (!u->o.report)
+		return 0;
+	p->last_report = u->clock.now(u->clock.ctx);
+	r = json_pack("{s:s,s:s,s:O}", "release", st_str(u, "release"), "state", "downloading",
+		      "progress", json_object_get(u->st, "progress"));
+	if (!r)
+		return oom(err);
+	rc = u->o.report(u->o.report_ctx, r, &e2);
+	json_decref(r);
+	if (rc == FL_EFORBIDDEN) {
+		p->stopped = 1;
+		return fl_err_set(err, FL_EFORBIDDEN, "%s", e2.msg);
+	}
+	if (rc < 0)
+		fl_log(FL_LOG_DEBUG, "progress report not delivered: %s", e2.msg);
+	return 0;
+}
+
+static int on_progress(void *ctx, int64_t done)
 {
 	struct progress *p = ctx;
 	double f = p->total > 0 ? (double)(p->before + done) / (double)p->total : 1.0;
+	int64_t now = p->u->clock.now(p->u->clock.ctx);
 
 	json_object_set_new(p->u->st, "progress", json_real(f > 1.0 ? 1.0 : f));
+	/* A clock that went backwards would otherwise silence reports until
+	 * it caught up again. */
+	if (p->u->o.report && (now >= p->last_report + AG_UPDATE_REPORT_S || now < p->last_report))
+		(void)send_report(p, NULL);
+	return p->stopped;
 }
 
 static int slot_path(char *out, size_t cap, struct ag_update *u, struct fl_err *err)
 {
-	return ag_slots_path(out, cap, u->o.dir, st_str(u, "slot"), err);
+	return ag_slots_path(out, cap, u->o.dir, st_name(u), st_str(u, "slot"), err);
 }
 
 static int set_slot_content(struct ag_update *u, const char *slot, int filled, struct fl_err *err)
 {
+	json_t *slots = json_object_get(u->rel, "slots"),
+	       *pair = json_object_get(slots, st_name(u));
 	json_t *v =
 	    filled ? json_pack("{s:s,s:s}", "name", u->release.name, "version", u->release.version)
 		   : json_null();
 
-	if (!v || json_object_set_new(json_object_get(u->rel, "slots"), slot, v) < 0)
+	if (!v)
+		return oom(err);
+	/* A new pair starts with both slots on record as empty, so that
+	 * emptying one again is no change to releases.json. */
+	if (!json_is_object(pair) && (!(pair = json_pack("{s:n,s:n}", "A", "B")) ||
+				      json_object_set_new(slots, st_name(u), pair) < 0)) {
+		json_decref(v);
+		return oom(err);
+	}
+	if (json_object_set_new(pair, slot, v) < 0)
 		return oom(err);
 	return save_rel(u, err);
 }
@@ -671,7 +778,7 @@ static int fail(struct ag_update *u, const struct fl_err *why, struct fl_err *er
 		return rc;
 	if (*slot && strcmp(slot, st_str(u, "prev")) != 0 &&
 	    (set_slot_content(u, slot, 0, &e2) < 0 ||
-	     ag_slots_clear(u->o.dir, slot, NULL, 0, &e2) < 0))
+	     ag_slots_clear(u->o.dir, st_name(u), slot, NULL, 0, &e2) < 0))
 		fl_log(FL_LOG_WARN, "cannot empty slot %s: %s", slot, e2.msg);
 	if (err != why)
 		*err = *why;
@@ -686,7 +793,7 @@ static int roll_back(struct ag_update *u, const struct fl_err *why, struct fl_er
 
 	fl_log(FL_LOG_ERROR, "update %s rolled back: %s", st_str(u, "release"), why->msg);
 	if ((rc = set_state(u, "rolled_back", why->msg, err)) < 0 ||
-	    (rc = ag_slots_point(u->o.dir, st_str(u, "prev"), err)) < 0)
+	    (rc = ag_slots_point(u->o.dir, st_name(u), st_str(u, "prev"), err)) < 0)
 		return rc;
 	if (err != why)
 		*err = *why;
@@ -702,14 +809,15 @@ static int step_assigned(struct ag_update *u, struct fl_err *err)
 
 	/* The slot loses its old release now: record that before touching it,
 	 * so "running" never names what is no longer there. */
-	if ((rc = set_slot_content(u, st_str(u, "slot"), 0, err)) < 0)
+	if ((rc = ag_slots_init(u->o.dir, st_name(u), err)) < 0 ||
+	    (rc = set_slot_content(u, st_str(u, "slot"), 0, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < u->release.nartifacts && i < FL_TRUST_MAX_ARTIFACTS; i++) {
 		keep[n++] = u->release.artifacts[i].name;
 		snprintf(parts[i], sizeof(parts[i]), "%s.part", u->release.artifacts[i].name);
 		keep[n++] = parts[i];
 	}
-	if ((rc = ag_slots_clear(u->o.dir, st_str(u, "slot"), keep, n, err)) < 0)
+	if ((rc = ag_slots_clear(u->o.dir, st_name(u), st_str(u, "slot"), keep, n, err)) < 0)
 		return rc;
 	return set_state(u, "downloading", NULL, err);
 }
@@ -717,12 +825,16 @@ static int step_assigned(struct ag_update *u, struct fl_err *err)
 static int step_download(struct ag_update *u, struct fl_err *err)
 {
 	struct ag_download_opts o = {0};
-	struct progress p = {u, 0, 0};
+	struct progress p = {u, 0, 0, 0, 0};
 	char slot[AG_PATH_MAX];
 	int rc;
 
 	if ((rc = slot_path(slot, sizeof(slot), u, err)) < 0)
 		return rc;
+	/* The first live report comes after AG_UPDATE_REPORT_S, or at the first
+	 * artifact boundary: the check-in that started the download already
+	 * told the server about it. */
+	p.last_report = u->clock.now(u->clock.ctx);
 	for (size_t i = 0; i < u->release.nartifacts; i++)
 		p.total += u->release.artifacts[i].length;
 	o.clock = &u->clock;
@@ -736,8 +848,13 @@ static int step_download(struct ag_update *u, struct fl_err *err)
 		struct fl_err why = {0};
 
 		if (ag_download_artifact(u->t, slot, &u->release.artifacts[i], &o, &why) < 0) {
+			/* Stopping (a signal, or a device no longer accepted) is
+			 * no failure: the parts stay and the download resumes. */
+			if (p.stopped)
+				return fl_err_set(err, FL_EAGAIN,
+						  "download stopped: device no longer accepted");
 			if (why.code == FL_EAGAIN)
-				return fl_err_set(err, FL_EAGAIN, "%s", why.msg); /* stopping */
+				return fl_err_set(err, FL_EAGAIN, "%s", why.msg);
 			return fail(u, &why, err);
 		}
 		p.before += u->release.artifacts[i].length;
@@ -745,6 +862,9 @@ static int step_download(struct ag_update *u, struct fl_err *err)
 		 * wear matters more than a finer report after a restart. */
 		if ((rc = write_obj(u->o.dir, AG_UPDATE_FILE, u->st, err)) < 0)
 			return rc;
+		if (send_report(&p, NULL) < 0 && p.stopped)
+			return fl_err_set(err, FL_EAGAIN,
+					  "download stopped: device no longer accepted");
 	}
 	ag_crash_point("downloaded");
 	return set_state(u, "verifying", NULL, err);
@@ -770,7 +890,8 @@ static int check_slot(struct ag_update *u, int after_hook, struct fl_err *err)
 		/* Leftover parts and strays are not part of the release. */
 		for (size_t i = 0; i < u->release.nartifacts && i < FL_TRUST_MAX_ARTIFACTS; i++)
 			keep[n++] = u->release.artifacts[i].name;
-		if ((rc = ag_slots_clear(u->o.dir, st_str(u, "slot"), keep, n, err)) < 0)
+		if ((rc = ag_slots_clear(u->o.dir, st_name(u), st_str(u, "slot"), keep, n, err)) <
+		    0)
 			return rc;
 	}
 	return 0;
@@ -812,7 +933,7 @@ static int step_install(struct ag_update *u, struct fl_err *err)
 		return fail(u, &why, err);
 	json_object_set_new(u->st, "window_start", json_integer(0));
 	if ((rc = set_state(u, "health_check", NULL, err)) < 0 ||
-	    (rc = ag_slots_point(u->o.dir, st_str(u, "slot"), err)) < 0)
+	    (rc = ag_slots_point(u->o.dir, st_name(u), st_str(u, "slot"), err)) < 0)
 		return rc;
 	ag_crash_point("flipped");
 	return 0;
@@ -850,10 +971,10 @@ static int step_health(struct ag_update *u, struct fl_err *err)
 	char cur[2];
 	int rc;
 
-	if ((rc = ag_slots_current(cur, u->o.dir, err)) < 0)
+	if ((rc = ag_slots_current(cur, u->o.dir, st_name(u), err)) < 0)
 		return rc;
 	if (strcmp(cur, st_str(u, "slot")) != 0 &&
-	    (rc = ag_slots_point(u->o.dir, st_str(u, "slot"), err)) < 0)
+	    (rc = ag_slots_point(u->o.dir, st_name(u), st_str(u, "slot"), err)) < 0)
 		return rc;
 	if (start > 0 && now < start + u->release.health_window_s)
 		return 1;
@@ -937,22 +1058,31 @@ json_t *ag_update_report(const struct ag_update *u)
 
 int ag_update_inventory(const struct ag_update *u, json_t *inv, struct fl_err *err)
 {
-	json_t *running = json_object(), *s, *kinds = json_object_get(u->rel, "kinds");
-	char cur[2];
-	int rc;
+	json_t *running = json_object(), *pair, *kinds = json_object_get(u->rel, "kinds");
+	const char *name;
+	int rc = 0;
 
 	if (!running)
 		return oom(err);
-	if ((rc = ag_slots_current(cur, u->o.dir, err)) < 0) {
-		json_decref(running);
-		return rc;
+	/* Every name with a pair: each runs whatever its own current names. */
+	json_object_foreach (json_object_get(u->rel, "slots"), name, pair) {
+		json_t *s;
+		char cur[2];
+
+		if ((rc = ag_slots_current(cur, u->o.dir, name, err)) < 0)
+			goto cleanup;
+		s = *cur ? slot_record(u, name, cur) : NULL;
+		if (s && json_is_string(json_object_get(s, "version")) &&
+		    json_object_set(running, name, json_object_get(s, "version")) < 0) {
+			rc = oom(err);
+			goto cleanup;
+		}
 	}
-	s = json_object_get(json_object_get(u->rel, "slots"), cur);
-	if (*cur && json_is_object(s))
-		json_object_set(running, json_string_value(json_object_get(s, "name")),
-				json_object_get(s, "version"));
-	if (json_object_set_new(inv, "running", running) < 0)
-		return oom(err);
+	rc = json_object_set(inv, "running", running) < 0 ? oom(err) : 0;
+cleanup:
+	json_decref(running);
+	if (rc < 0)
+		return rc;
 	if (json_is_string(json_object_get(kinds, "model")))
 		json_object_set(inv, "model_version", json_object_get(kinds, "model"));
 	if (json_is_string(json_object_get(kinds, "firmware")))

@@ -5,10 +5,12 @@
  * Files in the state directory, all written atomically:
  *   root.json      the trusted root envelope (root.h)
  *   releases.json  {"timestamp_version":N,"committed":{NAME:{"version","counter","kind"}},
- *                   "kinds":{KIND:VERSION},"slots":{"A":{"name","version"}|null,"B":...}}
+ *                   "kinds":{KIND:VERSION},
+ *                   "slots":{NAME:{"A":{"name","version"}|null,"B":...}}}
  *                  the trusted state: it changes only after every check passed
- *   update.json    {"release","state","progress","reason","slot","prev","envelope",
- *                   "issued","window_start"}: the update in progress; each
+ *   update.json    {"release","name","state","progress","reason","slot","prev",
+ *                   "envelope","issued","window_start"}: the update in progress
+ *                  ("slot"/"prev" are slots of the pair of "name"); each
  *                  state is written BEFORE the step it names, so a restart
  *                  resumes or rolls back (see "Crash safety" in docs/agent.md)
  *
@@ -30,6 +32,7 @@
 #define AG_UPDATE_FILE		   "update.json"
 #define AG_RELEASES_FILE	   "releases.json"
 #define AG_UPDATE_HEALTH_TIMEOUT_S 300
+#define AG_UPDATE_REPORT_S	   5
 
 struct ag_update_opts {
 	const char *dir;	  /* state directory */
@@ -39,6 +42,13 @@ struct ag_update_opts {
 	long low_speed_bps;	  /* 0: default; <0: off */
 	long low_speed_s;	  /* 0: default */
 	int64_t health_timeout_s; /* one run of the health command; 0: default */
+	/* Live progress while downloading: called with {"release","state",
+	 * "progress"} at most every AG_UPDATE_REPORT_S seconds of the clock and
+	 * at each artifact boundary. FL_EFORBIDDEN (the device is no longer
+	 * accepted) stops the download, which resumes later; other failures
+	 * are ignored. NULL: no live reports. */
+	int (*report)(void *ctx, const json_t *update, struct fl_err *err);
+	void *report_ctx;
 };
 
 struct ag_update;
@@ -68,8 +78,9 @@ int64_t ag_update_wait_ms(const struct ag_update *u);
 /* {"release","state","progress","reason"} for the check-in, or NULL when no
  * update ever ran. Caller owns it. */
 json_t *ag_update_report(const struct ag_update *u);
-/* Adds "running" {NAME: VERSION} of what the current slot holds, and
- * "model_version"/"firmware_version" from the committed releases. */
+/* Adds "running" {NAME: VERSION} for every name whose current slot holds a
+ * release, and "model_version"/"firmware_version" from the committed
+ * releases of those kinds. */
 int ag_update_inventory(const struct ag_update *u, json_t *inventory, struct fl_err *err);
 
 /* Observers for tests: the state name ("" when none) and the reason. */

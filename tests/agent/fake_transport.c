@@ -100,6 +100,8 @@ static int fake_fetch(void *ctx, long *status, const char *target, int64_t offse
 		}
 		pos += n;
 		sent += n;
+		if (f->clock)
+			f->clock->now += f->chunk_s;
 	}
 	free(data);
 	if (stall)

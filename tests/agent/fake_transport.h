@@ -15,6 +15,8 @@
 #include "agent/key.h"
 #include "agent/transport.h"
 
+struct fake_clock;
+
 struct fake_reply {
 	int rc;
 	char *json; /* reply body on rc == 0, may be NULL */
@@ -53,6 +55,9 @@ struct fake {
 	int stalls;	     /* next fetches deliver half of what is left, then time out */
 	int64_t offsets[64]; /* offset of each fetch */
 	size_t nfetch;
+	/* A slow link: each delivered chunk advances clock->now by chunk_s. */
+	struct fake_clock *clock;
+	int64_t chunk_s;
 };
 
 /* A new transport whose ctx is *f (owned by the transport). */

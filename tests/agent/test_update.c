@@ -177,6 +177,10 @@ struct env {
 	int64_t ts_version;
 	int64_t issued;
 	json_t *roots; /* "N" -> root envelope object served at /api/v1/root/N */
+	/* Live download reports: [{"at","progress"}...]; refuse_after > 0
+	 * answers FL_EFORBIDDEN from that many reports on. */
+	json_t *reports;
+	size_t refuse_after;
 };
 
 static int root_handler(struct fake *f, json_t **out, const char *method, const char *target,
@@ -196,6 +200,19 @@ static int root_handler(struct fake *f, json_t **out, const char *method, const 
 	return 0;
 }
 
+static int on_report(void *ctx, const json_t *update, struct fl_err *err)
+{
+	struct env *e = ctx;
+
+	cr_assert(eq(str, S(json_string_value(json_object_get(update, "state"))), "downloading"));
+	json_array_append_new(e->reports,
+			      json_pack("{s:I,s:O}", "at", (json_int_t)e->fc.now, "progress",
+					json_object_get(update, "progress")));
+	if (e->refuse_after > 0 && json_array_size(e->reports) >= e->refuse_after)
+		return fl_err_set(err, FL_EFORBIDDEN, "device is not accepted");
+	return 0;
+}
+
 static void open_u(struct env *e)
 {
 	struct ag_update_opts o = {0};
@@ -206,6 +223,10 @@ static void open_u(struct env *e)
 	o.max_attempts = 3;
 	o.backoff_ms = 1000;
 	o.health_timeout_s = 10;
+	if (e->reports) {
+		o.report = on_report;
+		o.report_ctx = e;
+	}
 	cr_assert_eq(ag_update_open(&e->u, e->t, &e->clock, &o, &err), 0, "%s", err.msg);
 }
 
@@ -256,6 +277,7 @@ static void teardown(struct env *e)
 	ag_update_free(e->u);
 	ag_transport_free(e->t);
 	json_decref(e->roots);
+	json_decref(e->reports);
 	ag_crash_hook = NULL;
 }
 
@@ -340,7 +362,7 @@ static char *slurp(const char *dir, const char *name)
 
 static void current(char out[2], struct env *e)
 {
-	cr_assert_eq(ag_slots_current(out, e->dir, NULL), 0);
+	cr_assert_eq(ag_slots_current(out, e->dir, "detector", NULL), 0);
 }
 
 static int file_matches(struct env *e, const char *slot, const char *name, const void *data,
@@ -350,7 +372,7 @@ static int file_matches(struct env *e, const char *slot, const char *name, const
 	char path[512];
 	int ok;
 
-	snprintf(path, sizeof(path), "%s/slots/%s/%s", e->dir, slot, name);
+	snprintf(path, sizeof(path), "%s/slots/detector/%s/%s", e->dir, slot, name);
 	if (fl_fs_read(&b, path, NULL) < 0)
 		return 0;
 	ok = b.len == len && memcmp(b.ptr, data, len) == 0;
@@ -365,7 +387,7 @@ static size_t slot_entries(struct env *e, const char *slot)
 	size_t n = 0;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/slots/%s", e->dir, slot);
+	snprintf(path, sizeof(path), "%s/slots/detector/%s", e->dir, slot);
 	if (!(d = opendir(path)))
 		return 0;
 	while ((de = readdir(d)))
@@ -702,7 +724,7 @@ static void plant_link(const char *point)
 
 	if (strcmp(point, "downloaded") != 0)
 		return;
-	snprintf(path, sizeof(path), "%s/slots/B/evil", G->dir);
+	snprintf(path, sizeof(path), "%s/slots/detector/B/evil", G->dir);
 	if (symlink("../../../outside", path) != 0)
 		abort();
 }
@@ -740,9 +762,10 @@ Test(agent_update, slots_check_and_nofollow)
 	struct stat st;
 
 	setup(&e, 1);
+	cr_assert_eq(ag_slots_init(e.dir, "detector", NULL), 0);
 	o.clock = &e.clock;
 	fl_sha256_hex(a.sha256, BLOB3, sizeof(BLOB3));
-	snprintf(slot, sizeof(slot), "%s/slots/B", e.dir);
+	snprintf(slot, sizeof(slot), "%s/slots/detector/B", e.dir);
 	/* Same-directory links are fine; absolute or climbing ones are not. */
 	snprintf(p, sizeof(p), "%s/ok", slot);
 	cr_assert_eq(symlink("model.bin", p), 0);
@@ -778,10 +801,11 @@ Test(agent_update, download_resumes_and_restarts)
 	char slot[512];
 
 	setup(&e, 1);
+	cr_assert_eq(ag_slots_init(e.dir, "detector", NULL), 0);
 	o.clock = &e.clock;
 	o.max_attempts = 4;
 	fl_sha256_hex(a.sha256, BLOB1, sizeof(BLOB1));
-	snprintf(slot, sizeof(slot), "%s/slots/A", e.dir);
+	snprintf(slot, sizeof(slot), "%s/slots/detector/A", e.dir);
 	/* Two stalls: resumed with Range from where each stopped. */
 	e.f->stalls = 2;
 	cr_assert_eq(ag_download_artifact(e.t, slot, &a, &o, &err), 0, "%s", err.msg);
@@ -853,6 +877,142 @@ Test(agent_update, health_failure_rolls_back)
 	cr_assert(eq(str, S(ag_update_state(e.u)), "rolled_back"));
 	current(cur, &e);
 	cr_assert(eq(str, cur, "A"));
+	teardown(&e);
+}
+
+static const struct rel FW1 = {.name = "fw",
+			       .kind = "firmware",
+			       .version = "1.0.0",
+			       .counter = 1,
+			       .art_name = "fw.bin",
+			       .data = BLOB3,
+			       .len = sizeof(BLOB3),
+			       .health = "test -f fw.bin",
+			       .window = 60};
+
+static const char *running(struct env *e, json_t *inv, const char *name)
+{
+	json_object_clear(inv);
+	cr_assert_eq(ag_update_inventory(e->u, inv, NULL), 0);
+	return json_string_value(json_object_get(json_object_get(inv, "running"), name));
+}
+
+Test(agent_update, slots_per_release_name)
+{
+	struct env e;
+	struct rel r = v2();
+	struct fl_err err = {0};
+	char cur[2], path[600];
+	json_t *inv = json_object();
+
+	setup(&e, 1);
+	install_v1(&e);
+	e.ts_version++;
+	cr_assert_eq(run_update(&e, offer(&e, release_obj(&FW1, NULL), NULL), 60), 0, "%s",
+		     ag_update_reason(e.u));
+	cr_assert(eq(str, S(ag_update_state(e.u)), "committed"));
+	/* Each name in its own pair, both running, both kinds reported. */
+	cr_assert_eq(ag_slots_current(cur, e.dir, "fw", NULL), 0);
+	cr_assert(eq(str, cur, "A"));
+	current(cur, &e);
+	cr_assert(eq(str, cur, "A"));
+	cr_assert(yes(file_matches(&e, "A", "model.bin", BLOB1, sizeof(BLOB1))));
+	snprintf(path, sizeof(path), "%s/slots/fw/current/fw.bin", e.dir);
+	cr_assert_eq(access(path, F_OK), 0);
+	cr_assert(eq(str, S(running(&e, inv, "detector")), "1.0.0"));
+	cr_assert(eq(str, S(running(&e, inv, "fw")), "1.0.0"));
+	cr_assert(eq(str, S(json_string_value(json_object_get(inv, "model_version"))), "1.0.0"));
+	cr_assert(eq(str, S(json_string_value(json_object_get(inv, "firmware_version"))), "1.0.0"));
+	/* A rollback of detector leaves fw alone. */
+	r.health = "exit 3";
+	e.ts_version++;
+	cr_assert_lt(run_update(&e, offer(&e, release_obj(&r, NULL), NULL), 60), 0);
+	cr_assert(eq(str, S(ag_update_state(e.u)), "rolled_back"));
+	current(cur, &e);
+	cr_assert(eq(str, cur, "A"));
+	cr_assert_eq(ag_slots_current(cur, e.dir, "fw", NULL), 0);
+	cr_assert(eq(str, cur, "A"));
+	cr_assert_eq(access(path, F_OK), 0);
+	cr_assert(eq(str, S(running(&e, inv, "detector")), "1.0.0"));
+	cr_assert(eq(str, S(running(&e, inv, "fw")), "1.0.0"));
+	/* And survives a restart. */
+	reopen(&e);
+	cr_assert(eq(str, S(running(&e, inv, "fw")), "1.0.0"));
+	cr_assert(eq(str, S(running(&e, inv, "detector")), "1.0.0"));
+	/* A name is a path component only after fl_id_valid. */
+	cr_assert_eq(ag_slots_path(path, sizeof(path), e.dir, "..", "A", &err), FL_EINVAL);
+	cr_assert_eq(ag_slots_path(path, sizeof(path), e.dir, "a/b", "A", &err), FL_EINVAL);
+	json_decref(inv);
+	teardown(&e);
+}
+
+Test(agent_update, live_download_progress)
+{
+	struct env e;
+	struct fl_err err = {0};
+	json_t *rep;
+	double last = -1.0;
+	int64_t at = 0;
+	size_t i, n;
+
+	setup(&e, 1);
+	e.reports = json_array();
+	reopen(&e);
+	/* 70 chunks of 1000 bytes, one second each. */
+	e.f->clock = &e.fc;
+	e.f->chunk_s = 1;
+	e.ts_version++;
+	cr_assert_eq(offer_take(e.u, offer(&e, release_obj(&V1, NULL), NULL), HW, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(ag_update_step(e.u, &err), 0, "%s", err.msg);
+	cr_assert(eq(str, S(ag_update_state(e.u)), "health_check"));
+	n = json_array_size(e.reports);
+	/* Every 5 s of a 70 s download, plus the artifact boundary. */
+	cr_assert_geq(n, 13, "%zu reports", n);
+	cr_assert_leq(n, 15, "%zu reports", n);
+	json_array_foreach (e.reports, i, rep) {
+		double p = json_real_value(json_object_get(rep, "progress"));
+		int64_t t = json_integer_value(json_object_get(rep, "at"));
+
+		cr_assert_gt(p, last, "progress fell at report %zu", i);
+		if (i > 0 && i + 1 < n)
+			cr_assert_geq(t - at, 5, "reports %zu s apart", (size_t)(t - at));
+		last = p;
+		at = t;
+	}
+	cr_assert(eq(dbl, last, 1.0));
+	teardown(&e);
+}
+
+Test(agent_update, live_report_403_stops_download)
+{
+	struct env e;
+	struct fl_err err = {0};
+	char path[600];
+	struct stat st;
+
+	setup(&e, 1);
+	e.reports = json_array();
+	e.refuse_after = 2;
+	reopen(&e);
+	e.f->clock = &e.fc;
+	e.f->chunk_s = 1;
+	e.ts_version++;
+	cr_assert_eq(offer_take(e.u, offer(&e, release_obj(&V1, NULL), NULL), HW, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(ag_update_step(e.u, &err), FL_EAGAIN, "%s", err.msg);
+	/* Stopped, not failed: the part stays and nothing was retried. */
+	cr_assert(eq(str, S(ag_update_state(e.u)), "downloading"));
+	cr_assert_eq(json_array_size(e.reports), 2);
+	cr_assert_eq(e.f->nfetch, 1);
+	snprintf(path, sizeof(path), "%s/slots/detector/A/model.bin.part", e.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt(st.st_size, 0);
+	/* Accepted again: the download resumes where it stopped. */
+	e.refuse_after = 0;
+	cr_assert_eq(ag_update_step(e.u, &err), 0, "%s", err.msg);
+	cr_assert(eq(str, S(ag_update_state(e.u)), "health_check"));
+	cr_assert_eq(e.f->offsets[1], st.st_size);
 	teardown(&e);
 }
 

@@ -52,7 +52,7 @@ settle a dev-a detector@1.0.0 committed
 settle b dev-b detector@1.0.0 committed
 # the device runs it: slot content equals the pushed artifact, and the server
 # reconciles assigned against running
-cmp "$B/model-1.0.0.bin" "$T/agents/a/slots/current/model-1.0.0.bin" || fail "installed bytes differ"
+cmp "$B/model-1.0.0.bin" "$T/agents/a/slots/detector/current/model-1.0.0.bin" || fail "installed bytes differ"
 j=$(device_json dev-a)
 assert_eq "$(jq -r '.update.running.detector' <<<"$j")" "1.0.0" "running reported"
 assert_eq "$(jq -r '.update.in_sync' <<<"$j")" "true" "in sync"
@@ -65,7 +65,7 @@ settle a dev-a detector@1.1.0 rolled_back
 j=$(device_json dev-a)
 assert_match "$(jq -r .update.reason <<<"$j")" "health" "the reason names the health check"
 assert_eq "$(jq -r '.update.running.detector' <<<"$j")" "1.0.0" "back on 1.0.0"
-cmp "$B/model-1.0.0.bin" "$T/agents/a/slots/current/model-1.0.0.bin" || fail "current is not the old slot"
+cmp "$B/model-1.0.0.bin" "$T/agents/a/slots/detector/current/model-1.0.0.bin" || fail "current is not the old slot"
 
 # a good newer release commits
 release detector 1.2.0 3 /bin/true
