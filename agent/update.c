@@ -961,6 +961,16 @@ static int commit(struct ag_update *u, struct fl_err *err)
 	return 0;
 }
 
+/* How often the health command runs inside the window: a fifth of the window,
+ * between 1 and 10 s, so a module that dies an hour into a two-hour window
+ * is caught within seconds, not at the end. */
+static int64_t probe_every(const struct ag_update *u)
+{
+	int64_t p = u->release.health_window_s / 5;
+
+	return p < 1 ? 1 : p > 10 ? 10 : p;
+}
+
 /* 1 when the window is still open (come back later), 0 after commit. */
 static int step_health(struct ag_update *u, struct fl_err *err)
 {
@@ -976,8 +986,18 @@ static int step_health(struct ag_update *u, struct fl_err *err)
 	if (strcmp(cur, st_str(u, "slot")) != 0 &&
 	    (rc = ag_slots_point(u->o.dir, st_name(u), st_str(u, "slot"), err)) < 0)
 		return rc;
-	if (start > 0 && now < start + u->release.health_window_s)
+	if (start > 0 && now < start + u->release.health_window_s) {
+		int64_t last = st_int(u, "last_probe");
+
+		if (!u->release.health_cmd || now < (last ? last : start) + probe_every(u))
+			return 1;
+		if (run_cmd(u, "health check", u->release.health_cmd, timeout, &why) < 0)
+			return roll_back(u, &why, err);
+		json_object_set_new(u->st, "last_probe", json_integer(now));
+		if ((rc = write_obj(u->o.dir, AG_UPDATE_FILE, u->st, err)) < 0)
+			return rc;
 		return 1;
+	}
 	if (u->release.health_cmd &&
 	    run_cmd(u, "health check", u->release.health_cmd, timeout, &why) < 0)
 		return roll_back(u, &why, err);
@@ -1039,6 +1059,13 @@ int64_t ag_update_wait_ms(const struct ag_update *u)
 	if (start == 0)
 		return 0;
 	left = start + u->release.health_window_s - u->clock.now(u->clock.ctx);
+	if (u->release.health_cmd) {
+		int64_t last = st_int(u, "last_probe");
+		int64_t next = (last ? last : start) + probe_every(u) - u->clock.now(u->clock.ctx);
+
+		if (next < left)
+			left = next;
+	}
 	return left > 0 ? left * 1000 : 0;
 }
 

@@ -454,7 +454,9 @@ Test(agent_update, happy_path_commits_and_reports)
 	cr_assert(eq(str, cur, "A"));
 	cr_assert(yes(file_matches(&e, "A", "model.bin", BLOB1, sizeof(BLOB1))));
 	cr_assert(yes(file_matches(&e, "A", "hook.out", "ok\n", 3)));
-	cr_assert_eq(ag_update_wait_ms(e.u), 60000);
+	/* the health command is probed through the window: every 60/5 = 12 s,
+	 * clamped to 10 s */
+	cr_assert_eq(ag_update_wait_ms(e.u), 10000);
 	e.fc.now += 30;
 	cr_assert_eq(ag_update_step(e.u, &err), 0);
 	cr_assert(eq(str, S(ag_update_state(e.u)), "health_check"));
@@ -874,6 +876,38 @@ Test(agent_update, health_failure_rolls_back)
 	r.health = "test ! -f second || exit 4; touch second";
 	e.ts_version++;
 	cr_assert_lt(run_update(&e, offer(&e, release_obj(&r, NULL), NULL), 60), 0);
+	cr_assert(eq(str, S(ag_update_state(e.u)), "rolled_back"));
+	current(cur, &e);
+	cr_assert(eq(str, cur, "A"));
+	teardown(&e);
+}
+
+Test(agent_update, health_probed_through_the_window)
+{
+	struct env e;
+	struct rel r = v2();
+	struct fl_err err = {0};
+	char cur[2], stop[1200];
+
+	setup(&e, 1);
+	install_v1(&e);
+	/* passes until the module "dies" (a file appears in the slot) */
+	r.health = "test ! -f stop";
+	e.ts_version++;
+	cr_assert_eq(offer_take(e.u, offer(&e, release_obj(&r, NULL), NULL), HW, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(ag_update_step(e.u, &err), 0, "%s", err.msg);
+	cr_assert(eq(str, S(ag_update_state(e.u)), "health_check"));
+	current(cur, &e);
+	cr_assert(eq(str, cur, "B"));
+	e.fc.now += 10;
+	cr_assert_eq(ag_update_step(e.u, &err), 0, "%s", err.msg);
+	cr_assert(eq(str, S(ag_update_state(e.u)), "health_check"));
+	snprintf(stop, sizeof(stop), "%s/slots/detector/B/stop", e.dir);
+	fclose(fopen(stop, "w"));
+	/* 20 s into a 60 s window: the next probe catches it */
+	e.fc.now += 10;
+	ag_update_step(e.u, &err);
 	cr_assert(eq(str, S(ag_update_state(e.u)), "rolled_back"));
 	current(cur, &e);
 	cr_assert(eq(str, cur, "A"));
