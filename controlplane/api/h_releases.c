@@ -822,6 +822,42 @@ cleanup:
 
 /* ---- devices ---- */
 
+/* A device downloads only what it is assigned. Signatures keep artifacts
+ * authentic, not confidential: a model someone trained at cost must not be
+ * readable by every enrolled device that guesses its hash. */
+static int artifact_assigned(struct cp_req *req, const char *sha, struct fl_err *err)
+{
+	struct fl_envelope env;
+	struct fl_trust_release rel;
+	json_t *a = NULL;
+	const char *text;
+	int found = 0, rc;
+
+	memset(&env, 0, sizeof(env));
+	memset(&rel, 0, sizeof(rel));
+	rc = cp_store_assignment_get(&a, req->app->store, req->who.id, err);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_EFORBIDDEN, "no release is assigned to this device");
+	if (rc < 0)
+		return rc;
+	text = json_string_value(json_object_get(a, "release_envelope"));
+	if (!text || (rc = fl_envelope_parse(&env, text, strlen(text), err)) < 0 ||
+	    (rc = fl_trust_release_parse(&rel, env.payload, env.payload_len, err)) < 0) {
+		rc = fl_err_set(err, FL_ERROR, "stored release of the assignment is unreadable");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < rel.nartifacts; i++)
+		found |= strcmp(rel.artifacts[i].sha256, sha) == 0;
+	rc = found ? 0
+		   : fl_err_set(err, FL_EFORBIDDEN, "artifact %s is not in the assigned release",
+				sha);
+cleanup:
+	fl_trust_release_free(&rel);
+	fl_envelope_release(&env);
+	json_decref(a);
+	return rc;
+}
+
 int cp_h_artifact_get(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
 	char path[1200];
@@ -833,6 +869,8 @@ int cp_h_artifact_get(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	if (strcmp(req->who.state, "accepted") != 0)
 		return fl_err_set(err, FL_EFORBIDDEN, "a %s device receives no releases",
 				  req->who.state);
+	if ((rc = artifact_assigned(req, sha, err)) < 0)
+		return rc;
 	if ((rc = artifact_path(path, sizeof(path), req, sha, err)) < 0)
 		return rc == FL_ENOTFOUND ? fl_err_set(err, rc, "artifact %s not found", sha) : rc;
 	cp_resp_release(resp);

@@ -79,6 +79,14 @@ settle a dev-a detector@1.0.0 failed
 assert_match "$(device_json dev-a | jq -r .update.reason)" "counter|rollback" "rollback refused"
 assert_eq "$(device_json dev-a | jq -r '.update.running.detector')" "1.2.0" "still on 1.2.0"
 
+# dev-b runs 1.0.0; the 1.2.0 model is stored but not its to read
+sha12=$(sha256sum "$B/model-1.2.0.bin" | cut -d' ' -f1)
+sha10=$(sha256sum "$B/model-1.0.0.bin" | cut -d' ' -f1)
+assert_eq "$(signed_curl "$T/agents/b/device.key" GET "/api/v1/device/artifacts/$sha12")" "403" \
+	"an unassigned release's artifact"
+assert_eq "$(signed_curl "$T/agents/b/device.key" GET "/api/v1/device/artifacts/$sha10")" "200" \
+	"the assigned release's artifact"
+
 # the store is a real git repository
 git clone -q --bare "$DATA/releases.git" "$T/clone.git" || fail "git clone"
 git -C "$T/clone.git" fsck --strict >/dev/null 2>&1 || fail "git fsck"

@@ -171,7 +171,9 @@ assert_eq "$(dev GET "/api/v1/device/artifacts/$SHA" "" -H "Range: bytes=299990-
 assert_eq "$(stat -c %s "$T/dev.out")" "10" "open range length"
 assert_eq "$(dev GET "/api/v1/device/artifacts/$SHA" "" -H "Range: bytes=400000-")" "416" "range past the end"
 assert_eq "$(dev GET "/api/v1/device/artifacts/$SHA" "" -H "If-None-Match: \"$SHA\"")" "304" "If-None-Match"
-assert_eq "$(dev GET "/api/v1/device/artifacts/$(printf '0%.0s' {1..64})")" "404" "unknown artifact"
+# only the assigned release's artifacts: any other hash is refused, stored or not
+assert_eq "$(dev GET "/api/v1/device/artifacts/$(printf '0%.0s' {1..64})")" "403" "unassigned artifact"
+assert_match "$(jq -r .error.message "$T/dev.out")" "not in the assigned release" "why"
 
 # --- the device reports; in sync means no offer ---
 cat >"$T/st.json" <<JSON
