@@ -183,6 +183,10 @@ static int cmd_serve(struct cp_config *cfg)
 
 	if (cp_app_new(&app, cfg, &err) < 0)
 		return die("start", &err);
+	if (cp_releases_reconcile(app, &err) < 0) {
+		cp_app_free(app, NULL);
+		return die("releases", &err);
+	}
 	if (cp_http_start(&http, app, &err) < 0) {
 		cp_app_free(app, NULL);
 		return die("start", &err);

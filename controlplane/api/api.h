@@ -132,6 +132,10 @@ int cp_device_update_status(json_t **out, struct cp_req *req, json_t *dev, struc
 const char *cp_role_name(int role);
 int cp_role_parse(const char *name);
 
+/* Records every release that git holds but the database lacks (a push cut
+ * short between its git commit and its row). Run before serving. */
+int cp_releases_reconcile(struct cp_app *app, struct fl_err *err);
+
 /* Handlers, one file per family. */
 int cp_h_health(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_routes(struct cp_resp *, struct cp_req *, struct fl_err *);

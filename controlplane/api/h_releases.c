@@ -7,12 +7,12 @@
  * timestamp and director roles); root and release signatures come from the
  * release managers' machines. Push order, so that nothing partial lands:
  * verify everything, commit to git (all or nothing inside relstore), insert
- * the row. The one window: the git commit succeeded and the row insert then
- * failed (disk full, database error). The reply is 500 and the log names the
- * commit; the branch and tag exist without a row, so the same push is then
- * refused by relstore with "already exists" and an operator must look. A
- * later version of the name still works (its counter is checked against the
- * rows, and git's branch simply gains a commit).
+ * the row. Git is the record of what was released: if the git commit succeeded
+ * and the row insert then failed (disk full, a crash between the two), the
+ * reply is 500 and cp_releases_reconcile() rebuilds the row from the
+ * committed release.json at the next start (until then the same push is
+ * refused as existing). So a release is in both places or, after such a
+ * failure and until the restart, in git alone, never half in either.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -818,6 +818,88 @@ cleanup:
 	json_decref(rel);
 	json_decref(body);
 	return rc;
+}
+
+/* Rebuilds the row of NAME@VERSION from its commit (see the top of this
+ * file). 0 when the row exists afterwards. */
+static int recover_one(struct cp_app *app, const char *name, const char *version,
+		       const char *commit, int64_t when, struct fl_err *err)
+{
+	struct fl_buf meta = FL_BUF_INIT;
+	struct fl_envelope env;
+	struct fl_trust_release rel;
+	struct cp_release_row row;
+	struct cp_audit_rec a;
+	json_t *have = NULL;
+	char sha[65];
+	int rc;
+
+	memset(&env, 0, sizeof(env));
+	memset(&rel, 0, sizeof(rel));
+	rc = cp_store_release_get(&have, app->store, name, version, err);
+	json_decref(have);
+	if (rc != FL_ENOTFOUND)
+		return rc;
+	fl_buf_init(&meta, FL_TRUST_ROOT_MAX_BYTES * 4);
+	if ((rc = cp_relstore_read_meta(&meta, app->relstore, name, version, err)) < 0 ||
+	    (rc = fl_envelope_parse(&env, meta.ptr, meta.len, err)) < 0 ||
+	    (rc = fl_trust_release_parse(&rel, env.payload, env.payload_len, err)) < 0)
+		goto cleanup;
+	fl_sha256_hex(sha, meta.ptr, meta.len);
+	memset(&row, 0, sizeof(row));
+	row.name = rel.name;
+	row.version = rel.version;
+	row.kind = rel.kind;
+	row.counter = rel.counter;
+	row.hardware = rel.hardware;
+	row.commit = commit;
+	row.sha256 = sha;
+	row.envelope = meta.ptr;
+	row.created_at = when;
+	a.actor = "fairleadd";
+	a.action = "release.recover";
+	a.target = name;
+	a.details = json_pack("{s:s,s:s,s:s}", "version", version, "commit", commit, "why",
+			      "in git without a row");
+	rc = cp_store_release_add(app->store, &row, &a, err);
+	json_decref(a.details);
+	if (rc == 0)
+		fl_log(FL_LOG_WARN, "release %s@%s recovered from git commit %s", name, version,
+		       commit);
+cleanup:
+	fl_trust_release_free(&rel);
+	fl_envelope_release(&env);
+	fl_buf_release(&meta);
+	return rc;
+}
+
+int cp_releases_reconcile(struct cp_app *app, struct fl_err *err)
+{
+	json_t *list = NULL, *e;
+	size_t i;
+	int rc;
+
+	if (!app->relstore)
+		return 0;
+	if ((rc = cp_relstore_list(&list, app->relstore, err)) < 0)
+		return rc;
+	json_array_foreach (list, i, e) {
+		struct fl_err one = {0, ""};
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *version = json_string_value(json_object_get(e, "version"));
+		const char *commit = json_string_value(json_object_get(e, "commit"));
+
+		if (!name || !version || !commit)
+			continue;
+		/* One unrecoverable release (a later counter landed meanwhile) must
+		 * not keep the server from starting: say so and go on. */
+		if (recover_one(app, name, version, commit,
+				json_integer_value(json_object_get(e, "time")), &one) < 0)
+			fl_log(FL_LOG_ERROR, "release %s@%s is in git but cannot be recorded: %s",
+			       name, version, one.msg);
+	}
+	json_decref(list);
+	return 0;
 }
 
 /* ---- devices ---- */

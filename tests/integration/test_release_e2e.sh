@@ -87,8 +87,21 @@ assert_eq "$(signed_curl "$T/agents/b/device.key" GET "/api/v1/device/artifacts/
 assert_eq "$(signed_curl "$T/agents/b/device.key" GET "/api/v1/device/artifacts/$sha10")" "200" \
 	"the assigned release's artifact"
 
+# a push cut short between its git commit and its row: git is the record,
+# and the next start rebuilds the row from the committed release.json
+release detector 1.3.0 4 /bin/true
+sha13=$(api GET /api/v1/releases/detector/1.3.0 | sed 's/^[0-9]* //' | jq -r .sha256)
+stop_server
+sqlite3 "$DATA/fairlead.db" "DELETE FROM releases WHERE name = 'detector' AND version = '1.3.0'"
+start_server
+r=$(api GET /api/v1/releases/detector/1.3.0)
+assert_eq "$(status_of "$r")" "200" "release row recovered from git"
+assert_eq "$(body_of "$r" | jq -r .sha256)" "$sha13" "recovered with the same identity"
+assert_match "$(cli -o json audit list | jq -r '.[].action' | tr '\n' ' ')" "release.recover" "recovery audited"
+cli audit verify >/dev/null || fail "audit chain after recovery"
+
 # the store is a real git repository
 git clone -q --bare "$DATA/releases.git" "$T/clone.git" || fail "git clone"
 git -C "$T/clone.git" fsck --strict >/dev/null 2>&1 || fail "git fsck"
-assert_eq "$(git -C "$T/clone.git" tag | sort | tr '\n' ' ')" "detector/1.0.0 detector/1.1.0 detector/1.2.0 " "tags"
+assert_eq "$(git -C "$T/clone.git" tag | sort | tr '\n' ' ')" "detector/1.0.0 detector/1.1.0 detector/1.2.0 detector/1.3.0 " "tags"
 pass
