@@ -37,8 +37,8 @@ int ag_state_exists(const char *dir, const char *name)
 	return fl_fs_exists(path);
 }
 
-/* Reads dir/name as a JSON object. */
-static int read_object(json_t **out, const char *dir, const char *name, struct fl_err *err)
+int ag_state_read_json(json_t **out, const char *dir, const char *name, size_t cap,
+		       struct fl_err *err)
 {
 	struct fl_buf b = FL_BUF_INIT;
 	char path[AG_PATH_MAX];
@@ -47,7 +47,7 @@ static int read_object(json_t **out, const char *dir, const char *name, struct f
 	*out = NULL;
 	if ((rc = ag_state_path(path, sizeof(path), dir, name, err)) < 0)
 		return rc;
-	fl_buf_init(&b, STATE_MAX);
+	fl_buf_init(&b, cap);
 	if ((rc = fl_fs_read(&b, path, err)) < 0)
 		goto cleanup;
 	if ((rc = fl_json_parse_object(out, b.ptr, b.len, err)) < 0)
@@ -57,8 +57,7 @@ cleanup:
 	return rc;
 }
 
-static int write_object(const char *dir, const char *name, const json_t *v, mode_t mode,
-			struct fl_err *err)
+int ag_state_write_json(const char *dir, const char *name, const json_t *v, struct fl_err *err)
 {
 	struct fl_buf b = FL_BUF_INIT;
 	char path[AG_PATH_MAX];
@@ -70,7 +69,7 @@ static int write_object(const char *dir, const char *name, const json_t *v, mode
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	rc = fl_fs_write_atomic(path, b.ptr, b.len, mode, err);
+	rc = fl_fs_write_atomic(path, b.ptr, b.len, 0600, err);
 cleanup:
 	fl_buf_release(&b);
 	return rc;
@@ -97,7 +96,7 @@ int ag_state_load_identity(struct ag_identity *out, const char *dir, struct fl_e
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = read_object(&o, dir, AG_IDENTITY_FILE, err)) < 0) {
+	if ((rc = ag_state_read_json(&o, dir, AG_IDENTITY_FILE, STATE_MAX, err)) < 0) {
 		if (rc == FL_ENOTFOUND)
 			fl_err_set(err, rc,
 				   "this device is not enrolled: no %s in '%s' "
@@ -135,7 +134,7 @@ int ag_state_save_identity(const struct ag_identity *id, const char *dir, struct
 
 	if (!o)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
-	rc = write_object(dir, AG_IDENTITY_FILE, o, 0600, err);
+	rc = ag_state_write_json(dir, AG_IDENTITY_FILE, o, err);
 	json_decref(o);
 	return rc;
 }
@@ -148,7 +147,7 @@ int ag_state_load_desired(json_t **desired, int64_t *version, const char *dir, s
 
 	*desired = NULL;
 	*version = 0;
-	rc = read_object(&o, dir, AG_DESIRED_FILE, err);
+	rc = ag_state_read_json(&o, dir, AG_DESIRED_FILE, STATE_MAX, err);
 	if (rc == FL_ENOTFOUND) {
 		fl_err_clear(err);
 		if (!(*desired = json_object()))
@@ -178,7 +177,7 @@ int ag_state_save_desired(const char *dir, const json_t *desired, int64_t versio
 
 	if (!o)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
-	rc = write_object(dir, AG_DESIRED_FILE, o, 0600, err);
+	rc = ag_state_write_json(dir, AG_DESIRED_FILE, o, err);
 	json_decref(o);
 	return rc;
 }
@@ -189,7 +188,7 @@ int ag_state_load_results(json_t **out, const char *dir, struct fl_err *err)
 	int rc;
 
 	*out = NULL;
-	rc = read_object(&o, dir, AG_RESULTS_FILE, err);
+	rc = ag_state_read_json(&o, dir, AG_RESULTS_FILE, STATE_MAX, err);
 	if (rc == FL_ENOTFOUND) {
 		fl_err_clear(err);
 		if (!(*out = json_pack("{s:[]}", "pending")))
@@ -209,5 +208,5 @@ int ag_state_load_results(json_t **out, const char *dir, struct fl_err *err)
 
 int ag_state_save_results(const char *dir, const json_t *results, struct fl_err *err)
 {
-	return write_object(dir, AG_RESULTS_FILE, results, 0600, err);
+	return ag_state_write_json(dir, AG_RESULTS_FILE, results, err);
 }

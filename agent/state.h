@@ -41,6 +41,13 @@ int ag_state_dir_init(const char *dir, struct fl_err *err);
 /* 1 when dir/name exists. */
 int ag_state_exists(const char *dir, const char *name);
 
+/* Reads dir/name as a JSON object of at most cap bytes (caller owns *out).
+ * FL_ENOTFOUND when absent; FL_EINVAL naming the file when corrupt. */
+int ag_state_read_json(json_t **out, const char *dir, const char *name, size_t cap,
+		       struct fl_err *err);
+/* Writes v to dir/name atomically (temp, fsync, rename, fsync dir), mode 0600. */
+int ag_state_write_json(const char *dir, const char *name, const json_t *v, struct fl_err *err);
+
 int ag_state_load_identity(struct ag_identity *out, const char *dir, struct fl_err *err);
 int ag_state_save_identity(const struct ag_identity *id, const char *dir, struct fl_err *err);
 

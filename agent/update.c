@@ -41,40 +41,15 @@ struct ag_update {
 
 static int read_obj(json_t **out, const char *dir, const char *name, struct fl_err *err)
 {
-	struct fl_buf b = FL_BUF_INIT;
-	char path[AG_PATH_MAX];
-	int rc;
-
-	*out = NULL;
-	if ((rc = ag_state_path(path, sizeof(path), dir, name, err)) < 0)
-		return rc;
-	fl_buf_init(&b, STATE_CAP);
-	if ((rc = fl_fs_read(&b, path, err)) == 0 &&
-	    (rc = fl_json_parse_object(out, b.ptr, b.len, err)) < 0)
-		fl_err_prefix(err, "'%s' is corrupt", path);
-	fl_buf_release(&b);
-	return rc;
+	return ag_state_read_json(out, dir, name, STATE_CAP, err);
 }
 
 static int write_obj(const char *dir, const char *name, const json_t *v, struct fl_err *err)
 {
-	struct fl_buf b = FL_BUF_INIT;
-	char path[AG_PATH_MAX];
-	int rc;
-
-	if ((rc = ag_state_path(path, sizeof(path), dir, name, err)) < 0)
-		return rc;
-	if (fl_json_dump(&b, v) < 0 || fl_buf_put(&b, "\n", 1) < 0) {
-		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
-		goto cleanup;
-	}
 	/* A kill inside the write must leave the old file: the test hook at
 	 * this point leaves a torn temp file behind and dies. */
 	ag_crash_point("state_write");
-	rc = fl_fs_write_atomic(path, b.ptr, b.len, 0600, err);
-cleanup:
-	fl_buf_release(&b);
-	return rc;
+	return ag_state_write_json(dir, name, v, err);
 }
 
 static int save_rel(struct ag_update *u, struct fl_err *err)
