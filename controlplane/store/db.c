@@ -200,18 +200,15 @@ static int bool_column(const char *name)
 	return strcmp(name, "revoked") == 0 || strcmp(name, "auto_accept") == 0;
 }
 
-int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
-		...)
+static int vquery(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
+		  va_list ap)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *rows = NULL;
-	va_list ap;
 	int rc;
 
 	*out = NULL;
-	va_start(ap, fmt);
 	rc = prepare(&st, db, sql, fmt, ap, err);
-	va_end(ap);
 	if (rc < 0)
 		return rc;
 	rows = json_array();
@@ -249,6 +246,41 @@ int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, 
 		*out = rows;
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
+		...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vquery(out, db, err, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cp_db_row(json_t **out, struct cp_store *s, struct fl_err *err, const char *sql,
+	      const char *fmt, ...)
+{
+	json_t *rows = NULL;
+	sqlite3 *db;
+	va_list ap;
+	int rc;
+
+	*out = NULL;
+	CP_DB_CONN(db, s, err);
+	va_start(ap, fmt);
+	rc = vquery(&rows, db, err, sql, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return rc;
+	if (json_array_size(rows) == 0)
+		rc = fl_err_set(err, FL_ENOTFOUND, "not found");
+	else
+		*out = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
 	return rc;
 }
 

@@ -42,6 +42,11 @@ int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, 
  * Returns 0 or the first negative code. */
 int cp_db_finish(sqlite3 *db, int rc, const struct cp_audit_rec *a, struct fl_err *err);
 
+/* One row of a query that finds at most one (a new reference in *out), or
+ * FL_ENOTFOUND (the caller words the message). Columns as in cp_db_query. */
+int cp_db_row(json_t **out, struct cp_store *s, struct fl_err *err, const char *sql,
+	      const char *fmt, ...);
+
 /* The common mutation: one statement and its audit entry a (may be NULL) in
  * one transaction. A statement that changes no row is FL_ENOTFOUND (the
  * caller words the message) and rolls back, so nothing is audited for it. */

@@ -201,24 +201,19 @@ int cp_store_device_set_desired(int64_t *version, struct cp_store *s, const char
 int cp_store_device_desired(json_t **out, int64_t *version, struct cp_store *s, const char *id,
 			    struct fl_err *err)
 {
-	sqlite3 *db;
-	json_t *rows = NULL, *row;
+	json_t *row = NULL;
 	int rc;
 
 	*out = NULL;
-	CP_DB_CONN(db, s, err);
-	rc = cp_db_query(&rows, db, err,
-			 "SELECT desired, desired_version FROM devices WHERE id = ?", "s", id);
+	rc = cp_db_row(&row, s, err, "SELECT desired, desired_version FROM devices WHERE id = ?",
+		       "s", id);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
 	if (rc < 0)
 		return rc;
-	row = json_array_get(rows, 0);
-	if (!row) {
-		json_decref(rows);
-		return fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
-	}
 	*out = json_incref(json_object_get(row, "desired"));
 	*version = json_integer_value(json_object_get(row, "desired_version"));
-	json_decref(rows);
+	json_decref(row);
 	return 0;
 }
 
@@ -329,23 +324,18 @@ int cp_store_preauth_add(struct cp_store *s, const char *id, const char *pubkey_
 int cp_store_preauth_get(char pubkey_b64[64], json_t **labels, struct cp_store *s, const char *id,
 			 struct fl_err *err)
 {
-	sqlite3 *db;
-	json_t *rows = NULL, *row;
+	json_t *row = NULL;
 	int rc;
 
 	*labels = NULL;
-	CP_DB_CONN(db, s, err);
-	rc = cp_db_query(&rows, db, err,
-			 "SELECT pubkey, labels FROM preauthorized WHERE device_id = ?", "s", id);
+	rc = cp_db_row(&row, s, err, "SELECT pubkey, labels FROM preauthorized WHERE device_id = ?",
+		       "s", id);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_ENOTFOUND, "device '%s' is not preauthorized", id);
 	if (rc < 0)
 		return rc;
-	row = json_array_get(rows, 0);
-	if (!row) {
-		json_decref(rows);
-		return fl_err_set(err, FL_ENOTFOUND, "device '%s' is not preauthorized", id);
-	}
 	snprintf(pubkey_b64, 64, "%s", json_string_value(json_object_get(row, "pubkey")));
 	*labels = json_incref(json_object_get(row, "labels"));
-	json_decref(rows);
+	json_decref(row);
 	return 0;
 }

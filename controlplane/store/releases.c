@@ -134,30 +134,24 @@ int cp_store_releases_list(json_t **out, struct cp_store *s, struct fl_err *err)
 int cp_store_release_get(json_t **out, struct cp_store *s, const char *name, const char *version,
 			 struct fl_err *err)
 {
-	sqlite3 *db;
-	json_t *rows = NULL, *row, *hw = NULL;
+	json_t *row = NULL, *hw = NULL;
 	int rc;
 
 	*out = NULL;
-	CP_DB_CONN(db, s, err);
-	rc = cp_db_query(&rows, db, err,
-			 "SELECT " RELEASE_SUMMARY ", hardware, envelope FROM releases "
-			 "WHERE name = ? AND version = ?",
-			 "ss", name, version);
+	rc = cp_db_row(&row, s, err,
+		       "SELECT " RELEASE_SUMMARY ", hardware, envelope FROM releases "
+		       "WHERE name = ? AND version = ?",
+		       "ss", name, version);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_ENOTFOUND, "release %s@%s not found", name, version);
 	if (rc < 0)
 		return rc;
-	row = json_array_get(rows, 0);
-	if (!row) {
-		json_decref(rows);
-		return fl_err_set(err, FL_ENOTFOUND, "release %s@%s not found", name, version);
-	}
 	/* hardware is not one of cp_db_query's JSON columns: parse it here. */
 	if (fl_json_parse(&hw, json_string_value(json_object_get(row, "hardware")),
 			  strlen(json_string_value(json_object_get(row, "hardware"))), NULL) < 0)
 		hw = json_array();
 	json_object_set_new(row, "hardware", hw);
-	*out = json_incref(row);
-	json_decref(rows);
+	*out = row; /* now owned by the caller */
 	return 0;
 }
 
@@ -265,29 +259,23 @@ int cp_store_assignment_set(struct cp_store *s, const struct cp_assignment_row *
 int cp_store_assignment_get(json_t **out, struct cp_store *s, const char *device_id,
 			    struct fl_err *err)
 {
-	sqlite3 *db;
-	json_t *rows = NULL, *row;
+	json_t *row = NULL;
 	int rc;
 
 	*out = NULL;
-	CP_DB_CONN(db, s, err);
-	rc = cp_db_query(&rows, db, err,
-			 "SELECT " ASSIGNMENT_COLUMNS ", a.envelope, r.envelope AS "
-			 "release_envelope, r.sha256 AS release_sha256 FROM assignments a "
-			 "JOIN releases r ON r.name = a.release_name AND "
-			 "r.version = a.release_version WHERE a.device_id = ?",
-			 "s", device_id);
+	rc = cp_db_row(&row, s, err,
+		       "SELECT " ASSIGNMENT_COLUMNS ", a.envelope, r.envelope AS "
+		       "release_envelope, r.sha256 AS release_sha256 FROM assignments a "
+		       "JOIN releases r ON r.name = a.release_name AND "
+		       "r.version = a.release_version WHERE a.device_id = ?",
+		       "s", device_id);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_ENOTFOUND, "device '%s' has no assignment", device_id);
 	if (rc < 0)
 		return rc;
-	row = json_array_get(rows, 0);
-	if (!row) {
-		json_decref(rows);
-		return fl_err_set(err, FL_ENOTFOUND, "device '%s' has no assignment", device_id);
-	}
 	json_object_set_new(row, "rollback",
 			    json_boolean(json_integer_value(json_object_get(row, "rollback"))));
-	*out = json_incref(row);
-	json_decref(rows);
+	*out = row; /* now owned by the caller */
 	return 0;
 }
 
@@ -324,24 +312,18 @@ int cp_store_assignment_resign(struct cp_store *s, const struct cp_assignment_ro
 int cp_store_device_update_get(json_t **out, struct cp_store *s, const char *device_id,
 			       struct fl_err *err)
 {
-	sqlite3 *db;
-	json_t *rows = NULL, *row;
+	json_t *row = NULL;
 	int rc;
 
 	*out = NULL;
-	CP_DB_CONN(db, s, err);
-	rc = cp_db_query(&rows, db, err,
-			 "SELECT release, state, progress, reason, updated_at FROM "
-			 "device_updates WHERE device_id = ?",
-			 "s", device_id);
+	rc = cp_db_row(&row, s, err,
+		       "SELECT release, state, progress, reason, updated_at FROM "
+		       "device_updates WHERE device_id = ?",
+		       "s", device_id);
+	if (rc == FL_ENOTFOUND)
+		return FL_ENOTFOUND;
 	if (rc < 0)
 		return rc;
-	row = json_array_get(rows, 0);
-	if (!row) {
-		json_decref(rows);
-		return FL_ENOTFOUND;
-	}
-	*out = json_incref(row);
-	json_decref(rows);
+	*out = row; /* now owned by the caller */
 	return 0;
 }

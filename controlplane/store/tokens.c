@@ -97,24 +97,19 @@ int cp_store_enroll_token_add(struct cp_store *s, const struct cp_enroll_token *
 int cp_store_enroll_token_by_hash(struct cp_enroll_token *out, struct cp_store *s,
 				  const char *hash_hex, struct fl_err *err)
 {
-	sqlite3 *db;
-	json_t *rows = NULL, *row;
+	json_t *row = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	CP_DB_CONN(db, s, err);
-	rc = cp_db_query(&rows, db, err,
-			 "SELECT id, max_uses, uses_left, labels, auto_accept, created_at, "
-			 "expires_at, COALESCE(revoked_at, 0) AS revoked_at FROM enroll_tokens "
-			 "WHERE hash = ?",
-			 "s", hash_hex);
+	rc = cp_db_row(&row, s, err,
+		       "SELECT id, max_uses, uses_left, labels, auto_accept, created_at, "
+		       "expires_at, COALESCE(revoked_at, 0) AS revoked_at FROM enroll_tokens "
+		       "WHERE hash = ?",
+		       "s", hash_hex);
+	if (rc == FL_ENOTFOUND)
+		return fl_err_set(err, FL_EUNAUTH, "unknown enrollment token");
 	if (rc < 0)
 		return rc;
-	row = json_array_get(rows, 0);
-	if (!row) {
-		json_decref(rows);
-		return fl_err_set(err, FL_EUNAUTH, "unknown enrollment token");
-	}
 	snprintf(out->id, sizeof(out->id), "%s", json_string_value(json_object_get(row, "id")));
 	out->max_uses = json_integer_value(json_object_get(row, "max_uses"));
 	out->uses_left = json_integer_value(json_object_get(row, "uses_left"));
@@ -123,7 +118,7 @@ int cp_store_enroll_token_by_hash(struct cp_enroll_token *out, struct cp_store *
 	out->created_at = json_integer_value(json_object_get(row, "created_at"));
 	out->expires_at = json_integer_value(json_object_get(row, "expires_at"));
 	out->revoked_at = json_integer_value(json_object_get(row, "revoked_at"));
-	json_decref(rows);
+	json_decref(row);
 	return 0;
 }
 
