@@ -33,6 +33,28 @@ void cp_config_defaults(struct cp_config *c)
 	c->token_burst = 200;
 	c->anon_rate = 20;
 	c->anon_burst = 100;
+	cp_ingest_config_defaults(&c->ingest);
+}
+
+/* The carbon table (--carbon FILE, else DATA/carbon.json when present) and
+ * the SLI ingest queue, flushed at the write-behind's interval. */
+static int ingest_open(struct cp_app *app, struct fl_err *err)
+{
+	struct cp_ingest_config ic = app->cfg.ingest;
+	char path[1100];
+	int required = app->cfg.carbon_path[0] != '\0';
+	int rc;
+
+	if (required)
+		snprintf(path, sizeof(path), "%s", app->cfg.carbon_path);
+	else
+		snprintf(path, sizeof(path), "%s/carbon.json", app->cfg.data_dir);
+	if ((rc = cp_carbon_load(&app->carbon, path, required, err)) < 0)
+		return rc;
+	ic.flush_ms = app->cfg.flush_ms;
+	if ((rc = cp_ingest_new(&app->ingest, app->store, app->carbon, &ic, err)) < 0)
+		return rc;
+	return cp_ingest_start(app->ingest, err);
 }
 
 /* The release parts: the online key, the timestamp/assignment signer and the
@@ -91,7 +113,8 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_ratelimit_new(&app->rl_token, cfg->token_rate, cfg->token_burst, err)) < 0 ||
 	    (rc = cp_ratelimit_new(&app->rl_anon, cfg->anon_rate, cfg->anon_burst, err)) < 0 ||
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
-	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = releases_open(app, err)) < 0) {
+	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = ingest_open(app, err)) < 0 ||
+	    (rc = releases_open(app, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -108,6 +131,18 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 	if (app->wb)
 		rc = cp_wb_stop(app->wb, err);
 	cp_wb_free(app->wb);
+	if (app->ingest) {
+		struct fl_err ierr = {0, ""};
+		int irc = cp_ingest_stop(app->ingest, &ierr);
+
+		if (irc < 0 && rc == 0) {
+			rc = irc;
+			if (err)
+				*err = ierr;
+		}
+	}
+	cp_ingest_free(app->ingest);
+	cp_carbon_free(app->carbon);
 	cp_director_free(app->director);
 	cp_relstore_free(app->relstore);
 	pthread_mutex_destroy(&app->push_lock);

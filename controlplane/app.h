@@ -12,6 +12,7 @@
 
 #include "core/director.h"
 #include "core/expset.h"
+#include "core/ingest.h"
 #include "core/ratelimit.h"
 #include "core/registry.h"
 #include "core/writebehind.h"
@@ -36,6 +37,10 @@ struct cp_config {
 	double device_rate, device_burst; /* per device key */
 	double token_rate, token_burst;	  /* per operator token */
 	double anon_rate, anon_burst;	  /* per client address, unauthenticated */
+	/* SLIs (issue 4) */
+	char carbon_path[1024];		 /* --carbon FILE; empty: DATA/carbon.json if present */
+	int metrics_public;		 /* GET /metrics without a token */
+	struct cp_ingest_config ingest; /* queue bound, retention */
 };
 
 void cp_config_defaults(struct cp_config *c);
@@ -63,6 +68,9 @@ struct cp_app {
 	 * release repository (unit tests of other parts). */
 	struct cp_relstore *relstore;
 	struct cp_director *director;
+	/* SLI reports (issue 4): the carbon table and the ingest queue. */
+	struct cp_carbon *carbon;
+	struct cp_ingest *ingest;
 	/* One push at a time: the counter check, the git commit and the row
 	 * insert must not interleave with another push. */
 	pthread_mutex_t push_lock;

@@ -53,7 +53,13 @@ static const char usage_serve[] =
     "  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
     "  --rate-anon R          requests/s per address on unauthenticated routes and\n"
     "                         failed authentication, burst 5R (default 20; 0: off)\n"
-    "  --log-level LEVEL      debug, info, warn or error (default info)\n";
+    "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  --carbon FILE          SCI carbon table (default DATA/carbon.json if present)\n"
+    "  --retention-minute DUR keep per-device minute SLIs (default 2d)\n"
+    "  --retention-5m DUR     keep 5-minute SLI rollups (default 35d)\n"
+    "  --retention-1h DUR     keep hourly SLI rollups (default 400d)\n"
+    "  --ingest-queue N       SLI reports queued before 503 (default 20000)\n"
+    "  --metrics-public       serve GET /metrics without a token\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -221,7 +227,13 @@ int main(int argc, char **argv)
 		O_RANON,
 		O_LOG,
 		O_KEEPALIVE,
-		O_ARTIFACT
+		O_ARTIFACT,
+		O_CARBON,
+		O_RET_MIN,
+		O_RET_5M,
+		O_RET_1H,
+		O_INGEST_QUEUE,
+		O_METRICS_PUBLIC
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -239,6 +251,12 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, O_LOG},
 	    {"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
 	    {"max-artifact", required_argument, NULL, O_ARTIFACT},
+	    {"carbon", required_argument, NULL, O_CARBON},
+	    {"retention-minute", required_argument, NULL, O_RET_MIN},
+	    {"retention-5m", required_argument, NULL, O_RET_5M},
+	    {"retention-1h", required_argument, NULL, O_RET_1H},
+	    {"ingest-queue", required_argument, NULL, O_INGEST_QUEUE},
+	    {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -361,6 +379,36 @@ int main(int argc, char **argv)
 			fl_log_set_level(lvl);
 			break;
 		}
+		case O_CARBON:
+			if (!realpath(optarg, cfg.carbon_path)) {
+				fprintf(stderr, "fairleadd: --carbon: '%s' not found\n", optarg);
+				return 2;
+			}
+			break;
+		case O_RET_MIN:
+		case O_RET_5M:
+		case O_RET_1H: {
+			struct fl_err derr = {0, ""};
+			int64_t secs;
+
+			if (fl_duration_parse(&secs, optarg, &derr) < 0) {
+				fprintf(stderr, "fairleadd: --retention-*: %s\n", derr.msg);
+				return 2;
+			}
+			if (c == O_RET_MIN)
+				cfg.ingest.retention_minute_s = secs;
+			else if (c == O_RET_5M)
+				cfg.ingest.retention_5m_s = secs;
+			else
+				cfg.ingest.retention_1h_s = secs;
+			break;
+		}
+		case O_INGEST_QUEUE:
+			if (num_opt(&v, optarg, 1, 10000000, "--ingest-queue") < 0)
+				return 2;
+			cfg.ingest.max_pending = (size_t)v;
+			break;
+		case O_METRICS_PUBLIC: cfg.metrics_public = 1; break;
 		default: return 2;
 		}
 	}

@@ -11,6 +11,7 @@
 #define CP_API_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,12 +76,16 @@ struct cp_resp {
 			  * strong ETag, e.g. "\"<sha256>\"" */
 	char etag[80];
 	int64_t head_length; /* >= 0 on a HEAD reply: its Content-Length */
+	const char *content_type; /* static; of a raw reply, NULL: application/json */
 };
 
 typedef int (*cp_handler)(struct cp_resp *resp, struct cp_req *req, struct fl_err *err);
 
 /* The body is streamed to the handler instead of read into memory first. */
 #define CP_ROUTE_STREAM 1
+/* A token route that serves anonymous callers too when the server runs with
+ * --metrics-public (GET /metrics). */
+#define CP_ROUTE_PUBLIC_OPT 2
 
 struct cp_route {
 	const char *method;
@@ -100,6 +105,19 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req);
  * the HTTP layer decide before reading a body whether to stream it. */
 const struct cp_route *cp_api_route(const char *method, const char *path);
 void cp_resp_release(struct cp_resp *r);
+
+/* Per-route request counts by status class and a latency histogram, bumped
+ * lock-free by the router for /metrics. Index: the route's position in
+ * cp_routes; CP_ROUTE_STATS_MAX - 1 counts requests that matched no route. */
+#define CP_ROUTE_STATS_MAX 128
+#define CP_LATENCY_BUCKETS 12
+extern const double cp_latency_bounds[CP_LATENCY_BUCKETS]; /* seconds, ascending */
+struct cp_route_stats {
+	_Atomic int64_t by_class[5];			 /* 1xx .. 5xx */
+	_Atomic int64_t buckets[CP_LATENCY_BUCKETS + 1]; /* last: +Inf */
+	_Atomic int64_t sum_us;
+};
+extern struct cp_route_stats cp_route_stats[CP_ROUTE_STATS_MAX];
 
 /* The error table: status and code name for an FL_E* code. */
 int cp_error_status(int code);
@@ -170,6 +188,10 @@ int cp_h_release_show(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_device_assign(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_assign(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_artifact_get(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_reports(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_sli(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_drift(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_metrics(struct cp_resp *, struct cp_req *, struct fl_err *);
 /* The update part of a check-in reply (h_releases.c). */
 int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
 		      const json_t *update, const json_t *inventory, struct fl_err *err);

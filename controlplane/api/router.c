@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "fairlead/httpsig.h"
@@ -95,9 +96,46 @@ const struct cp_route cp_routes[] = {
 	 "assign a release to every device a selector matches", 0},
 	{"GET", "/api/v1/device/artifacts/{sha256}", CP_AUTH_DEVICE, 0, cp_h_artifact_get,
 	 "download an artifact (Range, ETag)", 0},
+	{"POST", "/api/v1/device/reports", CP_AUTH_DEVICE, 0, cp_h_reports,
+	 "SLI reports of the device's agent (batched, deduplicated by seq)", 0},
+	{"GET", "/api/v1/sli", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_sli,
+	 "SLI summary and series of a device or cohort", 0},
+	{"GET", "/api/v1/drift", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_drift,
+	 "input drift of a release against its baseline, per feature", 0},
+	{"GET", "/metrics", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_metrics,
+	 "Prometheus metrics: server internals and fleet SLIs", CP_ROUTE_PUBLIC_OPT},
 };
 /* clang-format on */
 const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);
+_Static_assert(FL_ARRAY_SIZE(cp_routes) < CP_ROUTE_STATS_MAX, "raise CP_ROUTE_STATS_MAX");
+
+const double cp_latency_bounds[CP_LATENCY_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+						       0.05,   0.1,   0.25,   0.5,   1,	   5};
+struct cp_route_stats cp_route_stats[CP_ROUTE_STATS_MAX];
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Counts the request by route and status class and its latency (/metrics). */
+static void route_observe(const struct cp_route *r, int status, int64_t t0_us)
+{
+	struct cp_route_stats *st =
+	    &cp_route_stats[r ? (size_t)(r - cp_routes) : CP_ROUTE_STATS_MAX - 1];
+	int64_t us = mono_us() - t0_us;
+	size_t b = 0;
+
+	if (status >= 100 && status < 600)
+		atomic_fetch_add_explicit(&st->by_class[status / 100 - 1], 1, memory_order_relaxed);
+	while (b < CP_LATENCY_BUCKETS && (double)us > cp_latency_bounds[b] * 1e6)
+		b++;
+	atomic_fetch_add_explicit(&st->buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->sum_us, us, memory_order_relaxed);
+}
 
 static const char *const role_names[] = {"admin", "release-manager", "operator", "viewer",
 					 "automation"};
@@ -370,7 +408,8 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 {
 	const struct cp_route *r = NULL;
 	struct fl_err err = {0, ""};
-	int path_known = 0, rc = 0;
+	int path_known = 0, rc = 0, anon_ok;
+	int64_t t0_us = mono_us();
 
 	memset(resp, 0, sizeof(*resp));
 	resp->head_length = -1;
@@ -409,7 +448,10 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 	/* Unauthenticated routes are limited per address before any work is done. */
 	if (r->auth == CP_AUTH_NONE && (rc = rate_limit(resp, req, &err)) < 0)
 		goto fail;
-	if (r->auth == CP_AUTH_TOKEN)
+	/* --metrics-public: anonymous scrapes, rate-limited per address. */
+	anon_ok = (r->flags & CP_ROUTE_PUBLIC_OPT) && req->app->cfg.metrics_public &&
+		  !req->header(req->conn, "Authorization");
+	if (r->auth == CP_AUTH_TOKEN && !anon_ok)
 		rc = auth_token(req, &err);
 	else if (r->auth == CP_AUTH_DEVICE)
 		rc = auth_device(req, &err);
@@ -424,7 +466,7 @@ void cp_api_handle(struct cp_resp *resp, struct cp_req *req)
 		}
 		goto fail;
 	}
-	if (r->auth == CP_AUTH_TOKEN && !(r->roles & req->who.role)) {
+	if (r->auth == CP_AUTH_TOKEN && !anon_ok && !(r->roles & req->who.role)) {
 		rc = fl_err_set(&err, FL_EFORBIDDEN, "role '%s' may not %s %s",
 				cp_role_name(req->who.role), r->method, r->pattern);
 		goto fail;
@@ -442,6 +484,7 @@ fail:
 		fl_log_fields(FL_LOG_ERROR, json_pack("{s:s}", "req", req->id), "%s %s failed: %s",
 			      req->method, req->path, err.msg);
 done:
+	route_observe(r, resp->status, t0_us);
 	if (resp->status >= 500)
 		atomic_fetch_add(&req->app->counters.errors_5xx, 1);
 	else if (resp->status >= 400)

@@ -203,10 +203,12 @@ static void send_reply(struct mg_connection *conn, const struct cp_req *req, str
 	/* A HEAD reply states the length a GET would have (head_length), or 0:
 	 * a client that sends HEAD as a plain method then waits for no body. */
 	mg_printf(conn,
-		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 		  "Content-Length: %lld\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n"
 		  "X-Content-Type-Options: nosniff\r\n%s\r\n",
 		  resp->status, mg_get_response_code_text(conn, resp->status),
+		  resp->raw && resp->status < 300 && resp->content_type ? resp->content_type
+									 : "application/json",
 		  head ? (long long)(resp->head_length >= 0 ? resp->head_length : 0)
 		       : (long long)len,
 		  req->id, extra);

@@ -16,8 +16,11 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/sli.h"
 #include "fairlead/crypto.h"
+#include "fairlead/drift.h"
 #include "fairlead/err.h"
+#include "fairlead/sketch.h"
 
 struct cp_store;
 
@@ -258,5 +261,87 @@ int cp_store_command_add(struct cp_store *s, const char *id, const char *device_
  * first, at most 16). */
 int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,
 			   struct fl_err *err);
+
+/* --- SLIs (issue 4) ---------------------------------------------------- */
+
+/* One feature's histogram on its baseline's fixed bins. */
+struct cp_sli_drift {
+	char feature[FL_DRIFT_NAME_MAX + 1];
+	size_t nbins;
+	uint64_t counts[FL_DRIFT_MAX_BINS];
+};
+
+/* One accepted report, tagged at ingestion. Owns labels, latency_ms and
+ * drift (cp_sli_sample_release). */
+struct cp_sli_sample {
+	char device_id[65];
+	int64_t minute; /* the window's start rounded down to 60 s (unix seconds) */
+	char release[132]; /* "NAME@VERSION", "" for agent-only windows */
+	char *labels;	   /* the device's labels: compact JSON, keys sorted */
+	char hw[64];	   /* inventory hw_model, "default" when unknown */
+	char site[64];	   /* label "site", "default" when absent */
+	int64_t inferences, errors, drift_checks, drift_alarms;
+	double up_s, expected_s, energy_j, carbon_g;
+	struct fl_sketch *latency_ms; /* NULL: none */
+	struct cp_sli_drift *drift;
+	size_t ndrift;
+};
+void cp_sli_sample_release(struct cp_sli_sample *x);
+
+/* A device's ingestion state: the highest report seq stored, the agent's
+ * cumulative count of reports dropped at its disk bound. */
+struct cp_sli_dev_state {
+	char device_id[65];
+	int64_t seq;
+	int64_t dropped;
+};
+
+/* Writes a batch in one transaction: each sample is merged into its device
+ * minute (a late or repeated minute adds to the row already there), into its
+ * series' 5-minute and 1-hour rollups, and the states raise the devices'
+ * stored seq and dropped counts (never lower them). All or nothing. */
+int cp_store_sli_write(struct cp_store *s, const struct cp_sli_sample *samples, size_t n,
+		       const struct cp_sli_dev_state *states, size_t nstates, int64_t now,
+		       struct fl_err *err);
+/* The device's stored state; zeros when it never reported. */
+int cp_store_sli_state(struct cp_sli_dev_state *out, struct cp_store *s, const char *device_id,
+		       struct fl_err *err);
+/* The sum of every device's dropped count. */
+int cp_store_sli_dropped_total(int64_t *out, struct cp_store *s, struct fl_err *err);
+
+/* The cp_sli_source_fn contract (core/sli.h) with the store as the source: a
+ * device scope reads its minutes; otherwise step 60 reads the minute table
+ * and 300 and 3600 the rollups, of the series whose release and labels (at
+ * ingestion) match the scope. FL_EINVAL for a bad step, range or selector. */
+int cp_store_sli_series(struct cp_sli_agg **out, size_t *n, struct cp_store *s,
+			const struct cp_sli_scope *scope, int64_t from, int64_t to, int64_t step,
+			struct fl_err *err);
+/* The same as a cp_sli_source_fn: ctx is the struct cp_store. */
+int cp_store_sli_source(void *ctx, struct cp_sli_agg **out, size_t *n,
+			const struct cp_sli_scope *scope, int64_t from, int64_t to, int64_t step,
+			struct fl_err *err);
+
+/* Per-release aggregates over [from, to) (multiples of 60; the 5-minute
+ * rollup is read when both are multiples of 300), for /metrics. */
+struct cp_sli_release_agg {
+	char release[132];
+	struct cp_sli_agg agg; /* owned: cp_sli_agg_release, or cp_store_sli_releases_free */
+};
+int cp_store_sli_releases(struct cp_sli_release_agg **out, size_t *n, struct cp_store *s,
+			  int64_t from, int64_t to, struct fl_err *err);
+void cp_store_sli_releases_free(struct cp_sli_release_agg *a, size_t n);
+
+/* The merged histograms of every feature in scope over [from, to) (multiples
+ * of 60; rollups are read when the range allows). scope->release should name
+ * one version: bins of different baselines are never merged (a feature whose
+ * bin count differs from the first seen is skipped). Caller frees *out. */
+int cp_store_sli_drift(struct cp_sli_drift **out, size_t *n, struct cp_store *s,
+		       const struct cp_sli_scope *scope, int64_t from, int64_t to,
+		       struct fl_err *err);
+
+/* Deletes minute rows older than minute_before, 5-minute rows older than
+ * m5_before and hourly rows older than h1_before (unix seconds). */
+int cp_store_sli_retain(struct cp_store *s, int64_t minute_before, int64_t m5_before,
+			int64_t h1_before, struct fl_err *err);
 
 #endif
