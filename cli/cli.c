@@ -37,6 +37,7 @@ static const char global_help[] =
 static const struct cli_family *const families[] = {
     &cli_token_family, &cli_enroll_token_family, &cli_device_family,  &cli_audit_family,
     &cli_key_family,   &cli_root_family,	 &cli_release_family,
+    &cli_metrics_family, &cli_drift_family,
 };
 
 /* ---- argument parsing ---- */
@@ -400,9 +401,15 @@ static void print_family_help(FILE *f, const struct cli_family *fam)
 		global_help);
 }
 
+static int is_direct(const struct cli_family *fam)
+{
+	return fam->cmds[0].name && strcmp(fam->cmds[0].name, fam->name) == 0;
+}
+
 static void print_cmd_help(FILE *f, const struct cli_family *fam, const struct cli_cmd *c)
 {
-	fprintf(f, "usage: fairlead %s %s%s%s\n\n%s\n", fam->name, c->name,
+	fprintf(f, "usage: fairlead %s%s%s%s%s\n\n%s\n", fam->name, is_direct(fam) ? "" : " ",
+		is_direct(fam) ? "" : c->name,
 		c->synopsis && *c->synopsis ? " " : "", c->synopsis ? c->synopsis : "", c->summary);
 	if (c->help)
 		fprintf(f, "\n%s", c->help);
@@ -486,6 +493,10 @@ static int dispatch(struct cli_ctx *ctx, int argc, char *argv[], struct fl_err *
 	if ((rc = parse_leading(ctx, &i, argc, argv, err)) < 0)
 		return rc;
 	help |= rc;
+	if (is_direct(fam)) {
+		cmd = &fam->cmds[0];
+		goto parse;
+	}
 	if (i >= argc) {
 		if (help) {
 			print_family_help(ctx->out, fam);
@@ -498,22 +509,23 @@ static int dispatch(struct cli_ctx *ctx, int argc, char *argv[], struct fl_err *
 		return cli_usage(ctx, err, "unknown subcommand '%s %s' (try 'fairlead %s --help')",
 				 fam->name, argv[i], fam->name);
 	i++;
+parse:
 	specs[0] = cmd->opts;
 	if (!cmd->opts) {
 		specs[0] = global_opts;
 		specs[1] = NULL;
 	}
 	if ((rc = cli_args_parse(&a, NULL, argc - i, argv + i, specs, 0, err)) < 0)
-		return cli_usage(ctx, err, "%s (try 'fairlead %s %s --help')", err->msg, fam->name,
-				 cmd->name);
+		return cli_usage(ctx, err, "%s (try 'fairlead %s%s%s --help')", err->msg,
+				 fam->name, is_direct(fam) ? "" : " ", is_direct(fam) ? "" : cmd->name);
 	apply_globals(&ctx->flags, &a);
 	if (help || cli_args_has(&a, "--help")) {
 		print_cmd_help(ctx->out, fam, cmd);
 		return 0;
 	}
 	if ((int)a.npos < cmd->min_pos || (cmd->max_pos >= 0 && (int)a.npos > cmd->max_pos))
-		return cli_usage(ctx, err, "usage: fairlead %s %s %s", fam->name, cmd->name,
-				 cmd->synopsis);
+		return cli_usage(ctx, err, "usage: fairlead %s%s%s %s", fam->name,
+				 is_direct(fam) ? "" : " ", is_direct(fam) ? "" : cmd->name, cmd->synopsis);
 	if ((rc = set_format(ctx, err)) < 0)
 		return rc;
 	return cmd->run(ctx, &a, err);

@@ -165,7 +165,10 @@ struct cli_cmd {
 struct cli_family {
 	const char *name;
 	const char *summary;
-	const struct cli_cmd *cmds; /* ended by a row with name == NULL */
+	/* Ended by a row with name == NULL. A family whose first command has the
+	 * family's own name is that one command, run without a subcommand word:
+	 * "fairlead metrics ARGS..." (metrics, drift). */
+	const struct cli_cmd *cmds;
 };
 
 extern const struct cli_family cli_token_family;
@@ -175,6 +178,8 @@ extern const struct cli_family cli_audit_family;
 extern const struct cli_family cli_key_family;
 extern const struct cli_family cli_root_family;
 extern const struct cli_family cli_release_family;
+extern const struct cli_family cli_metrics_family;
+extern const struct cli_family cli_drift_family;
 
 /* Parses repeated "K=V" words into a JSON object of strings (caller owns).
  * With allow_remove, "K-" maps K to null (the label is removed). Usage error

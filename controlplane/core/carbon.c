@@ -74,7 +74,7 @@ static int number(double *out, const json_t *v, int positive, const char *what, 
 	return 0;
 }
 
-static int parse_sites(struct cp_carbon *c, const json_t *sites, struct fl_err *err)
+static int parse_sites(struct cp_carbon *c, json_t *sites, struct fl_err *err)
 {
 	const char *k;
 	json_t *v;
@@ -84,7 +84,7 @@ static int parse_sites(struct cp_carbon *c, const json_t *sites, struct fl_err *
 		return fl_err_set(err, FL_EINVAL, "carbon: grid_intensity_g_per_kwh must be an object");
 	if (json_object_size(sites) > CP_CARBON_MAX_ENTRIES)
 		return fl_err_set(err, FL_EINVAL, "carbon: over %d sites", CP_CARBON_MAX_ENTRIES);
-	json_object_foreach ((json_t *)sites, k, v) {
+	json_object_foreach (sites, k, v) {
 		double d, *p;
 
 		if ((rc = number(&d, v, 0, "grid intensity of site", k, err)) < 0)
@@ -104,7 +104,7 @@ static int parse_sites(struct cp_carbon *c, const json_t *sites, struct fl_err *
 	return 0;
 }
 
-static int parse_hw(struct cp_carbon *c, const json_t *hw, struct fl_err *err)
+static int parse_hw(struct cp_carbon *c, json_t *hw, struct fl_err *err)
 {
 	static const char *const allowed[] = {"embodied_kg", "lifetime_years", NULL};
 	const char *k;
@@ -116,7 +116,7 @@ static int parse_hw(struct cp_carbon *c, const json_t *hw, struct fl_err *err)
 	if (json_object_size(hw) > CP_CARBON_MAX_ENTRIES)
 		return fl_err_set(err, FL_EINVAL, "carbon: over %d hardware models",
 				  CP_CARBON_MAX_ENTRIES);
-	json_object_foreach ((json_t *)hw, k, v) {
+	json_object_foreach (hw, k, v) {
 		struct hw_entry e = c->default_hw, *p;
 		double kg = e.embodied_g / 1000.0, years = e.lifetime_s / YEAR_S;
 
@@ -156,7 +156,7 @@ int cp_carbon_parse(struct cp_carbon **out, const json_t *doc, struct fl_err *er
 {
 	static const char *const allowed[] = {"grid_intensity_g_per_kwh", "hardware", NULL};
 	struct cp_carbon *c = NULL;
-	const json_t *v;
+	json_t *v;
 	int rc;
 
 	*out = NULL;

@@ -246,7 +246,7 @@ int cp_ingest_submit(struct cp_ingest_result *res, struct cp_ingest *in, const c
 		     struct fl_err *err)
 {
 	struct batch *b = &in->cur;
-	struct dev *d;
+	struct dev *d = NULL;
 	size_t fresh = 0, need;
 	int rc;
 

@@ -555,8 +555,8 @@ int cp_store_sli_dropped_total(int64_t *out, struct cp_store *s, struct fl_err *
 
 /* ---- queries -------------------------------------------------------------- */
 
-/* The ids of the series in scope, as a map "ID" -> the series' release (a
- * pointer into rows, which the caller keeps alive). */
+/* The ids of the series in scope, as a map "ID" -> the series' row in rows
+ * (which the caller keeps alive). */
 static int scope_series(struct fl_map *ids, json_t **rows, sqlite3 *db,
 			const struct cp_sli_scope *scope, struct fl_err *err)
 {
@@ -589,7 +589,7 @@ static int scope_series(struct fl_map *ids, json_t **rows, sqlite3 *db,
 			continue;
 		snprintf(key, sizeof(key), "%lld",
 			 (long long)json_integer_value(json_object_get(r, "id")));
-		if (fl_map_put(ids, key, (void *)rel, NULL) < 0) {
+		if (fl_map_put(ids, key, r, NULL) < 0) {
 			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 			goto cleanup;
 		}
@@ -747,13 +747,15 @@ static int rel_cb(void *ctx, int64_t series, int64_t ts, struct row *r)
 {
 	struct rel_ctx *c = ctx;
 	const char *rel;
+	json_t *row;
 	char key[24];
 	size_t i;
 	void *p;
 
 	(void)ts;
 	snprintf(key, sizeof(key), "%lld", (long long)series);
-	if (!(rel = fl_map_get(c->ids, key)) || !*rel)
+	if (!(row = fl_map_get(c->ids, key)) ||
+	    !(rel = json_string_value(json_object_get(row, "release"))) || !*rel)
 		return 0;
 	for (i = 0; i < c->n; i++)
 		if (strcmp(c->out[i].release, rel) == 0)
