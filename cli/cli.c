@@ -490,13 +490,13 @@ static int dispatch(struct cli_ctx *ctx, int argc, char *argv[], struct fl_err *
 	if (!(fam = find_family(argv[i])))
 		return cli_usage(ctx, err, "unknown command '%s' (try 'fairlead --help')", argv[i]);
 	i++;
-	if ((rc = parse_leading(ctx, &i, argc, argv, err)) < 0)
-		return rc;
-	help |= rc;
 	if (is_direct(fam)) {
 		cmd = &fam->cmds[0];
 		goto parse;
 	}
+	if ((rc = parse_leading(ctx, &i, argc, argv, err)) < 0)
+		return rc;
+	help |= rc;
 	if (i >= argc) {
 		if (help) {
 			print_family_help(ctx->out, fam);

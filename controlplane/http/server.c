@@ -405,6 +405,8 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 				  app->cfg.listen, app->cfg.data_dir);
 	}
 	mg_set_request_handler(h->ctx, "/api/", api_handler, h);
+	/* Prometheus scrapes its conventional path, routed like the API. */
+	mg_set_request_handler(h->ctx, "/metrics$", api_handler, h);
 	*out = h;
 	return 0;
 }
