@@ -35,9 +35,9 @@ static const char global_help[] =
     "'ca = ...').\n";
 
 static const struct cli_family *const families[] = {
-    &cli_token_family, &cli_enroll_token_family, &cli_device_family,  &cli_audit_family,
-    &cli_key_family,   &cli_root_family,	 &cli_release_family,
-    &cli_metrics_family, &cli_drift_family,
+    &cli_token_family,	 &cli_enroll_token_family, &cli_device_family,
+    &cli_audit_family,	 &cli_key_family,	   &cli_root_family,
+    &cli_release_family, &cli_metrics_family,	   &cli_drift_family,
 };
 
 /* ---- argument parsing ---- */
@@ -409,8 +409,8 @@ static int is_direct(const struct cli_family *fam)
 static void print_cmd_help(FILE *f, const struct cli_family *fam, const struct cli_cmd *c)
 {
 	fprintf(f, "usage: fairlead %s%s%s%s%s\n\n%s\n", fam->name, is_direct(fam) ? "" : " ",
-		is_direct(fam) ? "" : c->name,
-		c->synopsis && *c->synopsis ? " " : "", c->synopsis ? c->synopsis : "", c->summary);
+		is_direct(fam) ? "" : c->name, c->synopsis && *c->synopsis ? " " : "",
+		c->synopsis ? c->synopsis : "", c->summary);
 	if (c->help)
 		fprintf(f, "\n%s", c->help);
 	fprintf(f, "\n%s", global_help);
@@ -516,8 +516,8 @@ parse:
 		specs[1] = NULL;
 	}
 	if ((rc = cli_args_parse(&a, NULL, argc - i, argv + i, specs, 0, err)) < 0)
-		return cli_usage(ctx, err, "%s (try 'fairlead %s%s%s --help')", err->msg,
-				 fam->name, is_direct(fam) ? "" : " ", is_direct(fam) ? "" : cmd->name);
+		return cli_usage(ctx, err, "%s (try 'fairlead %s%s%s --help')", err->msg, fam->name,
+				 is_direct(fam) ? "" : " ", is_direct(fam) ? "" : cmd->name);
 	apply_globals(&ctx->flags, &a);
 	if (help || cli_args_has(&a, "--help")) {
 		print_cmd_help(ctx->out, fam, cmd);
@@ -525,7 +525,8 @@ parse:
 	}
 	if ((int)a.npos < cmd->min_pos || (cmd->max_pos >= 0 && (int)a.npos > cmd->max_pos))
 		return cli_usage(ctx, err, "usage: fairlead %s%s%s %s", fam->name,
-				 is_direct(fam) ? "" : " ", is_direct(fam) ? "" : cmd->name, cmd->synopsis);
+				 is_direct(fam) ? "" : " ", is_direct(fam) ? "" : cmd->name,
+				 cmd->synopsis);
 	if ((rc = set_format(ctx, err)) < 0)
 		return rc;
 	return cmd->run(ctx, &a, err);

@@ -46,7 +46,8 @@ static void num(char *out, size_t cap, const json_t *v, int digits)
 
 static void print_summary(FILE *f, const json_t *reply)
 {
-	const json_t *s = json_object_get(reply, "summary"), *scope = json_object_get(reply, "scope");
+	const json_t *s = json_object_get(reply, "summary"),
+		     *scope = json_object_get(reply, "scope");
 	const json_t *lat = json_object_get(s, "latency_ms");
 	char a[32], b[32], c[32];
 
@@ -63,13 +64,13 @@ static void print_summary(FILE *f, const json_t *reply)
 		(long long)(json_integer_value(json_object_get(reply, "to")) -
 			    json_integer_value(json_object_get(reply, "from"))),
 		(long long)json_integer_value(json_object_get(reply, "step")));
-	fprintf(f, "%-22s %lld\n", "reports:",
-		(long long)json_integer_value(json_object_get(s, "reports")));
-	fprintf(f, "%-22s %lld\n", "inferences:",
-		(long long)json_integer_value(json_object_get(s, "inferences")));
+	fprintf(f, "%-22s %lld\n",
+		"reports:", (long long)json_integer_value(json_object_get(s, "reports")));
+	fprintf(f, "%-22s %lld\n",
+		"inferences:", (long long)json_integer_value(json_object_get(s, "inferences")));
 	num(a, sizeof(a), json_object_get(s, "error_ratio"), 4);
-	fprintf(f, "%-22s %lld (ratio %s)\n", "errors:",
-		(long long)json_integer_value(json_object_get(s, "errors")), a);
+	fprintf(f, "%-22s %lld (ratio %s)\n",
+		"errors:", (long long)json_integer_value(json_object_get(s, "errors")), a);
 	num(a, sizeof(a), json_object_get(lat, "p50"), 4);
 	num(b, sizeof(b), json_object_get(lat, "p90"), 4);
 	num(c, sizeof(c), json_object_get(lat, "p99"), 4);
@@ -82,8 +83,8 @@ static void print_summary(FILE *f, const json_t *reply)
 	num(a, sizeof(a), json_object_get(s, "carbon_g"), 6);
 	num(b, sizeof(b), json_object_get(s, "carbon_per_inference_g"), 4);
 	fprintf(f, "%-22s %s gCO2e (%s g per inference, SCI)\n", "carbon:", a, b);
-	fprintf(f, "%-22s %lld alarms in %lld checks\n", "drift:",
-		(long long)json_integer_value(json_object_get(s, "drift_alarms")),
+	fprintf(f, "%-22s %lld alarms in %lld checks\n",
+		"drift:", (long long)json_integer_value(json_object_get(s, "drift_alarms")),
 		(long long)json_integer_value(json_object_get(s, "drift_checks")));
 	if (json_object_get(s, "dropped_reports"))
 		fprintf(f, "%-22s %lld\n", "agent dropped reports:",
@@ -92,8 +93,8 @@ static void print_summary(FILE *f, const json_t *reply)
 
 static int print_series(FILE *f, const json_t *series)
 {
-	static const char *const headers[] = {"TIME", "INFERENCES", "ERRORS", "P50-MS",
-					      "P99-MS", "UPTIME", "CARBON-G/INF"};
+	static const char *const headers[] = {"TIME",	"INFERENCES", "ERRORS",	     "P50-MS",
+					      "P99-MS", "UPTIME",     "CARBON-G/INF"};
 	struct cli_table *t = NULL;
 	struct fl_buf tb = FL_BUF_INIT;
 	size_t i;
@@ -175,9 +176,9 @@ cleanup:
 
 static int cli_drift(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
-	static const char *const headers[] = {"FEATURE", "SAMPLES", "PSI",	"JS",
-					      "THRESHOLD", "JUDGED", "DRIFTED"};
-	static const char *const keys[] = {"feature",   "samples", "psi",	"js",
+	static const char *const headers[] = {"FEATURE",   "SAMPLES", "PSI",	"JS",
+					      "THRESHOLD", "JUDGED",  "DRIFTED"};
+	static const char *const keys[] = {"feature",	"samples", "psi",    "js",
 					   "threshold", "judged",  "drifted"};
 	const char *cohort = cli_args_get(a, "--cohort"), *feat = cli_args_get(a, "--feature");
 	const char *since = cli_args_get(a, "--since"), *rel = a->pos[0];
@@ -212,10 +213,8 @@ cleanup:
 }
 
 static const struct cli_optspec metrics_opts[] = {
-    {"--cohort", NULL, CLI_OPT_VALUE},
-    {"--release", NULL, CLI_OPT_VALUE},
-    {"--since", NULL, CLI_OPT_VALUE},
-    {"--json", NULL, CLI_OPT_FLAG},
+    {"--cohort", NULL, CLI_OPT_VALUE}, {"--release", NULL, CLI_OPT_VALUE},
+    {"--since", NULL, CLI_OPT_VALUE},  {"--json", NULL, CLI_OPT_FLAG},
     {NULL, NULL, CLI_OPT_FLAG},
 };
 
@@ -239,10 +238,8 @@ const struct cli_family cli_metrics_family = {
 };
 
 static const struct cli_optspec drift_opts[] = {
-    {"--cohort", NULL, CLI_OPT_VALUE},
-    {"--feature", NULL, CLI_OPT_VALUE},
-    {"--since", NULL, CLI_OPT_VALUE},
-    {"--json", NULL, CLI_OPT_FLAG},
+    {"--cohort", NULL, CLI_OPT_VALUE}, {"--feature", NULL, CLI_OPT_VALUE},
+    {"--since", NULL, CLI_OPT_VALUE},  {"--json", NULL, CLI_OPT_FLAG},
     {NULL, NULL, CLI_OPT_FLAG},
 };
 

@@ -38,8 +38,8 @@ struct cp_config {
 	double token_rate, token_burst;	  /* per operator token */
 	double anon_rate, anon_burst;	  /* per client address, unauthenticated */
 	/* SLIs (issue 4) */
-	char carbon_path[1024];		 /* --carbon FILE; empty: DATA/carbon.json if present */
-	int metrics_public;		 /* GET /metrics without a token */
+	char carbon_path[1024];		/* --carbon FILE; empty: DATA/carbon.json if present */
+	int metrics_public;		/* GET /metrics without a token */
 	struct cp_ingest_config ingest; /* queue bound, retention */
 };
 

@@ -75,7 +75,7 @@ struct cp_resp {
 			  * If-None-Match handled by the HTTP layer; etag is its
 			  * strong ETag, e.g. "\"<sha256>\"" */
 	char etag[80];
-	int64_t head_length; /* >= 0 on a HEAD reply: its Content-Length */
+	int64_t head_length;	  /* >= 0 on a HEAD reply: its Content-Length */
 	const char *content_type; /* static; of a raw reply, NULL: application/json */
 };
 

@@ -174,8 +174,7 @@ static void server_metrics(struct fl_buf *b, struct cp_app *app, int64_t now)
 
 /* One gauge family over the releases; v picks the value. */
 static void per_release(struct fl_buf *b, const struct cp_sli_release_agg *r, size_t n,
-			const char *name, const char *help,
-			double (*v)(const struct cp_sli_agg *a))
+			const char *name, const char *help, double (*v)(const struct cp_sli_agg *a))
 {
 	family(b, name, "gauge", help);
 	for (size_t i = 0; i < n; i++) {
@@ -258,8 +257,8 @@ static int fleet_metrics(struct fl_buf *b, struct cp_app *app, int64_t now, stru
 	per_release(b, r, n, "fairlead_sli_uptime_ratio",
 		    "Heartbeat uptime over expected time per release, last 5-10 minutes.",
 		    v_uptime);
-	per_release(b, r, n, "fairlead_sli_energy_joules",
-		    "Energy per release, last 5-10 minutes.", v_energy);
+	per_release(b, r, n, "fairlead_sli_energy_joules", "Energy per release, last 5-10 minutes.",
+		    v_energy);
 	per_release(b, r, n, "fairlead_sli_carbon_grams_per_inference",
 		    "SCI: gCO2e per inference ((E*I + M) / R) per release, last 5-10 minutes.",
 		    v_carbon_inf);

@@ -88,14 +88,15 @@ static int feature_name_valid(const char *s)
 
 static int take_drift(struct cp_ingest_report *r, const json_t *arr, int idx, struct fl_err *err)
 {
-	static const char *const allowed[] = {"feature", "counts", "psi",     "js",
+	static const char *const allowed[] = {"feature",   "counts", "psi",	"js",
 					      "threshold", "judged", "drifted", NULL};
 	size_t i;
 	json_t *f;
 
 	if (!json_is_array(arr) || json_array_size(arr) > FL_DRIFT_MAX_FEATURES)
-		return fl_err_set(err, FL_EINVAL, "reports[%d].drift must be an array of at most %d",
-				  idx, FL_DRIFT_MAX_FEATURES);
+		return fl_err_set(err, FL_EINVAL,
+				  "reports[%d].drift must be an array of at most %d", idx,
+				  FL_DRIFT_MAX_FEATURES);
 	if (json_array_size(arr) == 0)
 		return 0;
 	if (!(r->drift = calloc(json_array_size(arr), sizeof(*r->drift))))
@@ -109,8 +110,8 @@ static int take_drift(struct cp_ingest_report *r, const json_t *arr, int idx, st
 		double x = 0;
 
 		if (!json_is_object(f))
-			return fl_err_set(err, FL_EINVAL, "reports[%d].drift[%zu] must be an object",
-					  idx, i);
+			return fl_err_set(err, FL_EINVAL,
+					  "reports[%d].drift[%zu] must be an object", idx, i);
 		if ((rc = fl_json_only(f, allowed, err)) < 0 ||
 		    (rc = fl_json_str(&name, f, "feature", 1, err)) < 0 ||
 		    (rc = fl_json_bool(&judged, f, "judged", 0, err)) < 0 ||
@@ -162,9 +163,9 @@ static int take_report(struct cp_ingest_report *r, const json_t *o, int idx, int
 		       struct fl_err *err)
 {
 	static const char *const allowed[] = {
-	    "seq",	  "start",    "end",	    "release",	     "up_s", "expected_s",
-	    "inferences", "errors",   "latency_ms", "energy_j", "energy_source", "drift",
-	    NULL};
+	    "seq",	     "start",	   "end",    "release",	   "up_s",
+	    "expected_s",    "inferences", "errors", "latency_ms", "energy_j",
+	    "energy_source", "drift",	   NULL};
 	const json_t *rel, *lat, *drift;
 	const char *src = NULL;
 	double window;
@@ -184,8 +185,9 @@ static int take_report(struct cp_ingest_report *r, const json_t *o, int idx, int
 	    (rc = int_field(&r->errors, o, "errors", 0, 0, idx, err)) < 0)
 		return rc;
 	if (r->end <= r->start || r->end - r->start > MAX_WINDOW_S)
-		return fl_err_set(err, FL_EINVAL, "reports[%d]: end must be after start, within %d s",
-				  idx, MAX_WINDOW_S);
+		return fl_err_set(err, FL_EINVAL,
+				  "reports[%d]: end must be after start, within %d s", idx,
+				  MAX_WINDOW_S);
 	if (r->end > now + FUTURE_SLACK)
 		return fl_err_set(err, FL_EINVAL, "reports[%d]: window ends in the future", idx);
 	window = (double)(r->end - r->start);
@@ -239,9 +241,9 @@ static int take_report(struct cp_ingest_report *r, const json_t *o, int idx, int
 /* 503 with Retry-After: the agent keeps its reports and comes back. */
 static int busy_reply(struct cp_resp *resp, const char *msg)
 {
-	int rc = cp_reply(resp, 503,
-			  json_pack("{s:{s:s,s:s}}", "error", "code", fl_err_name(FL_EAGAIN),
-				    "message", msg));
+	int rc = cp_reply(
+	    resp, 503,
+	    json_pack("{s:{s:s,s:s}}", "error", "code", fl_err_name(FL_EAGAIN), "message", msg));
 
 	resp->retry_after = 2;
 	return rc;
@@ -271,8 +273,7 @@ int cp_h_reports(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		rc = fl_err_set(err, FL_EINVAL, "dropped must be 0 or more");
 		goto cleanup;
 	}
-	if (json_array_size(arr) &&
-	    !(reps = calloc(json_array_size(arr), sizeof(*reps)))) {
+	if (json_array_size(arr) && !(reps = calloc(json_array_size(arr), sizeof(*reps)))) {
 		rc = FL_ENOMEM;
 		goto cleanup;
 	}
@@ -286,18 +287,17 @@ int cp_h_reports(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 			goto cleanup;
 		}
 	}
-	rc = cp_ingest_submit(&res, req->app->ingest, req->who.id, reps, n, dropped, req->now,
-			      err);
+	rc = cp_ingest_submit(&res, req->app->ingest, req->who.id, reps, n, dropped, req->now, err);
 	if (rc == FL_EAGAIN) {
 		rc = busy_reply(resp, err->msg);
 		goto cleanup;
 	}
 	if (rc < 0)
 		goto cleanup;
-	rc = cp_reply(resp, 200,
-		      json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)res.accepted,
-				"duplicates", (json_int_t)res.duplicates, "acked_seq",
-				(json_int_t)res.acked_seq));
+	rc =
+	    cp_reply(resp, 200,
+		     json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)res.accepted, "duplicates",
+			       (json_int_t)res.duplicates, "acked_seq", (json_int_t)res.acked_seq));
 cleanup:
 	for (i = 0; i < n; i++)
 		cp_ingest_report_release(&reps[i]);
@@ -367,14 +367,15 @@ static json_t *agg_json(const struct cp_sli_agg *a)
 	json_object_set_new(o, "reports", json_integer(a->reports));
 	json_object_set_new(o, "inferences", json_integer(a->inferences));
 	json_object_set_new(o, "errors", json_integer(a->errors));
-	json_object_set_new(o, "error_ratio", jnum(ratio((double)a->errors, (double)a->inferences)));
-	json_object_set_new(
-	    o, "latency_ms",
-	    json_pack("{s:I,s:o,s:o,s:o,s:o}", "count", (json_int_t)(s ? fl_sketch_count(s) : 0),
-		      "p50", jnum(s ? fl_sketch_quantile(s, 0.5) : NAN), "p90",
-		      jnum(s ? fl_sketch_quantile(s, 0.9) : NAN), "p99",
-		      jnum(s ? fl_sketch_quantile(s, 0.99) : NAN), "max",
-		      jnum(s ? fl_sketch_max(s) : NAN)));
+	json_object_set_new(o, "error_ratio",
+			    jnum(ratio((double)a->errors, (double)a->inferences)));
+	json_object_set_new(o, "latency_ms",
+			    json_pack("{s:I,s:o,s:o,s:o,s:o}", "count",
+				      (json_int_t)(s ? fl_sketch_count(s) : 0), "p50",
+				      jnum(s ? fl_sketch_quantile(s, 0.5) : NAN), "p90",
+				      jnum(s ? fl_sketch_quantile(s, 0.9) : NAN), "p99",
+				      jnum(s ? fl_sketch_quantile(s, 0.99) : NAN), "max",
+				      jnum(s ? fl_sketch_max(s) : NAN)));
 	json_object_set_new(o, "up_s", json_real(a->up_s));
 	json_object_set_new(o, "expected_s", json_real(a->expected_s));
 	json_object_set_new(o, "uptime_ratio", jnum(ratio(a->up_s, a->expected_s)));

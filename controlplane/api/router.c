@@ -110,7 +110,7 @@ const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);
 _Static_assert(FL_ARRAY_SIZE(cp_routes) < CP_ROUTE_STATS_MAX, "raise CP_ROUTE_STATS_MAX");
 
 const double cp_latency_bounds[CP_LATENCY_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-						       0.05,   0.1,   0.25,   0.5,   1,	   5};
+						      0.05,   0.1,   0.25,   0.5,   1,	  5};
 struct cp_route_stats cp_route_stats[CP_ROUTE_STATS_MAX];
 
 static int64_t mono_us(void)

@@ -81,7 +81,8 @@ static int parse_sites(struct cp_carbon *c, json_t *sites, struct fl_err *err)
 	int rc;
 
 	if (!json_is_object(sites))
-		return fl_err_set(err, FL_EINVAL, "carbon: grid_intensity_g_per_kwh must be an object");
+		return fl_err_set(err, FL_EINVAL,
+				  "carbon: grid_intensity_g_per_kwh must be an object");
 	if (json_object_size(sites) > CP_CARBON_MAX_ENTRIES)
 		return fl_err_set(err, FL_EINVAL, "carbon: over %d sites", CP_CARBON_MAX_ENTRIES);
 	json_object_foreach (sites, k, v) {
@@ -220,8 +221,8 @@ double cp_carbon_intensity(const struct cp_carbon *c, const char *site)
 	return p ? *p : c->default_intensity;
 }
 
-double cp_carbon_grams(const struct cp_carbon *c, const char *site, const char *hw,
-		       double energy_j, double window_s)
+double cp_carbon_grams(const struct cp_carbon *c, const char *site, const char *hw, double energy_j,
+		       double window_s)
 {
 	const struct hw_entry *h = hw ? fl_map_get(&c->hw, hw) : NULL;
 	double kwh = energy_j / 3.6e6;

@@ -41,7 +41,7 @@ void cp_carbon_free(struct cp_carbon *c);
 double cp_carbon_intensity(const struct cp_carbon *c, const char *site);
 /* gCO2e of a window of window_s seconds that used energy_j joules on a device
  * of hardware hw at site. */
-double cp_carbon_grams(const struct cp_carbon *c, const char *site, const char *hw,
-		       double energy_j, double window_s);
+double cp_carbon_grams(const struct cp_carbon *c, const char *site, const char *hw, double energy_j,
+		       double window_s);
 
 #endif

@@ -410,7 +410,8 @@ int cp_ingest_flush(struct cp_ingest *in, struct fl_err *err)
 		in->stats.flushes++;
 	pthread_mutex_unlock(&in->lock);
 	if (rc < 0) {
-		fl_log(FL_LOG_WARN, "SLI ingest flush failed, will retry: %s", err ? err->msg : "?");
+		fl_log(FL_LOG_WARN, "SLI ingest flush failed, will retry: %s",
+		       err ? err->msg : "?");
 		requeue(in, &b);
 	}
 done:
@@ -501,8 +502,7 @@ void cp_ingest_stats(struct cp_ingest_stats *out, struct cp_ingest *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
-int cp_ingest_dropped(int64_t *out, struct cp_ingest *in, const char *device_id,
-		      struct fl_err *err)
+int cp_ingest_dropped(int64_t *out, struct cp_ingest *in, const char *device_id, struct fl_err *err)
 {
 	struct cp_sli_dev_state st;
 	struct dev *d;

@@ -79,11 +79,11 @@ int cp_ingest_submit(struct cp_ingest_result *res, struct cp_ingest *in, const c
 int cp_ingest_flush(struct cp_ingest *in, struct fl_err *err);
 
 struct cp_ingest_stats {
-	size_t pending;		/* reports queued */
-	size_t capacity;	/* max_pending */
-	int64_t accepted;	/* reports queued since start */
-	int64_t duplicates;	/* reports refused as already held */
-	int64_t refused;	/* reports refused because the queue was full */
+	size_t pending;	    /* reports queued */
+	size_t capacity;    /* max_pending */
+	int64_t accepted;   /* reports queued since start */
+	int64_t duplicates; /* reports refused as already held */
+	int64_t refused;    /* reports refused because the queue was full */
 	int64_t flushes, flush_errors;
 	int64_t last_flush_ms;	   /* duration of the last write */
 	int64_t oldest_pending_ms; /* age of the oldest queued report (lag) */

@@ -208,7 +208,7 @@ static void send_reply(struct mg_connection *conn, const struct cp_req *req, str
 		  "X-Content-Type-Options: nosniff\r\n%s\r\n",
 		  resp->status, mg_get_response_code_text(conn, resp->status),
 		  resp->raw && resp->status < 300 && resp->content_type ? resp->content_type
-									 : "application/json",
+									: "application/json",
 		  head ? (long long)(resp->head_length >= 0 ? resp->head_length : 0)
 		       : (long long)len,
 		  req->id, extra);

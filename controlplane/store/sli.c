@@ -301,8 +301,8 @@ static int pending_add(struct fl_map *m, const char *device_id, int64_t series_i
 	struct pending *p;
 	char key[128];
 
-	snprintf(key, sizeof(key), "%s/%lld/%lld", device_id ? device_id : "",
-		 (long long)series_id, (long long)ts);
+	snprintf(key, sizeof(key), "%s/%lld/%lld", device_id ? device_id : "", (long long)series_id,
+		 (long long)ts);
 	if (!(p = fl_map_get(m, key))) {
 		if (!(p = calloc(1, sizeof(*p))))
 			return FL_ENOMEM;
@@ -331,9 +331,10 @@ static int flush_pending(sqlite3 *db, const char *table, const struct pending *p
 		snprintf(sel, sizeof(sel),
 			 "SELECT " AGG_COLS " FROM sli_minute WHERE device_id = ? AND minute = ? "
 			 "AND series_id = ?");
-		snprintf(ins, sizeof(ins),
-			 "INSERT OR REPLACE INTO sli_minute (device_id, minute, series_id, " AGG_COLS
-			 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		snprintf(
+		    ins, sizeof(ins),
+		    "INSERT OR REPLACE INTO sli_minute (device_id, minute, series_id, " AGG_COLS
+		    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	} else {
 		snprintf(sel, sizeof(sel),
 			 "SELECT " AGG_COLS " FROM %s WHERE series_id = ? AND ts = ?", table);
@@ -506,8 +507,7 @@ int cp_store_sli_write(struct cp_store *s, const struct cp_sli_sample *samples, 
 				"VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
 				"seq = MAX(seq, excluded.seq), dropped = MAX(dropped, "
 				"excluded.dropped), updated_at = excluded.updated_at",
-				"siii", states[i].device_id, states[i].seq, states[i].dropped,
-				now);
+				"siii", states[i].device_id, states[i].seq, states[i].dropped, now);
 	rc = cp_db_finish(db, rc < 0 ? rc : 0, NULL, err);
 cleanup:
 	for (size_t i = 0; fl_map_next(&ids, &i, &k, &v);)
@@ -570,8 +570,7 @@ static int scope_series(struct fl_map *ids, json_t **rows, sqlite3 *db,
 	if (scope && scope->selector && *scope->selector &&
 	    (rc = fl_selector_parse(&sel, scope->selector, err)) < 0)
 		return rc;
-	if ((rc = cp_db_query(rows, db, err, "SELECT id, release, labels FROM sli_series", "")) <
-	    0)
+	if ((rc = cp_db_query(rows, db, err, "SELECT id, release, labels FROM sli_series", "")) < 0)
 		goto cleanup;
 	json_array_foreach (*rows, i, r) {
 		const char *rel = json_string_value(json_object_get(r, "release"));
@@ -793,8 +792,8 @@ int cp_store_sli_releases(struct cp_sli_release_agg **out, size_t *n, struct cp_
 	c.ids = &ids;
 	if ((rc = scope_series(&ids, &rows, db, NULL, err)) < 0)
 		goto cleanup;
-	rc = scan(db, scan_sql(NULL, from % STEP_5M == 0 && to % STEP_5M == 0 ? STEP_5M : 60),
-		  NULL, from, to, 0, rel_cb, &c, err);
+	rc = scan(db, scan_sql(NULL, from % STEP_5M == 0 && to % STEP_5M == 0 ? STEP_5M : 60), NULL,
+		  from, to, 0, rel_cb, &c, err);
 	if (rc == 0) {
 		*out = c.out;
 		*n = c.n;

@@ -275,7 +275,7 @@ struct cp_sli_drift {
  * drift (cp_sli_sample_release). */
 struct cp_sli_sample {
 	char device_id[65];
-	int64_t minute; /* the window's start rounded down to 60 s (unix seconds) */
+	int64_t minute;	   /* the window's start rounded down to 60 s (unix seconds) */
 	char release[132]; /* "NAME@VERSION", "" for agent-only windows */
 	char *labels;	   /* the device's labels: compact JSON, keys sorted */
 	char hw[64];	   /* inventory hw_model, "default" when unknown */

@@ -28,9 +28,8 @@ static void setup_db(struct fixture *f, size_t max_pending, int reuse)
 	char path[512];
 	json_t *labels = json_pack("{s:s,s:s}", "site", "eu-west", "tier", "gold");
 	json_t *inv = json_pack("{s:s}", "hw_model", "rpi4");
-	json_t *doc = json_pack("{s:{s:i},s:{s:{s:i,s:i}}}", "grid_intensity_g_per_kwh",
-				"eu-west", 250, "hardware", "rpi4", "embodied_kg", 0,
-				"lifetime_years", 1);
+	json_t *doc = json_pack("{s:{s:i},s:{s:{s:i,s:i}}}", "grid_intensity_g_per_kwh", "eu-west",
+				250, "hardware", "rpi4", "embodied_kg", 0, "lifetime_years", 1);
 
 	if (!reuse)
 		snprintf(db_path, sizeof(db_path), "%s/fairlead.db", fl_test_tmpdir());
