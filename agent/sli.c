@@ -178,7 +178,7 @@ int ag_sli_parse_line(struct ag_sli_line *out, const char *line, size_t n, struc
 		} else if (kn == 8 && memcmp(k, "energy_j", 8) == 0) {
 			if (parse_num(&out->energy_j, v, vn) < 0 || out->energy_j < 0)
 				return fl_err_set(err, FL_EINVAL, "bad energy_j");
-		} else if (kn > 2 && k[0] == 'f' && k[1] == '.') {
+		} else if (kn >= 2 && k[0] == 'f' && k[1] == '.') {
 			size_t i = out->nfeatures;
 
 			if (i >= FL_DRIFT_MAX_FEATURES)
