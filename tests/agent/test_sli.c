@@ -7,7 +7,10 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +23,7 @@
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/sli_sdk.h"
+#include "fairlead/util.h"
 #include "fake_transport.h"
 
 #define T0 6000000 /* a multiple of every window used here */
@@ -601,4 +605,145 @@ Test(agent_sli, socket_and_sdk)
 	cr_assert_eq(sdk.failed, 1);
 	fl_sli_close(&sdk);
 	teardown(&e);
+}
+
+/* ---- the reference module, as a separate process ---- */
+
+static int run_bin(char *out, size_t cap, const char *args)
+{
+	const char *bin = getenv("FL_BIN_DIR");
+	char cmd[2048];
+	FILE *p;
+	size_t n;
+
+	cr_assert_not_null(bin, "FL_BIN_DIR is not set (run through ctest)");
+	snprintf(cmd, sizeof(cmd), "%s/fairlead-anomaly %s", bin, args);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	return pclose(p);
+}
+
+Test(agent_sli, anomaly_baseline_and_model_subcommands)
+{
+	static char out[1 << 16];
+	struct fl_drift_baseline *b = calloc(1, sizeof(*b));
+	struct fl_err err = {0};
+	json_t *j = NULL;
+
+	cr_assert_eq(run_bin(out, sizeof(out), "baseline --samples 20000 --bins 8"), 0);
+	cr_assert_eq(fl_json_parse(&j, out, strlen(out), &err), 0, "%s", err.msg);
+	cr_assert_eq(fl_drift_baseline_parse(b, j, &err), 0, "%s", err.msg);
+	cr_assert_eq(b->nfeatures, 3);
+	cr_assert_not_null(fl_drift_baseline_find(b, "temp"));
+	cr_assert_eq(fl_drift_baseline_find(b, "vibration")->nbins, 8);
+	cr_assert_eq(fl_drift_baseline_find(b, "current")->n, 20000);
+	/* Equal-mass bins around the generator's mean of 60. */
+	cr_assert_float_eq(fl_drift_baseline_find(b, "temp")->edges[3], 60.0, 0.3);
+	json_decref(j);
+	j = NULL;
+	cr_assert_eq(run_bin(out, sizeof(out), "model --work-us 2400"), 0);
+	cr_assert_eq(fl_json_parse(&j, out, strlen(out), &err), 0, "%s", err.msg);
+	cr_assert_eq(json_integer_value(json_object_get(j, "work_us")), 2400);
+	json_decref(j);
+	/* Bad arguments: a usage error, nothing on stdout. */
+	cr_assert_neq(run_bin(out, sizeof(out), "baseline --bins 99 2>/dev/null"), 0);
+	cr_assert_eq(out[0], '\0');
+	free(b);
+}
+
+/* The module against a socket bound here, with its model file behind a
+ * "current" link flipped mid-run and its inputs shifted by a file. */
+Test(agent_sli, anomaly_module_reports_lines)
+{
+	const char *dir = ag_test_tmpdir();
+	char path[512], a[512], bdir[512], link[512], shf[512], args[2048], out[64], buf[2048];
+	struct sockaddr_un sa = {0};
+	int fd, hb = 0, inf = 0, shifted = 0, slow = 0;
+	double temp_sum_late = 0;
+	int late = 0;
+	FILE *f;
+	int64_t end;
+
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	sa.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	{
+		int big = 1 << 20;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	}
+	snprintf(a, sizeof(a), "%s/A", dir);
+	snprintf(bdir, sizeof(bdir), "%s/B", dir);
+	mkdir(a, 0700);
+	mkdir(bdir, 0700);
+	snprintf(args, sizeof(args), "model --work-us 200 > %s/A/model.json", dir);
+	cr_assert_eq(run_bin(out, sizeof(out), args), 0);
+	snprintf(args, sizeof(args), "model --work-us 3000 > %s/B/model.json", dir);
+	cr_assert_eq(run_bin(out, sizeof(out), args), 0);
+	snprintf(link, sizeof(link), "%s/current", dir);
+	cr_assert_eq(symlink("A", link), 0);
+	snprintf(shf, sizeof(shf), "%s/shift", dir);
+	snprintf(args, sizeof(args),
+		 "--socket %s --model %s/current/model.json --name anomaly --rate 100 "
+		 "--shift-file %s --duration 3s >/dev/null 2>&1 &",
+		 path, dir, shf);
+	cr_assert_eq(run_bin(out, sizeof(out), args), 0);
+	end = fl_mono_ms() + 4000;
+	while (fl_mono_ms() < end) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		ssize_t n;
+		int64_t el = fl_mono_ms() - (end - 4000);
+
+		if (el > 1200 && !shifted) {
+			char tmp[600];
+
+			/* The A/B flip, as the agent does it: a new link renamed over. */
+			snprintf(tmp, sizeof(tmp), "%s/current.new", dir);
+			cr_assert_eq(symlink("B", tmp), 0);
+			cr_assert_eq(rename(tmp, link), 0);
+			cr_assert_not_null(f = fopen(shf, "w"));
+			fputs("4\n", f);
+			fclose(f);
+			shifted = 1;
+		}
+		if (poll(&pf, 1, 200) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		{
+			struct ag_sli_line l;
+			struct fl_err err = {0};
+			size_t len = (size_t)n;
+
+			if (buf[len - 1] == '\n')
+				len--;
+			cr_assert_eq(ag_sli_parse_line(&l, buf, len, &err), 0, "%s: %s", buf,
+				     err.msg);
+			cr_assert(eq(str, l.model, "anomaly"));
+			hb += l.kind == AG_SLI_HB;
+			if (l.kind != AG_SLI_INF)
+				continue;
+			inf++;
+			cr_assert_eq(l.nfeatures, 3);
+			cr_assert_lt(l.energy_j, 0); /* not asked to report energy */
+			if (el > 2500) {
+				late++;
+				temp_sum_late += l.f[0].value;
+				slow += l.lat_ms >= 2.9;
+			}
+		}
+	}
+	close(fd);
+	cr_assert_geq(hb, 2);
+	cr_assert_gt(inf, 100);
+	cr_assert_gt(late, 5);
+	/* After the flip: the slow model, and inputs 4 sd (20) above 60. */
+	cr_assert_eq(slow, late);
+	cr_assert_gt(temp_sum_late / late, 75.0);
 }
