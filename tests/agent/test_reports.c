@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include "agent/crash.h"
+#include "agent/poll.h"
 #include "agent/reports.h"
 #include "agent_test.h"
 #include "fake_transport.h"
+#include "fairlead/crypto.h"
 
 static json_t *rep(int64_t start)
 {
@@ -273,4 +275,55 @@ Test(agent_reports, crash_at_every_point)
 		cr_assert_eq(ag_reports_pending(r), 3);
 		ag_reports_free(r);
 	}
+}
+
+/* The check-in loop sends the buffer beside each accepted check-in, signed
+ * with the device key; a failed check-in sends nothing. */
+Test(agent_reports, sent_after_each_checkin)
+{
+	const char *dir;
+	struct ag_key key;
+	struct fake *f;
+	struct ag_transport *t;
+	struct fake_clock fc;
+	struct ag_clock clock;
+	struct ag_poll_opts po = {0};
+	struct ag_poll *p = NULL;
+	struct ag_reports *r = NULL;
+	struct fl_err err = {0};
+	int64_t delay;
+	json_t *req;
+
+	cr_assert_eq(fl_crypto_init(), 0);
+	dir = ag_test_tmpdir();
+	fake_device(&key, dir, "dev-1");
+	t = fake_new(&f);
+	fake_clock_init(&clock, &fc);
+	fc.now = 1000;
+	cr_assert_eq(ag_reports_open(&r, dir, 0, 0, &err), 0);
+	add(r, 0);
+	add(r, 60);
+	po.dir = dir;
+	po.inventory_root = dir;
+	po.reports = r;
+	cr_assert_eq(ag_poll_new(&p, t, &clock, &po, &err), 0, "%s", err.msg);
+	fake_push(f, FL_ERROR, NULL, -1, "down");
+	cr_assert_lt(ag_poll_once(&delay, p, &err), 0);
+	cr_assert_eq(fake_nreq(f), 1);
+	fake_push(f, 0, "{\"poll_interval\":30}", -1, NULL);
+	fake_push(f, 0, "{\"accepted\":2,\"duplicates\":0,\"acked_seq\":2}", -1, NULL);
+	cr_assert_eq(ag_poll_once(&delay, p, &err), 0, "%s", err.msg);
+	cr_assert_eq(fake_nreq(f), 3);
+	req = fake_req(f, 2);
+	cr_assert(eq(str, S(json_string_value(json_object_get(req, "target"))), AG_REPORTS_TARGET));
+	cr_assert(eq(str, S(json_string_value(json_object_get(req, "keyid"))), key.keyid));
+	cr_assert_eq(json_array_size(json_object_get(json_object_get(req, "body"), "reports")), 2);
+	cr_assert_eq(ag_reports_pending(r), 0);
+	/* Nothing buffered: the next check-in goes alone. */
+	fake_push(f, 0, "{\"poll_interval\":30}", -1, NULL);
+	cr_assert_eq(ag_poll_once(&delay, p, &err), 0);
+	cr_assert_eq(fake_nreq(f), 4);
+	ag_poll_free(p);
+	ag_reports_free(r);
+	ag_transport_free(t);
 }
