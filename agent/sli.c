@@ -44,6 +44,7 @@ struct agg {
 	char release[160]; /* NAME@VERSION installed, "" when none */
 	int64_t start;	   /* the window of this aggregate began here */
 	int seen;	   /* any line in this window */
+	int warned;	   /* "not installed" logged once */
 	uint64_t inferences, errors;
 	struct fl_sketch *lat;
 	double energy_mod;
@@ -374,7 +375,7 @@ static struct agg *agg_find(struct ag_sli *s, const char *name, int create)
 		return NULL;
 	free_slot->used = 1;
 	snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
-	agg_reset(free_slot, s->clock.now(s->clock.ctx));
+	agg_reset(free_slot, s->win_start);
 	{
 		json_t *rel = NULL;
 		struct fl_err e = {0};
@@ -565,8 +566,11 @@ static int agg_close(struct ag_sli *s, struct agg *a, int64_t end, struct fl_err
 	}
 	if (!a->release[0]) {
 		s->stats.unmapped++;
-		fl_log(FL_LOG_WARN, "sli: no release named %s is installed; its SLIs are dropped",
-		       a->name);
+		if (!a->warned)
+			fl_log(FL_LOG_WARN,
+			       "sli: no release named %s is installed; its SLIs are dropped",
+			       a->name);
+		a->warned = 1;
 		agg_reset(a, end);
 		return 0;
 	}

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (ag_sli_parse_line(&l, buf + off, len, &err) == 0) {
 			FZ_CHECK(fl_id_valid(l.model));
-			FZ_CHECK(l.kind == AG_SLI_INF || l.kind == AG_SLI_ERR || l.kind == AG_SLI_HB);
+			FZ_CHECK(l.kind == AG_SLI_INF || l.kind == AG_SLI_ERR ||
+				 l.kind == AG_SLI_HB);
 			FZ_CHECK(isfinite(l.lat_ms) && l.lat_ms >= 0);
 			FZ_CHECK(l.energy_j < 0 || isfinite(l.energy_j));
 			FZ_CHECK(l.nfeatures <= FL_DRIFT_MAX_FEATURES);
