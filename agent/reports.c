@@ -66,6 +66,8 @@ static void remove_file(struct ag_reports *r, uint64_t seq)
 /* Forgets the first k kept reports (their files are removed by caller). */
 static void forget_first(struct ag_reports *r, size_t k)
 {
+	if (k == 0)
+		return;
 	for (size_t i = 0; i < k; i++)
 		r->bytes -= r->k[i].bytes;
 	memmove(r->k, r->k + k, (r->n - k) * sizeof(*r->k));
@@ -181,7 +183,8 @@ int ag_reports_open(struct ag_reports **out, const char *dir, size_t max_count, 
 		}
 		fl_buf_release(&b);
 	}
-	qsort(r->k, r->n, sizeof(*r->k), cmp_kept);
+	if (r->n > 1)
+		qsort(r->k, r->n, sizeof(*r->k), cmp_kept);
 	if (r->n > 0)
 		fl_log(FL_LOG_INFO, "reports: %zu kept from before, %llu dropped so far", r->n,
 		       (unsigned long long)r->dropped);
