@@ -545,11 +545,14 @@ static int emit(struct ag_sli *s, json_t *report, struct fl_err *err)
 	return rc;
 }
 
+/* A report with no inferences; agg_close fills in the rest. Every report
+ * carries every count, so the server never has to guess a missing one. */
 static json_t *base_report(int64_t start, int64_t end, const char *release, int64_t up_s)
 {
-	return json_pack("{s:I,s:I,s:s?,s:I,s:I}", "start", (json_int_t)start, "end",
-			 (json_int_t)end, "release", release, "up_s", (json_int_t)up_s,
-			 "expected_s", (json_int_t)(end - start));
+	return json_pack("{s:I,s:I,s:s?,s:I,s:I,s:i,s:i,s:f,s:s}", "start", (json_int_t)start,
+			 "end", (json_int_t)end, "release", release, "up_s", (json_int_t)up_s,
+			 "expected_s", (json_int_t)(end - start), "inferences", 0, "errors", 0,
+			 "energy_j", 0.0, "energy_source", "none");
 }
 
 /* a's report for [a->start, end), then a starts again at end. */
@@ -583,17 +586,22 @@ static int agg_close(struct ag_sli *s, struct agg *a, int64_t end, struct fl_err
 	}
 	r = base_report(a->start, end, a->release, end - a->start);
 	drift = drift_json(a);
-	if (fl_sketch_to_json(&lat, a->lat) < 0 || !r || !drift ||
-	    json_object_set_new(r, "inferences", json_integer((json_int_t)a->inferences)) < 0 ||
-	    json_object_set_new(r, "errors", json_integer((json_int_t)a->errors)) < 0 ||
-	    json_object_set_new(r, "latency_ms", lat) < 0 ||
-	    json_object_set_new(r, "energy_j", json_real(energy)) < 0 ||
-	    json_object_set_new(r, "energy_source", json_string(source)) < 0 ||
-	    json_object_set_new(r, "drift", drift) < 0) {
+	if (fl_sketch_to_json(&lat, a->lat) < 0 || !r || !drift) {
+		json_decref(lat);
+		json_decref(drift);
+		json_decref(r);
+		r = NULL;
+	} else if (json_object_set_new(r, "latency_ms", lat) < 0 ||
+		   json_object_set_new(r, "drift", drift) < 0 ||
+		   json_object_set_new(r, "inferences", json_integer((json_int_t)a->inferences)) <
+		       0 ||
+		   json_object_set_new(r, "errors", json_integer((json_int_t)a->errors)) < 0 ||
+		   json_object_set_new(r, "energy_j", json_real(energy)) < 0 ||
+		   json_object_set_new(r, "energy_source", json_string(source)) < 0) {
+		/* set_new steals its value even on failure: only r is ours. */
 		json_decref(r);
 		r = NULL;
 	}
-	lat = drift = NULL; /* now owned by r (set_new steals even on failure) */
 	rc = emit(s, r, err);
 	agg_reset(a, end);
 	return rc;
@@ -647,16 +655,7 @@ static int close_window(struct ag_sli *s, int64_t end, struct fl_err *err)
 		any |= emitted;
 	}
 	if (!any && end > s->win_start) {
-		json_t *r = base_report(s->win_start, end, NULL, end - s->win_start);
-
-		if (r && (json_object_set_new(r, "inferences", json_integer(0)) < 0 ||
-			  json_object_set_new(r, "errors", json_integer(0)) < 0 ||
-			  json_object_set_new(r, "energy_j", json_real(0)) < 0 ||
-			  json_object_set_new(r, "energy_source", json_string("none")) < 0)) {
-			json_decref(r);
-			r = NULL;
-		}
-		if (emit(s, r, err) < 0)
+		if (emit(s, base_report(s->win_start, end, NULL, end - s->win_start), err) < 0)
 			rc = FL_ERROR;
 	}
 	return rc;
@@ -696,13 +695,7 @@ int ag_sli_tick(struct ag_sli *s, struct fl_err *err)
 		 * windows: that time was not up. */
 		if (now >= s->win_end + s->o.window_s) {
 			int64_t to = now - now % s->o.window_s;
-			json_t *r = base_report(s->win_end, to, NULL, 0);
-
-			if (r && json_object_set_new(r, "energy_source", json_string("none")) < 0) {
-				json_decref(r);
-				r = NULL;
-			}
-			if (emit(s, r, &e2) < 0)
+			if (emit(s, base_report(s->win_end, to, NULL, 0), &e2) < 0)
 				rc = FL_ERROR;
 			s->win_start = to;
 		}
@@ -759,14 +752,8 @@ int ag_sli_new(struct ag_sli **out, const struct ag_clock *clock, const struct a
 
 		if (last > 0 && now - last > AG_SLI_GAP_S) {
 			int64_t gap = now - last > AG_SLI_GAP_MAX_S ? AG_SLI_GAP_MAX_S : now - last;
-			json_t *r = base_report(now - gap, now, NULL, 0);
-
 			fl_log(FL_LOG_WARN, "sli: the agent was down for %llds", (long long)gap);
-			if (r && json_object_set_new(r, "energy_source", json_string("none")) < 0) {
-				json_decref(r);
-				r = NULL;
-			}
-			if ((rc = emit(s, r, err)) < 0)
+			if ((rc = emit(s, base_report(now - gap, now, NULL, 0), err)) < 0)
 				goto cleanup;
 		}
 	} else if (rc != FL_ENOTFOUND && rc != FL_EINVAL) {
