@@ -20,8 +20,10 @@
 #include "agent/inventory.h"
 #include "agent/key.h"
 #include "agent/poll.h"
+#include "agent/reports.h"
 #include "agent/root.h"
 #include "agent/rotate.h"
+#include "agent/sli.h"
 #include "agent/state.h"
 #include "agent/transport.h"
 
@@ -96,7 +98,16 @@ static const char usage_run[] =
     "  --download-attempts N   tries per artifact before an update fails (default 5)\n"
     "  --low-speed-limit BPS   abandon a download attempt slower than BPS bytes/s ...\n"
     "  --low-speed-time DUR    ... for this long (defaults 1024 and 60s)\n"
-    "  --health-timeout DUR    longest run of a release's health command (default 5m)\n";
+    "  --health-timeout DUR    longest run of a release's health command (default 5m)\n"
+    "\n"
+    "SLIs (docs/agent.md, \"SLIs and drift\"):\n"
+    "  --sli-socket PATH       where inference modules report (default STATE/sli.sock)\n"
+    "  --report-window DUR     length of an SLI report window (default 60s)\n"
+    "  --device-power-w W      device power for the CPU-time energy estimate\n"
+    "                          (default 2.0)\n"
+    "  --report-buffer N       reports kept on disk while offline (default 1440);\n"
+    "                          beyond it the oldest are dropped and counted\n"
+    "  --no-sli                no SLI socket and no reports\n";
 
 static const char usage_rotate[] =
     "usage: fairlead-agent [--server URL] [--ca FILE] --state DIR rotate-key\n"
@@ -381,7 +392,12 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	struct ag_clock clock;
 	struct fl_err err = {0};
 	const char *backoff = NULL, *attempts = NULL, *lsl = NULL, *lst = NULL, *hto = NULL;
-	int once = 0, rc;
+	const char *window = NULL, *power = NULL, *rbuf = NULL;
+	struct ag_sli_opts so = {0};
+	struct ag_sli *sli = NULL;
+	struct ag_reports *reports = NULL;
+	size_t report_max = 0;
+	int once = 0, no_sli = 0, rc;
 
 	for (int i = 0; i < argc; i++) {
 		int m;
@@ -394,6 +410,10 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 			once = 1;
 			continue;
 		}
+		if (strcmp(argv[i], "--no-sli") == 0) {
+			no_sli = 1;
+			continue;
+		}
 		if ((m = global_opt(g, argc, argv, &i)) == 0 &&
 		    (m = opt_value(&po.hw_model, argc, argv, &i, "--hw-model")) == 0 &&
 		    (m = opt_value(&po.firmware_version, argc, argv, &i, "--firmware-version")) ==
@@ -402,7 +422,11 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 		    (m = opt_value(&attempts, argc, argv, &i, "--download-attempts")) == 0 &&
 		    (m = opt_value(&lsl, argc, argv, &i, "--low-speed-limit")) == 0 &&
 		    (m = opt_value(&lst, argc, argv, &i, "--low-speed-time")) == 0 &&
-		    (m = opt_value(&hto, argc, argv, &i, "--health-timeout")) == 0)
+		    (m = opt_value(&hto, argc, argv, &i, "--health-timeout")) == 0 &&
+		    (m = opt_value(&so.socket_path, argc, argv, &i, "--sli-socket")) == 0 &&
+		    (m = opt_value(&window, argc, argv, &i, "--report-window")) == 0 &&
+		    (m = opt_value(&power, argc, argv, &i, "--device-power-w")) == 0 &&
+		    (m = opt_value(&rbuf, argc, argv, &i, "--report-buffer")) == 0)
 			return usage_error(usage_run, "unknown argument '%s'", argv[i]);
 		if (m < 0)
 			return usage_error(usage_run, "%s needs a value", argv[i]);
@@ -448,13 +472,54 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 			return usage_error(usage_run, "--health-timeout: %s", err.msg);
 		po.health_timeout_s = s;
 	}
+	if (window) {
+		int64_t s = 0;
+
+		if (fl_duration_parse(&s, window, &err) < 0 || s < 1 || s > 86400)
+			return usage_error(usage_run, "--report-window: 1s to 24h, not '%s'",
+					   window);
+		so.window_s = s;
+	}
+	if (power) {
+		char *end = NULL;
+		double w = strtod(power, &end);
+
+		if (!*power || *end || !(w > 0) || w > 100000)
+			return usage_error(usage_run, "--device-power-w: watts > 0, not '%s'",
+					   power);
+		so.device_power_w = w;
+	}
+	if (rbuf) {
+		char *end = NULL;
+		long n = strtol(rbuf, &end, 10);
+
+		if (!*rbuf || *end || n < 1 || n > 1000000)
+			return usage_error(usage_run, "--report-buffer: 1 to 1000000, not '%s'",
+					   rbuf);
+		report_max = (size_t)n;
+	}
 	po.dir = g->state;
+	so.dir = g->state;
 	rc = EXIT_FAILURE;
 	if (setup_signals(&err) < 0 || open_transport(&t, g, &err) < 0) {
 		rc = fail("run", &err);
 		goto cleanup;
 	}
 	ag_clock_system(&clock, &wake_pipe[0]);
+	/* Reports kept from before are delivered even with --no-sli or --once;
+	 * only the socket and new windows depend on the flag. */
+	if (ag_reports_open(&reports, g->state, report_max, 0, &err) < 0) {
+		rc = fail("run", &err);
+		goto cleanup;
+	}
+	po.reports = reports;
+	so.emit = ag_reports_add;
+	so.emit_ctx = reports;
+	if (!no_sli && !once &&
+	    (ag_sli_new(&sli, &clock, &so, &err) < 0 || ag_sli_start(sli, &err) < 0)) {
+		rc = fail("run: SLI socket", &err);
+		goto cleanup;
+	}
 	if (ag_poll_new(&p, t, &clock, &po, &err) < 0) {
 		rc = fail("run", &err);
 		goto cleanup;
@@ -471,7 +536,9 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	}
 	rc = ag_poll_run(p, &err) < 0 ? fail("run", &err) : 0;
 cleanup:
+	ag_sli_free(sli); /* its last window goes to reports first */
 	ag_poll_free(p);
+	ag_reports_free(reports);
 	ag_transport_free(t);
 	return rc;
 }

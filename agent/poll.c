@@ -427,6 +427,12 @@ int ag_poll_once(int64_t *delay_ms, struct ag_poll *p, struct fl_err *err)
 done:
 	if (rc == 0) {
 		p->backoff_ms = 0;
+		if (p->opts.reports) {
+			struct fl_err re = {0};
+
+			(void)ag_reports_send(p->opts.reports, p->t, p->clock.now(p->clock.ctx),
+					      AG_POLL_REPORT_BATCHES, &re);
+		}
 		/* One immediate follow-up reports new results and the applied twin
 		 * without waiting a whole interval; never two in a row. */
 		if (news && !p->followed_up) {

@@ -20,6 +20,11 @@
  * update's state and, in the inventory, what the current slot runs. While a
  * health window is open the next check-in comes no later than its end.
  *
+ * SLI reports: after every accepted check-in the buffered reports go out
+ * beside it (ag_reports_send, at most AG_POLL_REPORT_BATCHES batches), with
+ * the key the check-in was signed with; their failures never fail the
+ * check-in and follow their own Retry-After and backoff.
+ *
  * Key rotation recovery: while device.key.new exists, a check-in is first
  * signed with the new key. Accepted (2xx, or 403: the key is known) promotes
  * it; 401 retries with the old key, and if the old key is accepted the new
@@ -31,12 +36,14 @@
 #include <stdint.h>
 
 #include "agent/clock.h"
+#include "agent/reports.h"
 #include "fairlead/err.h"
 #include "agent/transport.h"
 
 #define AG_POLL_DEFAULT_INTERVAL    30	   /* seconds, until the server says */
 #define AG_POLL_DEFAULT_MAX_BACKOFF 300000 /* ms */
 #define AG_POLL_JITTER_PCT	    10
+#define AG_POLL_REPORT_BATCHES	    4
 
 struct ag_poll_opts {
 	const char *dir;	      /* state directory */
@@ -49,6 +56,9 @@ struct ag_poll_opts {
 	long low_speed_bps;
 	long low_speed_s;
 	int64_t health_timeout_s;
+	/* SLI reports (reports.h) sent after each accepted check-in, a few
+	 * batches at a time; NULL: none. Borrowed. */
+	struct ag_reports *reports;
 };
 
 struct ag_poll;
