@@ -33,6 +33,34 @@ void cp_config_defaults(struct cp_config *c)
 	c->token_burst = 200;
 	c->anon_rate = 20;
 	c->anon_burst = 100;
+	c->slo_eval_ms = CP_SLO_EVAL_MS_DEFAULT;
+}
+
+/* SLOs: the files of the SLO directory replace the file-sourced
+ * definitions, then the evaluator starts.
+ *
+ * WIRING POINT (integrator): the engine's SLI source. Replace NULL below
+ * with an adapter over the store's series, e.g.
+ *   static int sli_source(void *ctx, struct cp_sli_agg **out, size_t *n,
+ *       const struct cp_sli_scope *scope, int64_t from, int64_t to,
+ *       int64_t step, struct fl_err *err)
+ *   { return cp_store_sli_series(out, n, ctx, scope, from, to, step, err); }
+ * passed as (sli_source, app->store). Without a source SLOs are listed
+ * without status and never fire. */
+static int slo_open(struct cp_app *app, struct fl_err *err)
+{
+	char dir[1100];
+	int rc;
+
+	if (app->cfg.slo_dir[0])
+		snprintf(dir, sizeof(dir), "%s", app->cfg.slo_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/slo.d", app->cfg.data_dir);
+	if ((rc = cp_slo_load_dir(app->store, dir, err)) < 0)
+		return rc;
+	if ((rc = cp_slo_engine_new(&app->slo, app->store, NULL, NULL, err)) < 0)
+		return rc;
+	return cp_slo_engine_start(app->slo, app->cfg.slo_eval_ms, err);
 }
 
 /* The release parts: the online key, the timestamp/assignment signer and the
@@ -91,7 +119,8 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_ratelimit_new(&app->rl_token, cfg->token_rate, cfg->token_burst, err)) < 0 ||
 	    (rc = cp_ratelimit_new(&app->rl_anon, cfg->anon_rate, cfg->anon_burst, err)) < 0 ||
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
-	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = releases_open(app, err)) < 0) {
+	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = releases_open(app, err)) < 0 ||
+	    (rc = slo_open(app, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -105,6 +134,7 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 
 	if (!app)
 		return 0;
+	cp_slo_engine_free(app->slo);
 	if (app->wb)
 		rc = cp_wb_stop(app->wb, err);
 	cp_wb_free(app->wb);

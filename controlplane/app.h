@@ -14,6 +14,7 @@
 #include "core/expset.h"
 #include "core/ratelimit.h"
 #include "core/registry.h"
+#include "core/slo.h"
 #include "core/writebehind.h"
 #include "store/store.h"
 
@@ -36,6 +37,10 @@ struct cp_config {
 	double device_rate, device_burst; /* per device key */
 	double token_rate, token_burst;	  /* per operator token */
 	double anon_rate, anon_burst;	  /* per client address, unauthenticated */
+	/* SLOs (issue 4): definition files loaded at start (empty: DATA/slo.d)
+	 * and the evaluator's interval. */
+	char slo_dir[1024];
+	int slo_eval_ms;
 };
 
 void cp_config_defaults(struct cp_config *c);
@@ -66,6 +71,8 @@ struct cp_app {
 	/* One push at a time: the counter check, the git commit and the row
 	 * insert must not interleave with another push. */
 	pthread_mutex_t push_lock;
+	/* The SLO evaluator (issue 4): budgets, burn rates, alert state. */
+	struct cp_slo_engine *slo;
 	struct cp_counters counters;
 	int64_t started_at;
 };

@@ -53,7 +53,10 @@ static const char usage_serve[] =
     "  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
     "  --rate-anon R          requests/s per address on unauthenticated routes and\n"
     "                         failed authentication, burst 5R (default 20; 0: off)\n"
-    "  --log-level LEVEL      debug, info, warn or error (default info)\n";
+    "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  --slo-dir DIR          SLO definition files, *.json and OpenSLO *.yaml/*.yml\n"
+    "                         (default DATA/slo.d; a bad file stops the start)\n"
+    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -221,7 +224,9 @@ int main(int argc, char **argv)
 		O_RANON,
 		O_LOG,
 		O_KEEPALIVE,
-		O_ARTIFACT
+		O_ARTIFACT,
+		O_SLO_DIR,
+		O_SLO_EVAL
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -239,6 +244,8 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, O_LOG},
 	    {"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
 	    {"max-artifact", required_argument, NULL, O_ARTIFACT},
+	    {"slo-dir", required_argument, NULL, O_SLO_DIR},
+	    {"slo-eval-ms", required_argument, NULL, O_SLO_EVAL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -350,6 +357,17 @@ int main(int argc, char **argv)
 				return 2;
 			cfg.anon_rate = (double)v;
 			cfg.anon_burst = 5.0 * (double)v;
+			break;
+		case O_SLO_DIR:
+			if (!realpath(optarg, cfg.slo_dir)) {
+				fprintf(stderr, "fairleadd: --slo-dir: '%s' not found\n", optarg);
+				return 2;
+			}
+			break;
+		case O_SLO_EVAL:
+			if (num_opt(&v, optarg, 50, 3600000, "--slo-eval-ms") < 0)
+				return 2;
+			cfg.slo_eval_ms = (int)v;
 			break;
 		case O_LOG: {
 			enum fl_log_level lvl;
