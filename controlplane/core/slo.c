@@ -1297,7 +1297,7 @@ static int prom_sample(struct fl_buf *b, const char *metric, const char *slo, co
 			rc = prom_label(b, v2);
 	}
 	if (rc == 0)
-		rc = isfinite(value) ? fl_buf_addf(b, "\"} %.17g\n", value)
+		rc = isfinite(value) ? fl_buf_addf(b, "\"} %.15g\n", value)
 				     : fl_buf_addf(b, "\"} %s\n", value > 0 ? "+Inf" : "NaN");
 	return rc;
 }
