@@ -34,6 +34,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->anon_rate = 20;
 	c->anon_burst = 100;
 	cp_ingest_config_defaults(&c->ingest);
+	c->slo_eval_ms = CP_SLO_EVAL_MS_DEFAULT;
 }
 
 /* The carbon table (--carbon FILE, else DATA/carbon.json when present) and
@@ -55,6 +56,25 @@ static int ingest_open(struct cp_app *app, struct fl_err *err)
 	if ((rc = cp_ingest_new(&app->ingest, app->store, app->carbon, &ic, err)) < 0)
 		return rc;
 	return cp_ingest_start(app->ingest, err);
+}
+
+/* SLOs: the files of the SLO directory replace the file-sourced
+ * definitions, then the evaluator starts, reading the stored SLI series. */
+static int slo_open(struct cp_app *app, struct fl_err *err)
+{
+	char dir[1100];
+	int rc;
+
+	if (app->cfg.slo_dir[0])
+		snprintf(dir, sizeof(dir), "%s", app->cfg.slo_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/slo.d", app->cfg.data_dir);
+	if ((rc = cp_slo_load_dir(app->store, dir, err)) < 0)
+		return rc;
+	if ((rc = cp_slo_engine_new(&app->slo, app->store, cp_store_sli_source, app->store, err)) <
+	    0)
+		return rc;
+	return cp_slo_engine_start(app->slo, app->cfg.slo_eval_ms, err);
 }
 
 /* The release parts: the online key, the timestamp/assignment signer and the
@@ -114,7 +134,7 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_ratelimit_new(&app->rl_anon, cfg->anon_rate, cfg->anon_burst, err)) < 0 ||
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
 	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = ingest_open(app, err)) < 0 ||
-	    (rc = releases_open(app, err)) < 0) {
+	    (rc = releases_open(app, err)) < 0 || (rc = slo_open(app, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -128,6 +148,7 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 
 	if (!app)
 		return 0;
+	cp_slo_engine_free(app->slo);
 	if (app->wb)
 		rc = cp_wb_stop(app->wb, err);
 	cp_wb_free(app->wb);

@@ -15,6 +15,7 @@
 #include "core/ingest.h"
 #include "core/ratelimit.h"
 #include "core/registry.h"
+#include "core/slo.h"
 #include "core/writebehind.h"
 #include "store/store.h"
 
@@ -41,6 +42,10 @@ struct cp_config {
 	char carbon_path[1024];		/* --carbon FILE; empty: DATA/carbon.json if present */
 	int metrics_public;		/* GET /metrics without a token */
 	struct cp_ingest_config ingest; /* queue bound, retention */
+	/* SLOs (issue 4): definition files loaded at start (empty: DATA/slo.d)
+	 * and the evaluator's interval. */
+	char slo_dir[1024];
+	int slo_eval_ms;
 };
 
 void cp_config_defaults(struct cp_config *c);
@@ -74,6 +79,8 @@ struct cp_app {
 	/* One push at a time: the counter check, the git commit and the row
 	 * insert must not interleave with another push. */
 	pthread_mutex_t push_lock;
+	/* The SLO evaluator (issue 4): budgets, burn rates, alert state. */
+	struct cp_slo_engine *slo;
 	struct cp_counters counters;
 	int64_t started_at;
 };

@@ -59,7 +59,10 @@ static const char usage_serve[] =
     "  --retention-5m DUR     keep 5-minute SLI rollups (default 35d)\n"
     "  --retention-1h DUR     keep hourly SLI rollups (default 400d)\n"
     "  --ingest-queue N       SLI reports queued before 503 (default 20000)\n"
-    "  --metrics-public       serve GET /metrics without a token\n";
+    "  --metrics-public       serve GET /metrics without a token\n"
+    "  --slo-dir DIR          SLO definition files, *.json and OpenSLO *.yaml/*.yml\n"
+    "                         (default DATA/slo.d; a bad file stops the start)\n"
+    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -233,7 +236,9 @@ int main(int argc, char **argv)
 		O_RET_5M,
 		O_RET_1H,
 		O_INGEST_QUEUE,
-		O_METRICS_PUBLIC
+		O_METRICS_PUBLIC,
+		O_SLO_DIR,
+		O_SLO_EVAL
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -257,6 +262,8 @@ int main(int argc, char **argv)
 	    {"retention-1h", required_argument, NULL, O_RET_1H},
 	    {"ingest-queue", required_argument, NULL, O_INGEST_QUEUE},
 	    {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
+	    {"slo-dir", required_argument, NULL, O_SLO_DIR},
+	    {"slo-eval-ms", required_argument, NULL, O_SLO_EVAL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -368,6 +375,17 @@ int main(int argc, char **argv)
 				return 2;
 			cfg.anon_rate = (double)v;
 			cfg.anon_burst = 5.0 * (double)v;
+			break;
+		case O_SLO_DIR:
+			if (!realpath(optarg, cfg.slo_dir)) {
+				fprintf(stderr, "fairleadd: --slo-dir: '%s' not found\n", optarg);
+				return 2;
+			}
+			break;
+		case O_SLO_EVAL:
+			if (num_opt(&v, optarg, 50, 3600000, "--slo-eval-ms") < 0)
+				return 2;
+			cfg.slo_eval_ms = (int)v;
 			break;
 		case O_LOG: {
 			enum fl_log_level lvl;

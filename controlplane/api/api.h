@@ -192,6 +192,14 @@ int cp_h_reports(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_sli(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_drift(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_metrics(struct cp_resp *, struct cp_req *, struct fl_err *);
+/* SLOs, alerts and events (h_slo.c). */
+int cp_h_slos_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_slo_show(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_slo_put(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_slo_openslo(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_slo_delete(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_alerts_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_events_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 /* The update part of a check-in reply (h_releases.c). */
 int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
 		      const json_t *update, const json_t *inventory, struct fl_err *err);

@@ -285,7 +285,8 @@ int cp_h_metrics(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	http_metrics(&b);
 	if ((rc = fleet_metrics(&b, req->app, req->now, err)) < 0)
 		goto cleanup;
-	/* SLO families: cp_slo_prom() joins here at merge */
+	if ((rc = cp_slo_prom(&b, req->app->slo)) < 0)
+		goto cleanup;
 	if (!b.ptr) {
 		rc = FL_ENOMEM;
 		goto cleanup;

@@ -104,6 +104,20 @@ const struct cp_route cp_routes[] = {
 	 "input drift of a release against its baseline, per feature", 0},
 	{"GET", "/metrics", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_metrics,
 	 "Prometheus metrics: server internals and fleet SLIs", CP_ROUTE_PUBLIC_OPT},
+	{"GET", "/api/v1/slos", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_slos_list,
+	 "SLOs with budget remaining, burn rates and firing alerts", 0},
+	{"POST", "/api/v1/slos/openslo", CP_AUTH_TOKEN, OPS, cp_h_slo_openslo,
+	 "import the SLOs of an OpenSLO v1 YAML file (all or nothing)", 0},
+	{"GET", "/api/v1/slos/{name}", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_slo_show,
+	 "one SLO with its status", 0},
+	{"PUT", "/api/v1/slos/{name}", CP_AUTH_TOKEN, OPS, cp_h_slo_put,
+	 "create or replace an SLO", 0},
+	{"DELETE", "/api/v1/slos/{name}", CP_AUTH_TOKEN, OPS, cp_h_slo_delete,
+	 "delete an SLO (its firing alerts resolve)", 0},
+	{"GET", "/api/v1/alerts", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_alerts_list,
+	 "burn-rate alerts by state, newest first", 0},
+	{"GET", "/api/v1/events", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_events_list,
+	 "events (alert transitions) after a sequence number", 0},
 };
 /* clang-format on */
 const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);

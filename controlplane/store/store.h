@@ -343,5 +343,43 @@ int cp_store_sli_drift(struct cp_sli_drift **out, size_t *n, struct cp_store *s,
  * m5_before and hourly rows older than h1_before (unix seconds). */
 int cp_store_sli_retain(struct cp_store *s, int64_t minute_before, int64_t m5_before,
 			int64_t h1_before, struct fl_err *err);
+/* --- SLOs, alerts and events (issue 4, store/slo.c) ------------------ */
+
+/* Rows come back as {"name","definition" (object),"source","updated_at"}. */
+/* Inserts or replaces the SLOs of the array defs (each an object with
+ * "name") in one transaction with the audit entry a (may be NULL): all or
+ * nothing. source is "api" or "file". */
+int cp_store_slos_put(struct cp_store *s, json_t *defs, const char *source, int64_t now,
+		      const struct cp_audit_rec *a, struct fl_err *err);
+/* Makes defs the complete set of file-sourced SLOs: others with source
+ * "file" are deleted (their firing alerts resolved), in one transaction. */
+int cp_store_slos_replace_files(struct cp_store *s, json_t *defs, int64_t now, struct fl_err *err);
+int cp_store_slo_get(json_t **out, struct cp_store *s, const char *name, struct fl_err *err);
+/* Every SLO, by name. */
+int cp_store_slos_list(json_t **out, struct cp_store *s, struct fl_err *err);
+/* Deletes name and resolves its firing alerts (each with an
+ * "alert.resolved" event); FL_ENOTFOUND when absent. */
+int cp_store_slo_delete(struct cp_store *s, const char *name, int64_t now,
+			const struct cp_audit_rec *a, struct fl_err *err);
+
+/* Alerts: {"id","slo","severity","pair","state","started_at","resolved_at",
+ * "explanation" (object)}. Opening one appends "alert.firing", resolving
+ * one "alert.resolved", in the same transaction. FL_EEXISTS when the pair
+ * already fires. */
+int cp_store_alert_open(int64_t *id, struct cp_store *s, const char *slo, const char *severity,
+			const char *pair, int64_t now, json_t *explanation, struct fl_err *err);
+int cp_store_alert_update(struct cp_store *s, int64_t id, json_t *explanation, struct fl_err *err);
+int cp_store_alert_resolve(struct cp_store *s, int64_t id, int64_t now, json_t *explanation,
+			   struct fl_err *err);
+/* state "firing", "resolved" or NULL (all); newest first, at most limit. */
+int cp_store_alerts_list(json_t **out, struct cp_store *s, const char *state, int limit,
+			 struct fl_err *err);
+
+/* The event log: {"seq","at","kind","subject","body" (object)} with
+ * seq > after, oldest first, at most limit. */
+int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, const char *subject,
+			  json_t *body, int64_t now, struct fl_err *err);
+int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int limit,
+			 struct fl_err *err);
 
 #endif

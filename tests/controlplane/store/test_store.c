@@ -966,3 +966,63 @@ Test(store, releases_counters_assignments_and_updates)
 	json_decref(hw);
 	cp_store_free(s);
 }
+
+Test(store, slos_alerts_and_append_only_events)
+{
+	const char *path = db_path();
+	struct cp_store *s = open_store(path, -1);
+	struct fl_err err = {0, ""};
+	json_t *defs = json_pack("[{s:s,s:f},{s:s,s:f}]", "name", "a", "objective", 0.99, "name",
+				 "b", "objective", 0.9);
+	json_t *bad = json_pack("[{s:s},{s:f}]", "name", "c", "objective", 0.5);
+	json_t *rows = NULL, *row = NULL, *expl = json_pack("{s:f}", "burn_rate_long", 20.0);
+	struct cp_audit_rec a = {"test", "slo.put", "a", NULL};
+	char errbuf[256];
+	int64_t id = 0;
+
+	cr_assert_eq(cp_store_slos_put(s, defs, "api", 100, &a, &err), 0, "%s", err.msg);
+	/* all or nothing: the second definition has no name */
+	cr_assert_eq(cp_store_slos_put(s, bad, "api", 100, NULL, &err), FL_EINVAL);
+	cr_assert_eq(cp_store_slos_list(&rows, s, NULL), 0);
+	cr_assert_eq(json_array_size(rows), 2);
+	json_decref(rows);
+	cr_assert_eq(cp_store_slo_get(&row, s, "a", NULL), 0);
+	cr_assert_float_eq(
+	    json_number_value(json_object_get(json_object_get(row, "definition"), "objective")),
+	    0.99, 1e-12);
+	json_decref(row);
+	cr_assert_eq(cp_store_slo_get(&row, s, "zz", &err), FL_ENOTFOUND);
+
+	cr_assert_eq(cp_store_alert_open(&id, s, "a", "page", "1h/5m", 200, expl, &err), 0, "%s",
+		     err.msg);
+	/* one firing alert per pair */
+	cr_assert_eq(cp_store_alert_open(&id, s, "a", "page", "1h/5m", 201, expl, &err),
+		     FL_EEXISTS);
+	cr_assert_eq(cp_store_alert_resolve(s, id, 300, expl, &err), 0, "%s", err.msg);
+	cr_assert_eq(cp_store_alert_resolve(s, id, 301, expl, &err), FL_ENOTFOUND);
+	cr_assert_eq(cp_store_alerts_list(&rows, s, "resolved", 10, NULL), 0);
+	cr_assert_eq(json_array_size(rows), 1);
+	cr_assert_float_eq(
+	    json_number_value(json_object_get(
+		json_object_get(json_array_get(rows, 0), "explanation"), "burn_rate_long")),
+	    20, 1e-12);
+	json_decref(rows);
+	cr_assert_eq(cp_store_events_list(&rows, s, 0, 10, NULL), 0);
+	cr_assert_eq(json_array_size(rows), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 1), "kind")),
+			 "alert.resolved");
+	json_decref(rows);
+	cr_assert_eq(cp_store_events_list(&rows, s, 1, 10, NULL), 0);
+	cr_assert_eq(json_array_size(rows), 1);
+	json_decref(rows);
+	cr_assert_neq(raw_exec(path, "DELETE FROM events", errbuf, sizeof(errbuf)), SQLITE_OK);
+	cr_assert_neq(raw_exec(path, "UPDATE events SET kind = 'x'", errbuf, sizeof(errbuf)),
+		      SQLITE_OK);
+	cr_assert_eq(cp_store_slo_delete(s, "a", 400, NULL, &err), 0);
+	cr_assert_eq(cp_store_slo_delete(s, "a", 400, NULL, &err), FL_ENOTFOUND);
+	cr_assert_eq(raw_int(path, "SELECT COUNT(*) FROM audit_log WHERE action = 'slo.put'"), 1);
+	json_decref(defs);
+	json_decref(bad);
+	json_decref(expl);
+	cp_store_free(s);
+}
