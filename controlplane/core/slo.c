@@ -893,7 +893,9 @@ static int eval_step(struct cp_slo_window **ws, size_t nw, const struct cp_slo *
 {
 	struct cp_sli_agg *aggs = NULL;
 	size_t n = 0;
-	int64_t to = now / step * step, longest = 0;
+	/* The current, partial step counts: an alert should not wait for the
+	 * minute to turn before it sees what was just reported. */
+	int64_t to = (now / step + 1) * step, longest = 0;
 	struct cp_sli_scope scope = {NULL, slo->selector, slo->release};
 	int rc;
 
