@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -62,7 +63,7 @@ static const char usage[] =
     "  --rate N             inferences per second (default 20)\n"
     "  --shift X            shift the inputs by X standard deviations (default 0)\n"
     "  --shift-file FILE    read the shift from FILE every second (overrides --shift)\n"
-    "  --seed S             random seed (default 1)\n"
+    "  --seed S             random seed (default: from the time and the pid)\n"
     "  --duration DUR       stop after DUR seconds (suffix s, m, h; default: never)\n"
     "  --energy-j-per-inf J report J joules per inference (default: not reported,\n"
     "                       the agent estimates energy from CPU time)\n"
@@ -442,7 +443,11 @@ static int cmd_run(int argc, char **argv)
 {
 	const char *sock = NULL, *model_path = NULL, *name = "anomaly", *shift_file = NULL;
 	double rate = 20, shift = 0, duration = 0, energy = -1, error_rate = 0;
-	unsigned long long s = 1;
+	/* Each module draws its own readings: with one shared default seed every
+	 * device (and the baseline) would see the same stream, and drift
+	 * statistics over a cohort would count the same sample many times. */
+	unsigned long long s =
+	    (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
 	struct model m;
 	struct file_id mid = {0};
 	struct fl_sli sli;
