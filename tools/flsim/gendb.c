@@ -42,6 +42,8 @@ int sim_gendb(const struct sim_gendb_opts *o, struct fl_err *err)
 		rc = db_fail(db, "not a fairleadd database", err);
 		goto cleanup;
 	}
+	sqlite3_finalize(chk);
+	chk = NULL;
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;", NULL, NULL,
 			 NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
@@ -94,6 +96,9 @@ int sim_gendb(const struct sim_gendb_opts *o, struct fl_err *err)
 			in_tx = 0;
 		}
 	}
+	sqlite3_finalize(dev);
+	sqlite3_finalize(key);
+	dev = key = NULL;
 	if (sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_fail(db, "checkpoint", err);
 cleanup:
