@@ -96,8 +96,9 @@ static int checkin(struct mg_connection *conn, void *cbdata)
 		reply(conn, 200, out);
 		status = 200;
 	} else {
-		reply(conn, 401, "{\"error\":{\"code\":\"unauthorized\",\"message\":\"bad "
-				 "signature\"}}\n");
+		reply(conn, 401,
+		      "{\"error\":{\"code\":\"unauthorized\",\"message\":\"bad "
+		      "signature\"}}\n");
 	}
 	fl_buf_release(&body);
 	return status;
@@ -145,7 +146,8 @@ int main(int argc, char **argv)
 		case 't': threads = atol(optarg); break;
 		case 'k': keepalive = atol(optarg); break;
 		case 'h':
-			printf("usage: fairlead-bench-baseline --data DIR [--listen ADDR:PORT] --count N "
+			printf("usage: fairlead-bench-baseline --data DIR [--listen ADDR:PORT] "
+			       "--count N "
 			       "[--seed S] [--first I] [--threads N] [--keepalive-ms MS]\n");
 			return 0;
 		default: return 2;
@@ -194,6 +196,8 @@ int main(int argc, char **argv)
 	mopts[m++] = "no";
 	mopts[m++] = "enable_keep_alive";
 	mopts[m++] = "yes";
+	mopts[m++] = "tcp_nodelay";
+	mopts[m++] = "1";
 	mopts[m++] = "keep_alive_timeout_ms";
 	mopts[m++] = ka;
 	mopts[m] = NULL;

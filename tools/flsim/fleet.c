@@ -117,8 +117,8 @@ static int chance(struct sim *s, double pct)
 	return pct > 0 && (double)(rnd(s) % 1000000) < pct * 10000.0;
 }
 
-void sim_derive_key(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN],
-		    const char *seed, long index)
+void sim_derive_key(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN], const char *seed,
+		    long index)
 {
 	char text[256];
 	uint8_t d[FL_SHA256_LEN];
@@ -273,7 +273,8 @@ static int send_checkin(struct dev *d)
 			 d->running, (long long)d->desired_version);
 	if (rc == 0 && d->upd && d->upd->state != NULL && strcmp(d->upd->state, "downloading"))
 		rc = fl_buf_addf(&b, ",\"update\":{\"release\":\"%s\",\"state\":\"%s\"%s%s%s}",
-				 d->upd->release, d->upd->state, d->upd->reason ? ",\"reason\":\"" : "",
+				 d->upd->release, d->upd->state,
+				 d->upd->reason ? ",\"reason\":\"" : "",
 				 d->upd->reason ? d->upd->reason : "", d->upd->reason ? "\"" : "");
 	if (rc == 0 && d->results && json_array_size(d->results) > 0) {
 		char *r = json_dumps(d->results, JSON_COMPACT);
@@ -430,9 +431,8 @@ static void take_checkin_reply(struct dev *d, const struct sim_result *r)
 			continue;
 		if (!d->results)
 			d->results = json_array();
-		json_array_append_new(d->results, json_pack("{s:s,s:s,s:{s:s}}", "id", id,
-							    "status", "ok", "result", "simulated",
-							    "yes"));
+		json_array_append_new(d->results, json_pack("{s:s,s:s,s:{s:s}}", "id", id, "status",
+							    "ok", "result", "simulated", "yes"));
 	}
 	upd = json_object_get(j, "update");
 	if (json_is_object(upd))
@@ -520,14 +520,16 @@ static void on_done(void *ctx, const struct sim_result *r)
 	case K_REPORT:
 		if (r->kind == SIM_TX_OK && r->status == 404 && !d->bad_sig && !d->drop) {
 			if (!s->reports_missing)
-				fprintf(stderr, "fairlead-sim: reports endpoint not available (404); "
-						"sending check-ins instead\n");
+				fprintf(stderr,
+					"fairlead-sim: reports endpoint not available (404); "
+					"sending check-ins instead\n");
 			s->reports_missing = 1;
 		} else if (ok && !d->drop && !d->bad_sig) {
 			s->reports_seen = 1;
 			if (s->measuring && now <= s->t_end_ms)
-				s->samples += (uint64_t)(s->o->report_batch > 0 ? s->o->report_batch : 1) *
-					      (uint64_t)s->o->report_inferences;
+				s->samples +=
+				    (uint64_t)(s->o->report_batch > 0 ? s->o->report_batch : 1) *
+				    (uint64_t)s->o->report_inferences;
 		}
 		break;
 	case K_ARTIFACT:
@@ -597,12 +599,13 @@ static int make_sketch(struct sim *s, struct fl_err *err)
 		if (pass == 0 && !(c = calloc((size_t)(kmax - kmin + 1), sizeof(*c))))
 			return fl_err_set(err, FL_ENOMEM, "out of memory");
 	}
-	rc = fl_buf_addf(&b, "{\"n\":%ld,\"sum\":%.17g,\"min\":%.17g,\"max\":%.17g,\"zero\":0,"
+	rc = fl_buf_addf(&b,
+			 "{\"n\":%ld,\"sum\":%.17g,\"min\":%.17g,\"max\":%.17g,\"zero\":0,"
 			 "\"k0\":%ld,\"c\":[",
 			 n, sum, mn, mx, kmin);
 	for (long k = kmin; rc == 0 && k <= kmax; k++)
-		rc = fl_buf_addf(&b, "%s%llu", k > kmin ? "," : "",
-				 (unsigned long long)c[k - kmin]);
+		rc =
+		    fl_buf_addf(&b, "%s%llu", k > kmin ? "," : "", (unsigned long long)c[k - kmin]);
 	if (rc == 0)
 		rc = fl_buf_puts(&b, "]}");
 	free(c);
@@ -616,8 +619,8 @@ static int make_sketch(struct sim *s, struct fl_err *err)
 
 static json_t *lat_json(const struct sim_hist *h)
 {
-	return json_pack("{s:f,s:f,s:f,s:f,s:f}", "p50", sim_hist_quantile(h, 0.50) / 1000.0,
-			 "p90", sim_hist_quantile(h, 0.90) / 1000.0, "p99",
+	return json_pack("{s:f,s:f,s:f,s:f,s:f}", "p50", sim_hist_quantile(h, 0.50) / 1000.0, "p90",
+			 sim_hist_quantile(h, 0.90) / 1000.0, "p99",
 			 sim_hist_quantile(h, 0.99) / 1000.0, "max", (double)h->max / 1000.0,
 			 "mean", h->n ? (double)h->sum / (double)h->n / 1000.0 : 0.0);
 }
@@ -650,7 +653,8 @@ static json_t *result_json(struct sim *s, double secs)
 		for (int t = 1; t < SIM_TX_KINDS; t++) {
 			if (!ks->tx[t])
 				continue;
-			json_object_set_new(tx, sim_tx_kind_name(t), json_integer((json_int_t)ks->tx[t]));
+			json_object_set_new(tx, sim_tx_kind_name(t),
+					    json_integer((json_int_t)ks->tx[t]));
 			snprintf(name, sizeof(name), "%s_%s", kind_names[k], sim_tx_kind_name(t));
 			json_object_set_new(errors, name, json_integer((json_int_t)ks->tx[t]));
 			nerr += ks->tx[t];
@@ -674,18 +678,17 @@ static json_t *result_json(struct sim *s, double secs)
 	    (int)s->o->enroll, "concurrency", (int)s->o->concurrency, "interval_s",
 	    s->o->interval_s, "duration_s", secs, "total", "requests", (json_int_t)req, "ok",
 	    (json_int_t)ok, "errors", (json_int_t)nerr, "ok_per_s",
-	    secs > 0 ? (double)ok / secs : 0.0, "latency_ms",
-	    all ? lat_json(all) : json_object(), "by_kind", kinds, "errors", errors,
-	    "enroll_failures", (json_int_t)s->enroll_failed, "expected", "bad_signature_sent",
-	    (json_int_t)s->bad_sent, "bad_signature_401", (json_int_t)s->bad_401,
-	    "bad_signature_other", (json_int_t)s->bad_other, "dropped", (json_int_t)s->dropped,
-	    "updates", "offered", (json_int_t)s->upd_offered, "committed",
+	    secs > 0 ? (double)ok / secs : 0.0, "latency_ms", all ? lat_json(all) : json_object(),
+	    "by_kind", kinds, "errors", errors, "enroll_failures", (json_int_t)s->enroll_failed,
+	    "expected", "bad_signature_sent", (json_int_t)s->bad_sent, "bad_signature_401",
+	    (json_int_t)s->bad_401, "bad_signature_other", (json_int_t)s->bad_other, "dropped",
+	    (json_int_t)s->dropped, "updates", "offered", (json_int_t)s->upd_offered, "committed",
 	    (json_int_t)s->upd_committed, "failed", (json_int_t)s->upd_failed, "artifacts",
 	    (json_int_t)s->art_done, "artifact_bytes", (json_int_t)s->art_bytes, "bad_artifacts",
 	    (json_int_t)s->art_bad, "reports", "endpoint",
 	    s->o->report_rate <= 0 ? "unused"
 	    : s->reports_missing   ? "not_available"
-	    : s->reports_seen      ? "available"
+	    : s->reports_seen	   ? "available"
 				   : "unknown",
 	    "samples", (json_int_t)s->samples, "samples_per_s",
 	    secs > 0 ? (double)s->samples / secs : 0.0, "late", "max_ms",
@@ -795,7 +798,8 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 	if (!s)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	s->o = o;
-	s->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)fl_mono_ms() ^ 0x9e3779b97f4a7c15ull;
+	s->rng =
+	    (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)fl_mono_ms() ^ 0x9e3779b97f4a7c15ull;
 	s->ndev = (size_t)(o->preloaded + o->enroll);
 	s->seq_base = fl_now() * 100000;
 	s->report_epoch = (fl_now() / 60) * 60 - 86400;
@@ -838,8 +842,8 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 		fl_keyid(d->keyid, pk);
 		fl_b64_encode(d->pk_b64, pk, sizeof(pk));
 		/* An open-loop fleet starts spread over one interval. */
-		d->due_ms = now + (s->interval_ms > 0 ? (int64_t)(rnd(s) % (uint64_t)s->interval_ms)
-						      : 0);
+		d->due_ms =
+		    now + (s->interval_ms > 0 ? (int64_t)(rnd(s) % (uint64_t)s->interval_ms) : 0);
 		heap_push(s, i);
 	}
 
@@ -1038,7 +1042,8 @@ int sim_fetch(const struct sim_fetch_opts *o, struct fl_err *err)
 		}
 	for (int t = 1; t < SIM_TX_KINDS; t++)
 		if (f->txerr[t])
-			json_object_set_new(st, sim_tx_kind_name(t), json_integer((json_int_t)f->txerr[t]));
+			json_object_set_new(st, sim_tx_kind_name(t),
+					    json_integer((json_int_t)f->txerr[t]));
 	res = json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:f,s:f,s:o,s:o}", "label",
 			o->label ? o->label : "", "url", o->url, "downloads", (int)o->count, "ok",
 			(int)f->ok, "concurrency", (int)o->concurrency, "bytes",
@@ -1064,12 +1069,12 @@ int sim_fetch(const struct sim_fetch_opts *o, struct fl_err *err)
 	}
 	if (!o->json)
 		printf("fairlead-sim fetch %s: %ld/%ld ok, %.1f MiB/s, p50 %.1f ms, p99 %.1f ms\n",
-		       o->url, f->ok, o->count,
-		       json_real_value(json_object_get(res, "mib_per_s")),
+		       o->url, f->ok, o->count, json_real_value(json_object_get(res, "mib_per_s")),
 		       sim_hist_quantile(&f->hist, 0.5) / 1000.0,
 		       sim_hist_quantile(&f->hist, 0.99) / 1000.0);
-	rc = f->ok == o->count ? 0 : fl_err_set(err, FL_ERROR, "%ld of %ld downloads failed",
-						      o->count - f->ok, o->count);
+	rc = f->ok == o->count ? 0
+			       : fl_err_set(err, FL_ERROR, "%ld of %ld downloads failed",
+					    o->count - f->ok, o->count);
 cleanup:
 	json_decref(st);
 	json_decref(res);

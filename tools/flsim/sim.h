@@ -39,9 +39,9 @@ struct sim_result {
 	long status;
 	const char *body; /* kept reply body (max_body > 0), NUL-terminated */
 	size_t body_len;
-	int64_t bytes; /* reply body bytes received */
-	int64_t us;    /* from submit to completion */
-	char sha256[65]; /* of the reply body when hash was asked */
+	int64_t bytes;	   /* reply body bytes received */
+	int64_t us;	   /* from submit to completion */
+	char sha256[65];   /* of the reply body when hash was asked */
 	const char *error; /* libcurl's message when kind != SIM_TX_OK */
 };
 
@@ -110,8 +110,8 @@ struct sim_run_opts {
 	const char *enroll_prefix;
 	double interval_s; /* poll interval; 0: as fast as possible */
 	int use_server_interval;
-	long concurrency;  /* requests in flight at most */
-	long conns;	   /* connections at most (default: concurrency) */
+	long concurrency; /* requests in flight at most */
+	long conns;	  /* connections at most (default: concurrency) */
 	double duration_s;
 	double warmup_s;
 	double progress_s;
@@ -146,8 +146,8 @@ struct sim_fetch_opts {
 int sim_fetch(const struct sim_fetch_opts *o, struct fl_err *err);
 
 /* The key pair of preloaded device index under seed (deterministic). */
-void sim_derive_key(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN],
-		    const char *seed, long index);
+void sim_derive_key(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN], const char *seed,
+		    long index);
 
 /* ---- gendb.c ---- */
 

@@ -55,8 +55,8 @@ static int64_t now_us(void)
 
 const char *sim_tx_kind_name(enum sim_tx_kind k)
 {
-	static const char *const names[SIM_TX_KINDS] = {
-	    "ok", "timeout", "connect", "tls", "io", "dropped", "too_big"};
+	static const char *const names[SIM_TX_KINDS] = {"ok", "timeout", "connect", "tls",
+							"io", "dropped", "too_big"};
 
 	return k < SIM_TX_KINDS ? names[k] : "unknown";
 }
@@ -207,7 +207,8 @@ int sim_tx_submit(struct sim_tx *tx, const struct sim_req *r, struct fl_err *err
 		curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
 	} else {
 		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, r->method);
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body.ptr ? x->req_body.ptr : "");
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS,
+				 x->req_body.ptr ? x->req_body.ptr : "");
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
 	}
 	x->t0 = now_us();
