@@ -75,6 +75,8 @@ wait_healthy() { # URL PID SECONDS
 		sleep 0.05
 	done
 }
+# CPU ticks (user + system) of processes: the server side of a measurement
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 stop_pid() { # PID
 	kill -TERM "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
@@ -193,10 +195,12 @@ for n in "${SIZES[@]}"; do
 		cli release push "$R/rel.json" --artifact-dir "$B" -q >/dev/null
 		cli device assign sim-0000000 benchblob@1.0.0 >/dev/null
 		SHA=$(sha256sum "$B/blob.bin" | cut -d' ' -f1)
+		k0=$(ticks "$FLD_PID")
 		"$SIM" fetch --url "$URL/api/v1/device/artifacts/$SHA" --ca "$CA" --seed $SEED \
 			--index 0 --count $FETCHES --concurrency 4 --label fairleadd \
 			--out "$W/r/fetch-fairleadd.json" >/dev/null 2>>"$W/sim.log" ||
 			die "fetch from fairleadd"
+		echo $(($(ticks "$FLD_PID") - k0)) >"$W/r/ticks-fairleadd"
 		mkdir -p "$W/nginx/www" "$W/nginx/logs"
 		chmod 755 "$W/nginx" "$W/nginx/www"
 		cp "$B/blob.bin" "$W/nginx/www/blob.bin"
@@ -234,9 +238,17 @@ NGX
 			curl -sf -o /dev/null --cacert "$CA" -r 0-0 "https://127.0.0.1:$NPORT/blob.bin" && break
 			sleep 0.05
 		done
+		NGX_ALL=("$NGX_PID" $(pgrep -P "$NGX_PID" || true))
+		k0=$(ticks "${NGX_ALL[@]}")
 		"$SIM" fetch --url "https://127.0.0.1:$NPORT/blob.bin" --ca "$CA" --count $FETCHES \
 			--concurrency 4 --label nginx --out "$W/r/fetch-nginx.json" >/dev/null \
 			2>>"$W/sim.log" || die "fetch from nginx: $(cat "$W/nginx/logs/error.log")"
+		echo $(($(ticks "${NGX_ALL[@]}") - k0)) >"$W/r/ticks-nginx"
+		for x in fairleadd nginx; do
+			jq --argjson t "$(cat "$W/r/ticks-$x")" --argjson tck "$(getconf CLK_TCK)" \
+				'. + {server_cpu_ms_per_mib: ($t * 1000 / $tck / (.bytes / 1048576))}' \
+				"$W/r/fetch-$x.json" >"$W/r/f.tmp" && mv "$W/r/f.tmp" "$W/r/fetch-$x.json"
+		done
 		stop_pid "$NGX_PID"
 		say "fairleadd $(jq .mib_per_s "$W/r/fetch-fairleadd.json") MiB/s, nginx $(jq .mib_per_s "$W/r/fetch-nginx.json") MiB/s"
 
@@ -344,8 +356,8 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	    met: ($agent[0].stripped_bytes <= 153600 and $agent[0].rss_kib <= 3072)}),
 	  rollout_gate: {pending: "rollouts (issue 5)", goal: "< 1 s for a 100k-device rollout"},
 	  artifact_download: {goal: ">= 80% of nginx",
-	    fairleadd: ($ff[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99}),
-	    nginx: ($fn[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99}),
+	    fairleadd: ($ff[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, server_cpu_ms_per_mib}),
+	    nginx: ($fn[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, server_cpu_ms_per_mib}),
 	    share_of_nginx: ($ff[0].mib_per_s / $fn[0].mib_per_s | r2),
 	    met: ($ff[0].mib_per_s >= 0.8 * $fn[0].mib_per_s)},
 	  memory_per_device: {goal: "<= 1 KiB per registered device", rss_kib_empty: $s0[0].rss_kib,
@@ -373,7 +385,7 @@ jq -r '
 	"| 3 | agent idle RSS | \(.agent.rss_kib / 1024 | f2) MiB (peak \(.agent.peak_rss_kib / 1024 | f2)) | | | <= 3 MiB | \(if .agent.rss_kib <= 3072 then "met" else "**missed**" end) |",
 	"| 3 | agent CPU per check-in | \(if .agent.cpu_ms_per_checkin then (.agent.cpu_ms_per_checkin | f2) else "n/a" end) ms over \(.agent.checkins) check-ins | | | | |",
 	"| 4 | rollout gate evaluation, 100k devices | pending: rollouts (issue 5) | | | < 1 s | pending |",
-	"| 5 | artifact download | \(.artifact_download.fairleadd.mib_per_s|f0) MiB/s | nginx \(.artifact_download.nginx.mib_per_s|f0) MiB/s | \(.artifact_download.share_of_nginx) | >= 0.80 | \(.artifact_download.met|yn) |",
+	"| 5 | artifact download (server CPU ms per MiB) | \(.artifact_download.fairleadd.mib_per_s|f0) MiB/s (\(.artifact_download.fairleadd.server_cpu_ms_per_mib|f2)) | nginx \(.artifact_download.nginx.mib_per_s|f0) MiB/s (\(.artifact_download.nginx.server_cpu_ms_per_mib|f2)) | \(.artifact_download.share_of_nginx) | >= 0.80 | \(.artifact_download.met|yn) |",
 	(.memory_per_device.by_size[] | "| 6 | server memory per device, \(.registered) registered | \(.bytes_per_device) B (RSS \(.rss_kib / 1024 | f2) MiB) | empty \($r.memory_per_device.rss_kib_empty / 1024 | f2) MiB | | <= 1024 B | \(if .bytes_per_device <= 1024 then "met" else "**missed**" end) |")
 ' "$OUT/latest.json" >"$OUT/latest.md"
 cat "$OUT/latest.md"

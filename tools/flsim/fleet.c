@@ -633,11 +633,13 @@ static json_t *result_json(struct sim *s, double secs)
 
 	for (int k = 0; k < K_COUNT; k++) {
 		struct kstats *ks = &s->ks[k];
-		json_t *st = json_object(), *tx = json_object();
+		json_t *st, *tx;
 		char name[64];
 
 		if (!ks->sent)
 			continue;
+		st = json_object();
+		tx = json_object();
 		for (int c = 0; c < 600; c++) {
 			if (!ks->status[c])
 				continue;
