@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "fairlead/buf.h"
@@ -696,6 +697,17 @@ static json_t *result_json(struct sim *s, double secs)
 	    secs > 0 ? (double)s->samples / secs : 0.0, "late", "max_ms",
 	    (json_int_t)s->late_max_ms, "over_1s", (json_int_t)s->late_count);
 	free(all);
+	{
+		struct rusage ru;
+
+		/* The client's own CPU time: on a shared machine, what the server
+		 * got is what remains of the cores. */
+		if (out && getrusage(RUSAGE_SELF, &ru) == 0)
+			json_object_set_new(
+			    out, "client_cpu_s",
+			    json_real((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+				      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6));
+	}
 	return out;
 }
 
