@@ -2,7 +2,9 @@
 # The benchmark harness keeps working (DESIGN.md: CI runs a small version of
 # the benchmarks and asserts no timings). fairlead-sim plays 50 devices that
 # enroll by token and 200 preloaded by gen-db against a real fairleadd, then
-# a wrong-signature and dropped-connection mix, then the baseline server;
+# with a release assigned to the preloaded ones (downloads, update status,
+# failed installs), then a wrong-signature and dropped-connection mix, then
+# the baseline server;
 # only outcomes are checked: statuses, devices seen, counts, the JSON shape.
 source "$(dirname "$0")/lib.sh"
 SIM="$FL_BIN_DIR/fairlead-sim"
@@ -10,14 +12,33 @@ BASE="$FL_BIN_DIR/fairlead-bench-baseline"
 CA="$DATA/tls/ca.pem"
 
 init_server
-"$SIM" gen-db --db "$DATA/fairlead.db" --count 200 --seed smoke >"$T/gendb.log" 2>&1 ||
+"$SIM" gen-db --db "$DATA/fairlead.db" --count 200 --seed smoke --labels '{"fleet":"pre"}' \
+	>"$T/gendb.log" 2>&1 ||
 	fail "gen-db: $(cat "$T/gendb.log")"
 start_server --rate-anon 0 --rate-device 0
 tok=$(new_enroll_token --uses 50 --auto-accept --label fleet=sim) || fail "enroll token"
 
+# a signed release assigned to the 200 preloaded devices
+K="$T/keys" B="$T/blob" R="$T/rel"
+mkdir -p "$K" "$B" "$R"
+cli key generate --out "$K/root.key" >/dev/null && cli key generate --out "$K/rm.key" >/dev/null ||
+	fail "keys"
+cli root create --out "$R/root.json" --root-key "$K/root.key" --root-threshold 1 \
+	--release-key "$K/rm.key" --release-threshold 1 --timestamp-pubkey "$(cat "$DATA/keys/server.pub")" \
+	--director-pubkey "$(cat "$DATA/keys/server.pub")" --expires 30d >/dev/null || fail "root create"
+cli root sign "$R/root.json" --key "$K/root.key" >/dev/null && cli root push "$R/root.json" >/dev/null ||
+	fail "root"
+head -c 100000 /dev/urandom >"$B/model.bin"
+cli release create --name simmodel --version 1.0.0 --kind model --artifact "$B/model.bin" \
+	--counter 1 --out "$R/rel.json" >/dev/null || fail "release create"
+cli release sign "$R/rel.json" --key "$K/rm.key" >/dev/null || fail "release sign"
+cli release push "$R/rel.json" --artifact-dir "$B" -q >/dev/null 2>"$T/push.err" ||
+	fail "push: $(cat "$T/push.err")"
+cli device assign --selector fleet=pre simmodel@1.0.0 >/dev/null || fail "assign"
+
 # 1. enrollment with proof of possession, then signed check-ins on schedule
 "$SIM" run --server "$URL" --ca "$CA" --preloaded 200 --seed smoke --enroll 50 \
-	--enroll-token "$tok" --interval 1 --concurrency 16 --duration 4 --label smoke \
+	--enroll-token "$tok" --interval 1 --concurrency 16 --duration 4 --fail-install 25 --label smoke \
 	--json --out "$T/run1.json" >"$T/sim1.log" 2>&1 || fail "sim run: $(tail -5 "$T/sim1.log")"
 j="$T/run1.json"
 jq -e . "$j" >/dev/null || fail "sim output is not JSON"
@@ -30,10 +51,18 @@ for f in .label .server .devices.preloaded .devices.enrolled .concurrency .durat
 done
 assert_eq "$(jq .devices.enrolled "$j")" "50" "devices enrolled by token"
 assert_eq "$(jq .by_kind.enroll.ok "$j")" "100" "challenge + enroll per device"
-assert_eq "$(jq .total.errors "$j")" "0" "errors: $(jq -c .errors "$j")"
+assert_eq "$(jq .total.errors "$j")" "0" "errors: $(jq -c .errors "$j") $(grep "fairlead-sim:" "$T/sim1.log")"
 n=$(jq .by_kind.checkin.requests "$j")
 [ "$n" -ge 250 ] || fail "only $n check-ins in 4 s of 250 devices at 1/s"
 assert_eq "$(jq .by_kind.checkin.ok "$j")" "$n" "every check-in 2xx"
+
+# every preloaded device downloaded the release and settled it
+assert_eq "$(jq .updates.artifacts "$j")" "200" "artifacts downloaded and verified"
+assert_eq "$(jq .updates.bad_artifacts "$j")" "0"
+assert_eq "$(jq '.updates.committed + .updates.failed' "$j")" "200" "updates settled"
+[ "$(jq .updates.failed "$j")" -gt 0 ] || fail "no simulated install failure"
+d=$(body_of "$(api GET /api/v1/devices/sim-0000000)")
+assert_match "$(jq -r .update.state <<<"$d")" '^(committed|failed)$' "the server got the update status"
 
 # every simulated device is known to the server and was seen
 r=$(api GET "/api/v1/devices?limit=1000")

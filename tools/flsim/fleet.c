@@ -60,7 +60,7 @@ struct dev {
 	uint8_t sk[FL_ED25519_SK_LEN];
 	int phase;
 	int kind; /* of the request in flight */
-	int bad_sig, drop;
+	int bad_sig, drop, retried;
 	int64_t due_ms;
 	int64_t desired_version;
 	int64_t interval_ms;
@@ -91,12 +91,12 @@ struct sim {
 	uint64_t samples;
 	uint64_t enrolled, enroll_failed;
 	uint64_t upd_offered, upd_committed, upd_failed, art_done, art_bytes, art_bad;
-	uint64_t bad_sent, bad_401, bad_other, dropped;
+	uint64_t bad_sent, bad_401, bad_other, dropped, io_retries;
 	int64_t late_max_ms;
 	uint64_t late_count;
 	int64_t interval_ms;
 	struct fl_err err;
-	int fatal;
+	int errors_logged;
 };
 
 static int64_t mono_ms(void)
@@ -488,6 +488,22 @@ static void on_done(void *ctx, const struct sim_result *r)
 	int follow_up = 0;
 
 	s->progress_n++;
+	/* A kept-alive connection the server closed as we reused it (its idle
+	 * timeout raced our send): retried once on a fresh connection, as an
+	 * agent would; counted, not an error. */
+	if (r->kind == SIM_TX_IO && !d->retried && !d->drop) {
+		d->retried = 1;
+		s->io_retries++;
+		d->due_ms = now;
+		heap_push(s, (size_t)(d - s->devs));
+		return;
+	}
+	d->retried = 0;
+	if (r->kind != SIM_TX_OK && r->kind != SIM_TX_DROPPED && s->errors_logged < 5) {
+		s->errors_logged++;
+		fprintf(stderr, "fairlead-sim: %s %s: %s (%s)\n", kind_names[d->kind], d->id,
+			sim_tx_kind_name(r->kind), r->error ? r->error : "");
+	}
 	if (d->bad_sig) {
 		s->bad_sent++;
 		if (r->kind == SIM_TX_OK && r->status == 401)
@@ -675,7 +691,7 @@ static json_t *result_json(struct sim *s, double secs)
 	}
 	out = json_pack(
 	    "{s:s,s:s,s:{s:i,s:I,s:i},s:i,s:f,s:f,s:{s:I,s:I,s:I,s:f,s:o},s:o,s:o,s:I,"
-	    "s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:s,s:I,s:f},s:{s:I,s:I}}",
+	    "s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:s,s:I,s:f},s:{s:I,s:I}}",
 	    "label", s->o->label ? s->o->label : "", "server", s->o->server, "devices", "preloaded",
 	    (int)s->o->preloaded, "enrolled", (json_int_t)s->enrolled, "enroll_target",
 	    (int)s->o->enroll, "concurrency", (int)s->o->concurrency, "interval_s",
@@ -685,10 +701,11 @@ static json_t *result_json(struct sim *s, double secs)
 	    "by_kind", kinds, "errors", errors, "enroll_failures", (json_int_t)s->enroll_failed,
 	    "expected", "bad_signature_sent", (json_int_t)s->bad_sent, "bad_signature_401",
 	    (json_int_t)s->bad_401, "bad_signature_other", (json_int_t)s->bad_other, "dropped",
-	    (json_int_t)s->dropped, "updates", "offered", (json_int_t)s->upd_offered, "committed",
-	    (json_int_t)s->upd_committed, "failed", (json_int_t)s->upd_failed, "artifacts",
-	    (json_int_t)s->art_done, "artifact_bytes", (json_int_t)s->art_bytes, "bad_artifacts",
-	    (json_int_t)s->art_bad, "reports", "endpoint",
+	    (json_int_t)s->dropped, "io_retries", (json_int_t)s->io_retries, "updates", "offered",
+	    (json_int_t)s->upd_offered, "committed", (json_int_t)s->upd_committed, "failed",
+	    (json_int_t)s->upd_failed, "artifacts", (json_int_t)s->art_done, "artifact_bytes",
+	    (json_int_t)s->art_bytes, "bad_artifacts", (json_int_t)s->art_bad, "reports",
+	    "endpoint",
 	    s->o->report_rate <= 0 ? "unused"
 	    : s->reports_missing   ? "not_available"
 	    : s->reports_seen	   ? "available"
