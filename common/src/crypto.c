@@ -53,6 +53,12 @@ void fl_ed25519_keypair(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_
 	crypto_sign_keypair(pk, sk);
 }
 
+void fl_ed25519_seed_keypair(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN],
+			     const uint8_t seed[32])
+{
+	crypto_sign_seed_keypair(pk, sk, seed);
+}
+
 void fl_ed25519_sign(uint8_t sig[FL_ED25519_SIG_LEN], const void *msg, size_t len,
 		     const uint8_t sk[FL_ED25519_SK_LEN])
 {

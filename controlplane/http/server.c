@@ -373,6 +373,12 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	opts[n++] = "no";
 	opts[n++] = "enable_keep_alive";
 	opts[n++] = "yes";
+	/* A reply leaves as two writes (headers, then body). With Nagle on, the
+	 * second waits for the client's delayed ACK of the first: 40 ms on every
+	 * kept-alive request (make bench measured 354 check-ins/s at p50 44 ms,
+	 * against 11k/s without it). */
+	opts[n++] = "tcp_nodelay";
+	opts[n++] = "1";
 	/* civetweb gives each connection a worker thread for its whole life, so
 	 * an idle keep-alive connection holds a thread. Agents poll every few
 	 * seconds at best; keeping their connections open would let a handful of

@@ -36,6 +36,11 @@ void fl_sha256_update(struct fl_sha256_ctx *ctx, const void *data, size_t len);
 void fl_sha256_end(struct fl_sha256_ctx *ctx, uint8_t out[FL_SHA256_LEN]);
 
 void fl_ed25519_keypair(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN]);
+/* The key pair derived from a 32-byte seed: the same seed, the same keys.
+ * For simulators and tests that must recreate a fleet's keys, never for a
+ * real device (its seed must come from fl_random). */
+void fl_ed25519_seed_keypair(uint8_t pk[FL_ED25519_PK_LEN], uint8_t sk[FL_ED25519_SK_LEN],
+			     const uint8_t seed[32]);
 void fl_ed25519_sign(uint8_t sig[FL_ED25519_SIG_LEN], const void *msg, size_t len,
 		     const uint8_t sk[FL_ED25519_SK_LEN]);
 /* 0 when sig is pk's signature over msg, FL_EUNAUTH otherwise. */

@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# make bench: Fairlead's figures (issue 6), each against a baseline measured
+# in the same run, written to bench/results/latest.json and latest.md.
+#
+#   scripts/bench.sh            the full run (10k, 100k, 1M devices; ~5 min on 2 cores)
+#   FL_BENCH_QUICK=1 scripts/bench.sh   small sizes and short runs, to try the harness
+#
+# Environment: BUILD (default build), FL_BENCH_DURATION (seconds per rate
+# measurement, default 15), FL_BENCH_ACTIVE (devices that play, default 10000),
+# FL_BENCH_OUT (results directory, default bench/results).
+# Only loopback addresses are used; every run is bounded in time.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+BIN="$ROOT/$BUILD/bin"
+OUT=${FL_BENCH_OUT:-$ROOT/bench/results}
+QUICK=${FL_BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	SIZES=(1000 5000 20000)
+	ACTIVE=${FL_BENCH_ACTIVE:-1000}
+	DUR=${FL_BENCH_DURATION:-4}
+	BLOB_MIB=8
+	FETCHES=8
+else
+	SIZES=(10000 100000 1000000)
+	ACTIVE=${FL_BENCH_ACTIVE:-10000}
+	DUR=${FL_BENCH_DURATION:-15}
+	BLOB_MIB=64
+	FETCHES=64
+fi
+WARM=2
+CONC=16
+THREADS=16
+SEED=bench
+T0=$(date +%s)
+
+say() { echo "bench: $*" >&2; }
+die() {
+	say "FAILED: $*"
+	exit 1
+}
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/flbench.XXXXXX")
+chmod 755 "$W"
+export HOME="$W/home" XDG_STATE_HOME="$W/state"
+mkdir -p "$HOME" "$W/r"
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
+			echo "$p"
+			return
+		}
+	done
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+wait_healthy() { # URL PID SECONDS
+	local end=$((SECONDS + $3))
+	while ! curl -sf --cacert "$CA" "$1/api/v1/health" >/dev/null 2>&1; do
+		kill -0 "$2" 2>/dev/null || die "server exited at start"
+		[ $SECONDS -lt $end ] || die "server not healthy after $3 s"
+		sleep 0.05
+	done
+}
+# CPU ticks (user + system) of processes: the server side of a measurement
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+stop_pid() { # PID
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# ---- build ----
+say "building ($BUILD)"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target fairleadd fairlead fairlead-agent fairlead-sim \
+	fairlead-bench-baseline >"$W/build.log" 2>&1 || {
+	tail -30 "$W/build.log" >&2
+	die "build"
+}
+SIM="$BIN/fairlead-sim"
+
+# ---- the machine ----
+jq -n --arg nproc "$(nproc)" \
+	--arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
+	--arg mem "$(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
+	--arg kernel "$(uname -sr)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
+	--arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+	--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	'{nproc: ($nproc|tonumber), cpu: $cpu, memory: $mem, kernel: $kernel, os: $os,
+	  commit: $commit, date: $date, load_before: $load}' >"$W/r/machine.json"
+
+# ---- servers ----
+FLD_PID="" URL=""
+start_fld() { # DATA LABEL
+	local port t0 t1
+	port=$(free_port)
+	URL="https://127.0.0.1:$port"
+	t0=$(now_ms)
+	"$BIN/fairleadd" serve --data "$1" --listen "127.0.0.1:$port" --threads $THREADS \
+		--poll-interval 1 --rate-device 0 --rate-anon 0 --rate-token 0 --log-level warn \
+		>>"$W/fairleadd-$2.log" 2>&1 &
+	FLD_PID=$!
+	PIDS+=("$FLD_PID")
+	wait_healthy "$URL" "$FLD_PID" 300
+	t1=$(now_ms)
+	sleep 1
+	jq -n --argjson ms $((t1 - t0)) --argjson rss "$(rss_kb "$FLD_PID")" \
+		'{startup_ms: $ms, rss_kib: $rss}' >"$W/r/start-$2.json"
+	export FAIRLEAD_SERVER="$URL"
+}
+
+# busy and total jiffies of the whole machine
+cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+sim_rate() { # URL LABEL SERVER-PID [extra]
+	local url=$1 label=$2 spid=$3 b0 t0 b1 t1 k0 k1
+	shift 3
+	read -r b0 t0 < <(cpu_jiffies)
+	k0=$(ticks "$spid")
+	"$SIM" run --server "$url" --ca "$CA" --preloaded "$ACTIVE" --seed $SEED \
+		--concurrency $CONC --duration "$DUR" --warmup $WARM --label "$label" --json \
+		--out "$W/r/sim-$label.json" "$@" >/dev/null 2>>"$W/sim.log" || die "sim $label"
+	read -r b1 t1 < <(cpu_jiffies)
+	k1=$(ticks "$spid")
+	# what other processes took of the machine meanwhile (the machine may be shared)
+	jq --argjson busy $((b1 - b0)) --argjson total $((t1 - t0)) --argjson srv $((k1 - k0)) \
+		--argjson tck "$(getconf CLK_TCK)" \
+		'. + {server_cpu_s: ($srv / $tck), other_cpu_share:
+		  ((($busy - $srv - .client_cpu_s * $tck) / $total) | if . < 0 then 0 else . * 100 | round / 100 end)}' \
+		"$W/r/sim-$label.json" >"$W/r/s.tmp" && mv "$W/r/s.tmp" "$W/r/sim-$label.json"
+	say "$label: $(jq -r '"\(.total.ok_per_s|floor)/s p50 \(.total.latency_ms.p50) ms p99 \(.total.latency_ms.p99) ms errors \(.total.errors) other load \(.other_cpu_share)"' "$W/r/sim-$label.json")"
+}
+
+baseline_run() { # LABEL
+	local port pid
+	port=$(free_port)
+	"$BIN/fairlead-bench-baseline" --data "$DATA" --listen "127.0.0.1:$port" --count "$ACTIVE" \
+		--seed $SEED --threads $THREADS >"$W/baseline.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	wait_healthy "https://127.0.0.1:$port" "$pid" 60
+	sim_rate "https://127.0.0.1:$port" "$1" "$pid"
+	stop_pid "$pid"
+}
+
+# every SQLite file of the data directory (a store may keep series apart)
+db_bytes() { find "$DATA" -maxdepth 1 -name '*.db*' -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
+
+# 0 devices: the memory floor
+D0="$W/data0"
+"$BIN/fairleadd" init --data "$D0" >/dev/null 2>&1 || die "init"
+CA="$D0/tls/ca.pem"
+start_fld "$D0" 0
+stop_pid "$FLD_PID"
+
+DATA="$W/data"
+"$BIN/fairleadd" init --data "$DATA" >/dev/null 2>&1 || die "init"
+CA="$DATA/tls/ca.pem"
+export FAIRLEAD_CA="$CA" FAIRLEAD_TOKEN
+FAIRLEAD_TOKEN=$(cat "$DATA/admin.token")
+cli() { "$BIN/fairlead" "$@"; }
+
+prev=0
+for n in "${SIZES[@]}"; do
+	t0=$(now_ms)
+	"$SIM" gen-db --db "$DATA/fairlead.db" --seed $SEED --first $prev --count $((n - prev)) \
+		>/dev/null 2>"$W/gendb.log" || die "gen-db: $(cat "$W/gendb.log")"
+	say "registered $n devices (+$((n - prev)) in $(($(now_ms) - t0)) ms)"
+	prev=$n
+	# the baseline right before each size: the machine may be shared, and a
+	# ratio to a neighbouring measurement holds where absolute rates drift
+	say "figure 1: baseline server"
+	baseline_run "baseline-$n"
+	start_fld "$DATA" "$n"
+	say "fairleadd with $n devices: $(jq -c . "$W/r/start-$n.json")"
+	say "figure 1: signed check-ins, $n registered, $ACTIVE playing"
+	sim_rate "$URL" "checkin-$n" "$FLD_PID"
+	if [ "$n" = "${SIZES[0]}" ]; then
+		# ---- figure 5: artifact downloads, fairleadd against nginx ----
+		say "figure 5: artifact download vs nginx"
+		K="$W/keys" B="$W/blob" R="$W/rel"
+		mkdir -p "$K" "$B" "$R"
+		cli key generate --out "$K/root.key" >/dev/null
+		cli key generate --out "$K/rm.key" >/dev/null
+		cli root create --out "$R/root.json" --root-key "$K/root.key" --root-threshold 1 \
+			--release-key "$K/rm.key" --release-threshold 1 \
+			--timestamp-pubkey "$(cat "$DATA/keys/server.pub")" \
+			--director-pubkey "$(cat "$DATA/keys/server.pub")" --expires 30d >/dev/null
+		cli root sign "$R/root.json" --key "$K/root.key" >/dev/null
+		cli root push "$R/root.json" >/dev/null
+		head -c $((BLOB_MIB * 1048576)) /dev/urandom >"$B/blob.bin"
+		cli release create --name benchblob --version 1.0.0 --kind model \
+			--artifact "$B/blob.bin" --counter 1 --out "$R/rel.json" >/dev/null
+		cli release sign "$R/rel.json" --key "$K/rm.key" >/dev/null
+		cli release push "$R/rel.json" --artifact-dir "$B" -q >/dev/null
+		cli device assign sim-0000000 benchblob@1.0.0 >/dev/null
+		SHA=$(sha256sum "$B/blob.bin" | cut -d' ' -f1)
+		k0=$(ticks "$FLD_PID")
+		"$SIM" fetch --url "$URL/api/v1/device/artifacts/$SHA" --ca "$CA" --seed $SEED \
+			--index 0 --count $FETCHES --concurrency 4 --label fairleadd \
+			--out "$W/r/fetch-fairleadd.json" >/dev/null 2>>"$W/sim.log" ||
+			die "fetch from fairleadd"
+		echo $(($(ticks "$FLD_PID") - k0)) >"$W/r/ticks-fairleadd"
+		mkdir -p "$W/nginx/www" "$W/nginx/logs"
+		chmod 755 "$W/nginx" "$W/nginx/www"
+		cp "$B/blob.bin" "$W/nginx/www/blob.bin"
+		chmod 644 "$W/nginx/www/blob.bin"
+		NPORT=$(free_port)
+		cat >"$W/nginx/nginx.conf" <<NGX
+worker_processes auto;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	default_type application/octet-stream;
+	sendfile on;
+	client_body_temp_path $W/nginx/tmp-body;
+	proxy_temp_path $W/nginx/tmp-proxy;
+	fastcgi_temp_path $W/nginx/tmp-fcgi;
+	uwsgi_temp_path $W/nginx/tmp-uwsgi;
+	scgi_temp_path $W/nginx/tmp-scgi;
+	server {
+		listen 127.0.0.1:$NPORT ssl;
+		ssl_certificate $DATA/tls/server.pem;
+		ssl_certificate_key $DATA/tls/server.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		root $W/nginx/www;
+	}
+}
+NGX
+		NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+		"$NGINX" -c "$W/nginx/nginx.conf" -p "$W/nginx" -g 'daemon off;' \
+			>"$W/nginx/logs/stdout.log" 2>&1 &
+		NGX_PID=$!
+		PIDS+=("$NGX_PID")
+		for _ in $(seq 1 100); do
+			curl -sf -o /dev/null --cacert "$CA" -r 0-0 "https://127.0.0.1:$NPORT/blob.bin" && break
+			sleep 0.05
+		done
+		NGX_ALL=("$NGX_PID" $(pgrep -P "$NGX_PID" || true))
+		k0=$(ticks "${NGX_ALL[@]}")
+		"$SIM" fetch --url "https://127.0.0.1:$NPORT/blob.bin" --ca "$CA" --count $FETCHES \
+			--concurrency 4 --label nginx --out "$W/r/fetch-nginx.json" >/dev/null \
+			2>>"$W/sim.log" || die "fetch from nginx: $(cat "$W/nginx/logs/error.log")"
+		echo $(($(ticks "${NGX_ALL[@]}") - k0)) >"$W/r/ticks-nginx"
+		for x in fairleadd nginx; do
+			jq --argjson t "$(cat "$W/r/ticks-$x")" --argjson tck "$(getconf CLK_TCK)" \
+				'. + {server_cpu_ms_per_mib: ($t * 1000 / $tck / (.bytes / 1048576))}' \
+				"$W/r/fetch-$x.json" >"$W/r/f.tmp" && mv "$W/r/f.tmp" "$W/r/fetch-$x.json"
+		done
+		stop_pid "$NGX_PID"
+		say "fairleadd $(jq .mib_per_s "$W/r/fetch-fairleadd.json") MiB/s, nginx $(jq .mib_per_s "$W/r/fetch-nginx.json") MiB/s"
+
+		# ---- figure 3: the agent ----
+		say "figure 3: agent footprint"
+		AG="$W/agent"
+		tok=$(cli enroll-token create --uses 1 --auto-accept)
+		"$BIN/fairlead-agent" --server "$URL" --ca "$CA" --state "$AG" enroll --token "$tok" \
+			--id bench-agent >/dev/null 2>&1 || die "agent enroll"
+		cp "$BIN/fairlead-agent" "$W/agent.stripped"
+		strip "$W/agent.stripped"
+		stats() { curl -sf --cacert "$CA" -H "Authorization: Bearer $FAIRLEAD_TOKEN" \
+			"$URL/api/v1/_stats" | jq .counters.checkins; }
+		"$BIN/fairlead-agent" --server "$URL" --ca "$CA" --state "$AG" --log-level warn run \
+			>"$W/agent.log" 2>&1 &
+		AG_PID=$!
+		PIDS+=("$AG_PID")
+		sleep 2 # the first check-in and its handshake are not the steady state
+		c0=$(stats)
+		# on-CPU time in nanoseconds (schedstat): clock ticks are too coarse
+		# for the few milliseconds a dozen check-ins take
+		n0=$(cut -d' ' -f1 "/proc/$AG_PID/schedstat")
+		sleep 12
+		c1=$(stats)
+		n1=$(cut -d' ' -f1 "/proc/$AG_PID/schedstat")
+		# resident memory by mapping: what the agent's own code and heap take,
+		# and what the shared libraries libcurl pulls in take
+		awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6 ? $6 : "[anon]"); n = split(name, p, "/"); name = p[n]}
+			/^Rss:/ {rss[name] += $2}
+			END {for (k in rss) if (rss[k] > 0) printf "%s\t%d\n", k, rss[k]}' \
+			"/proc/$AG_PID/smaps" | sort -t$'\t' -k2 -nr >"$W/agent-smaps.tsv"
+		jq -n --argjson size "$(stat -c %s "$W/agent.stripped")" \
+			--argjson rss "$(rss_kb "$AG_PID")" --argjson hwm "$(hwm_kb "$AG_PID")" \
+			--argjson checkins $((c1 - c0)) --argjson ns $((n1 - n0)) --argjson libs "$(ldd "$BIN/fairlead-agent" | grep -c '=>')" \
+			--rawfile maps "$W/agent-smaps.tsv" \
+			'{stripped_bytes: $size, rss_kib: $rss, peak_rss_kib: $hwm, checkins: $checkins,
+			  cpu_ms_per_checkin: (if $checkins > 0 then ($ns / 1000000 / $checkins) else null end),
+			  shared_libraries: $libs,
+			  rss_by_mapping_kib: ($maps | split("\n") | map(select(length > 0) | split("\t"))
+			    | map({(.[0]): (.[1] | tonumber)}) | add)}' >"$W/r/agent.json"
+		stop_pid "$AG_PID"
+		say "agent: $(jq -c '{stripped_bytes, rss_kib, cpu_ms_per_checkin, checkins}' "$W/r/agent.json")"
+
+		# ---- figure 2: SLI samples ----
+		say "figure 2: SLI reports"
+		b0=$(db_bytes)
+		"$SIM" run --server "$URL" --ca "$CA" --preloaded "$ACTIVE" --seed $SEED \
+			--concurrency $CONC --duration "$DUR" --warmup $WARM --report-rate 1 \
+			--report-batch 16 --report-inferences 1000 --label reports --json \
+			--out "$W/r/sim-reports.json" >/dev/null 2>>"$W/sim.log" || die "sim reports"
+		stop_pid "$FLD_PID" # SIGTERM flushes everything acknowledged
+		b1=$(db_bytes)
+		jq -n --argjson b0 "$b0" --argjson b1 "$b1" '{db_bytes_before: $b0, db_bytes_after: $b1}' \
+			>"$W/r/reports-disk.json"
+		say "reports: endpoint $(jq -r .reports.endpoint "$W/r/sim-reports.json")"
+	else
+		stop_pid "$FLD_PID"
+	fi
+done
+
+# ---- assemble ----
+mkdir -p "$OUT"
+sizes_json=$(printf '%s\n' "${SIZES[@]}" | jq -s .)
+jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$DUR" \
+	--argjson conc $CONC --argjson threads $THREADS --argjson elapsed $(($(date +%s) - T0)) \
+	--slurpfile machine "$W/r/machine.json" --slurpfile s0 "$W/r/start-0.json" \
+	--slurpfile agent "$W/r/agent.json" --slurpfile ff "$W/r/fetch-fairleadd.json" \
+	--slurpfile fn "$W/r/fetch-nginx.json" --slurpfile rep "$W/r/sim-reports.json" \
+	--slurpfile disk "$W/r/reports-disk.json" \
+	--argjson runs "$(for n in "${SIZES[@]}"; do jq -c --argjson n "$n" --slurpfile st "$W/r/start-$n.json" \
+		--slurpfile b "$W/r/sim-baseline-$n.json" \
+		'{registered: $n, ok_per_s: .total.ok_per_s, p50_ms: .total.latency_ms.p50,
+		  p90_ms: .total.latency_ms.p90, p99_ms: .total.latency_ms.p99, errors: .total.errors,
+		  startup_ms: $st[0].startup_ms, rss_kib: $st[0].rss_kib,
+		  server_cpu_s: .server_cpu_s, client_cpu_s: .client_cpu_s, other_cpu_share: .other_cpu_share,
+		  baseline: {ok_per_s: $b[0].total.ok_per_s, p50_ms: $b[0].total.latency_ms.p50,
+		    p99_ms: $b[0].total.latency_ms.p99, errors: $b[0].total.errors,
+		    server_cpu_s: $b[0].server_cpu_s, other_cpu_share: $b[0].other_cpu_share}}' \
+		"$W/r/sim-checkin-$n.json"; done | jq -s .)" \
+	'
+	def r2: . * 100 | round / 100;
+	($runs | map(.ok_per_s / .baseline.ok_per_s)) as $shares
+	| {
+	  machine: $machine[0],
+	  settings: {active_devices: $active, duration_s: $dur, concurrency: $conc,
+	             server_threads: $threads, elapsed_s: $elapsed},
+	  checkins: {
+	    goal: "fairleadd >= 70% of the baseline rate at every size, no fall-off with fleet size",
+	    method: "each size against the baseline measured right before it",
+	    fairleadd: ($runs | map(. + {share_of_baseline: (.ok_per_s / .baseline.ok_per_s | r2)})),
+	    falloff_largest_vs_smallest: (($shares[-1] / $shares[0]) | r2),
+	    falloff_raw_rates: (($runs[-1].ok_per_s / $runs[0].ok_per_s) | r2),
+	    met: (($shares | all(. >= 0.7)) and ($shares[-1] >= 0.9 * $shares[0]))
+	  },
+	  sli_samples: (if $rep[0].reports.endpoint == "available" then {
+	    goal: ">= 200000 samples/s, <= 4 bytes per sample on disk",
+	    samples_per_s: $rep[0].reports.samples_per_s, samples: $rep[0].reports.samples,
+	    report_requests_per_s: ($rep[0].by_kind.report.ok_per_s // 0),
+	    p99_ms: ($rep[0].by_kind.report.latency_ms.p99 // null),
+	    disk_bytes_growth: ($disk[0].db_bytes_after - $disk[0].db_bytes_before),
+	    bytes_per_sample: (if $rep[0].reports.samples > 0 then
+	      (($disk[0].db_bytes_after - $disk[0].db_bytes_before) / $rep[0].reports.samples | r2) else null end),
+	    met: ($rep[0].reports.samples_per_s >= 200000 and
+	      (($disk[0].db_bytes_after - $disk[0].db_bytes_before) / ([$rep[0].reports.samples, 1] | max)) <= 4)
+	  } else {skipped: "endpoint not available", goal: ">= 200000 samples/s, <= 4 bytes per sample on disk"} end),
+	  agent: ($agent[0] + {goal: "<= 150 KiB stripped, <= 3 MiB RSS",
+	    met: ($agent[0].stripped_bytes <= 153600 and $agent[0].rss_kib <= 3072)}),
+	  rollout_gate: {pending: "rollouts (issue 5)", goal: "< 1 s for a 100k-device rollout"},
+	  artifact_download: {goal: ">= 80% of nginx",
+	    fairleadd: ($ff[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, server_cpu_ms_per_mib}),
+	    nginx: ($fn[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, server_cpu_ms_per_mib}),
+	    share_of_nginx: ($ff[0].mib_per_s / $fn[0].mib_per_s | r2),
+	    met: ($ff[0].mib_per_s >= 0.8 * $fn[0].mib_per_s)},
+	  memory_per_device: {goal: "<= 1 KiB per registered device", rss_kib_empty: $s0[0].rss_kib,
+	    by_size: ($runs | map({registered, rss_kib,
+	      bytes_per_device: ((.rss_kib - $s0[0].rss_kib) * 1024 / .registered | round)})),
+	    met: (($runs[-1].rss_kib - $s0[0].rss_kib) * 1024 / $runs[-1].registered <= 1024)}
+	}' >"$OUT/latest.json"
+
+jq -r '
+	def f0: . * 1 | floor | tostring;
+	def f2: (. * 100 | round / 100) | tostring;
+	def yn: if . then "met" else "**missed**" end;
+	. as $r |
+	"# Fairlead benchmark results\n",
+	"Machine: \(.machine.nproc) cores, \(.machine.cpu), \(.machine.memory), \(.machine.os), \(.machine.kernel); commit \(.machine.commit), \(.machine.date); load before \(.machine.load_before). ",
+	"Run: \(.settings.active_devices) devices playing, \(.settings.concurrency) requests in flight, \(.settings.duration_s) s per rate, server threads \(.settings.server_threads); the whole run took \(.settings.elapsed_s) s.\n",
+	"| # | figure | fairleadd | baseline | ratio | goal | status |",
+	"|---|---|---|---|---|---|---|",
+	(.checkins.fairleadd[] | "| 1 | signed check-ins/s, \(.registered) registered (p50 / p99 ms) | \(.ok_per_s|f0)/s (\(.p50_ms|f2) / \(.p99_ms|f2)) | \(.baseline.ok_per_s|f0)/s (\(.baseline.p50_ms|f2) / \(.baseline.p99_ms|f2)) | \(.share_of_baseline) | >= 0.70 | \(if .share_of_baseline >= 0.7 then "met" else "**missed**" end) |"),
+	(.checkins.fairleadd[] | "| 1 | CPU taken by other processes during the \(.registered) run / its baseline | \(.other_cpu_share * 100 | f0)% | \(.baseline.other_cpu_share * 100 | f0)% | | | |"),
+	"| 1 | fall-off: share of baseline, largest vs smallest fleet (raw rates \(.checkins.falloff_raw_rates)) | \(.checkins.falloff_largest_vs_smallest) | | | >= 0.90 | \(if .checkins.falloff_largest_vs_smallest >= 0.9 then "met" else "**missed**" end) |",
+	(.checkins.fairleadd[] | "| 1 | fairleadd start with \(.registered) devices (registry load) | \(.startup_ms) ms | | | | |"),
+	(if .sli_samples.skipped then "| 2 | SLI samples ingested/s, bytes/sample | skipped: \(.sli_samples.skipped) | | | >= 200k/s, <= 4 B | pending |"
+	 else "| 2 | SLI samples ingested/s; bytes per sample on disk | \(.sli_samples.samples_per_s|f0)/s; \(.sli_samples.bytes_per_sample) B | | | >= 200k/s, <= 4 B | \(.sli_samples.met|yn) |" end),
+	"| 3 | agent stripped size | \(.agent.stripped_bytes / 1024 | f2) KiB | | | <= 150 KiB | \(if .agent.stripped_bytes <= 153600 then "met" else "**missed**" end) |",
+	"| 3 | agent idle RSS | \(.agent.rss_kib / 1024 | f2) MiB (peak \(.agent.peak_rss_kib / 1024 | f2)) | | | <= 3 MiB | \(if .agent.rss_kib <= 3072 then "met" else "**missed**" end) |",
+	"| 3 | agent CPU per check-in | \(if .agent.cpu_ms_per_checkin then (.agent.cpu_ms_per_checkin | f2) else "n/a" end) ms over \(.agent.checkins) check-ins | | | | |",
+	"| 4 | rollout gate evaluation, 100k devices | pending: rollouts (issue 5) | | | < 1 s | pending |",
+	"| 5 | artifact download (server CPU ms per MiB) | \(.artifact_download.fairleadd.mib_per_s|f0) MiB/s (\(.artifact_download.fairleadd.server_cpu_ms_per_mib|f2)) | nginx \(.artifact_download.nginx.mib_per_s|f0) MiB/s (\(.artifact_download.nginx.server_cpu_ms_per_mib|f2)) | \(.artifact_download.share_of_nginx) | >= 0.80 | \(.artifact_download.met|yn) |",
+	(.memory_per_device.by_size[] | "| 6 | server memory per device, \(.registered) registered | \(.bytes_per_device) B (RSS \(.rss_kib / 1024 | f2) MiB) | empty \($r.memory_per_device.rss_kib_empty / 1024 | f2) MiB | | <= 1024 B | \(if .bytes_per_device <= 1024 then "met" else "**missed**" end) |")
+' "$OUT/latest.json" >"$OUT/latest.md"
+cat "$OUT/latest.md"
+say "wrote $OUT/latest.json and $OUT/latest.md in $(($(date +%s) - T0)) s"

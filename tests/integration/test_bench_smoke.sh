@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The benchmark harness keeps working (DESIGN.md: CI runs a small version of
+# the benchmarks and asserts no timings). fairlead-sim plays 50 devices that
+# enroll by token and 200 preloaded by gen-db against a real fairleadd, then
+# with a release assigned to the preloaded ones (downloads, update status,
+# failed installs), then a wrong-signature and dropped-connection mix, then
+# the baseline server;
+# only outcomes are checked: statuses, devices seen, counts, the JSON shape.
+source "$(dirname "$0")/lib.sh"
+SIM="$FL_BIN_DIR/fairlead-sim"
+BASE="$FL_BIN_DIR/fairlead-bench-baseline"
+CA="$DATA/tls/ca.pem"
+
+init_server
+"$SIM" gen-db --db "$DATA/fairlead.db" --count 200 --seed smoke --labels '{"fleet":"pre"}' \
+	>"$T/gendb.log" 2>&1 ||
+	fail "gen-db: $(cat "$T/gendb.log")"
+start_server --rate-anon 0 --rate-device 0
+tok=$(new_enroll_token --uses 50 --auto-accept --label fleet=sim) || fail "enroll token"
+
+# a signed release assigned to the 200 preloaded devices
+K="$T/keys" B="$T/blob" R="$T/rel"
+mkdir -p "$K" "$B" "$R"
+cli key generate --out "$K/root.key" >/dev/null && cli key generate --out "$K/rm.key" >/dev/null ||
+	fail "keys"
+cli root create --out "$R/root.json" --root-key "$K/root.key" --root-threshold 1 \
+	--release-key "$K/rm.key" --release-threshold 1 --timestamp-pubkey "$(cat "$DATA/keys/server.pub")" \
+	--director-pubkey "$(cat "$DATA/keys/server.pub")" --expires 30d >/dev/null || fail "root create"
+cli root sign "$R/root.json" --key "$K/root.key" >/dev/null && cli root push "$R/root.json" >/dev/null ||
+	fail "root"
+head -c 100000 /dev/urandom >"$B/model.bin"
+cli release create --name simmodel --version 1.0.0 --kind model --artifact "$B/model.bin" \
+	--counter 1 --out "$R/rel.json" >/dev/null || fail "release create"
+cli release sign "$R/rel.json" --key "$K/rm.key" >/dev/null || fail "release sign"
+cli release push "$R/rel.json" --artifact-dir "$B" -q >/dev/null 2>"$T/push.err" ||
+	fail "push: $(cat "$T/push.err")"
+cli device assign --selector fleet=pre simmodel@1.0.0 >/dev/null || fail "assign"
+
+# 1. enrollment with proof of possession, then signed check-ins on schedule
+"$SIM" run --server "$URL" --ca "$CA" --preloaded 200 --seed smoke --enroll 50 \
+	--enroll-token "$tok" --interval 1 --concurrency 16 --duration 4 --fail-install 25 --label smoke \
+	--json --out "$T/run1.json" >"$T/sim1.log" 2>&1 || fail "sim run: $(tail -5 "$T/sim1.log")"
+j="$T/run1.json"
+jq -e . "$j" >/dev/null || fail "sim output is not JSON"
+for f in .label .server .devices.preloaded .devices.enrolled .concurrency .duration_s \
+	.total.requests .total.ok .total.errors .total.ok_per_s .total.latency_ms.p50 \
+	.total.latency_ms.p90 .total.latency_ms.p99 .by_kind.checkin.requests \
+	.by_kind.checkin.statuses .errors .expected.bad_signature_sent .expected.dropped \
+	.updates.committed .reports.endpoint .late.max_ms; do
+	[ "$(jq "$f | type" "$j")" != '"null"' ] || fail "field $f missing: $(cat "$j")"
+done
+assert_eq "$(jq .devices.enrolled "$j")" "50" "devices enrolled by token"
+assert_eq "$(jq .by_kind.enroll.ok "$j")" "100" "challenge + enroll per device"
+assert_eq "$(jq .total.errors "$j")" "0" "errors: $(jq -c .errors "$j") $(grep "fairlead-sim:" "$T/sim1.log")"
+n=$(jq .by_kind.checkin.requests "$j")
+[ "$n" -ge 250 ] || fail "only $n check-ins in 4 s of 250 devices at 1/s"
+assert_eq "$(jq .by_kind.checkin.ok "$j")" "$n" "every check-in 2xx"
+
+# every preloaded device downloaded the release and settled it
+assert_eq "$(jq .updates.artifacts "$j")" "200" "artifacts downloaded and verified"
+assert_eq "$(jq .updates.bad_artifacts "$j")" "0"
+assert_eq "$(jq '.updates.committed + .updates.failed' "$j")" "200" "updates settled"
+[ "$(jq .updates.failed "$j")" -gt 0 ] || fail "no simulated install failure"
+d=$(body_of "$(api GET /api/v1/devices/sim-0000000)")
+assert_match "$(jq -r .update.state <<<"$d")" '^(committed|failed)$' "the server got the update status"
+
+# every simulated device is known to the server and was seen
+r=$(api GET "/api/v1/devices?limit=1000")
+assert_eq "$(status_of "$r")" "200"
+seen=$(body_of "$r" | jq '[.devices[] | select(.last_seen != null)] | length')
+assert_eq "$seen" "250" "devices seen by the server"
+assert_eq "$(body_of "$r" | jq '[.devices[] | select(.id | startswith("enr-"))] | length')" "50"
+
+# 2. a failure mix: wrong signatures get 401, dropped replies do no harm
+"$SIM" run --server "$URL" --ca "$CA" --preloaded 200 --seed smoke --interval 0.5 \
+	--concurrency 8 --duration 3 --bad-signature 20 --drop 5 --json \
+	--out "$T/run2.json" >"$T/sim2.log" 2>&1 || fail "sim mix: $(tail -5 "$T/sim2.log")"
+j="$T/run2.json"
+bad=$(jq .expected.bad_signature_sent "$j")
+[ "$bad" -gt 0 ] || fail "no wrong signatures were sent"
+assert_eq "$(jq .expected.bad_signature_401 "$j")" "$bad" "every wrong signature got 401"
+assert_eq "$(jq .expected.bad_signature_other "$j")" "0"
+[ "$(jq .expected.dropped "$j")" -gt 0 ] || fail "nothing dropped"
+assert_eq "$(jq .total.errors "$j")" "0" "errors in the mix: $(jq -c .errors "$j")"
+curl -sf --cacert "$CA" "$URL/api/v1/health" >/dev/null || fail "server unhealthy after the mix"
+
+# 3. SLI reports: the endpoint may not exist yet; either way nothing breaks
+"$SIM" run --server "$URL" --ca "$CA" --preloaded 20 --seed smoke --report-rate 1 \
+	--report-inferences 100 --duration 1 --json --out "$T/run3.json" >"$T/sim3.log" 2>&1 ||
+	fail "sim reports: $(tail -5 "$T/sim3.log")"
+assert_match "$(jq -r .reports.endpoint "$T/run3.json")" '^(available|not_available)$'
+
+# 4. fetch: plain downloads, counted
+"$SIM" fetch --url "$URL/api/v1/health" --ca "$CA" --count 5 --concurrency 2 --json \
+	>"$T/fetch.json" 2>"$T/fetch.log" || fail "fetch: $(cat "$T/fetch.log")"
+assert_eq "$(jq .ok "$T/fetch.json")" "5" "fetched"
+stop_server
+
+# 5. the baseline server answers the same devices, and refuses wrong signatures
+BPORT=$(free_port)
+"$BASE" --data "$DATA" --listen "127.0.0.1:$BPORT" --count 200 --seed smoke \
+	>"$T/baseline.log" 2>&1 &
+PIDS+=($!)
+wait_for "baseline server" 10 curl -sf --cacert "$CA" "https://127.0.0.1:$BPORT/api/v1/health"
+"$SIM" run --server "https://127.0.0.1:$BPORT" --ca "$CA" --preloaded 200 --seed smoke \
+	--concurrency 8 --duration 2 --bad-signature 10 --json --out "$T/base.json" \
+	>"$T/simb.log" 2>&1 || fail "sim vs baseline: $(tail -5 "$T/simb.log")"
+assert_eq "$(jq .total.errors "$T/base.json")" "0" "baseline errors: $(jq -c .errors "$T/base.json")"
+[ "$(jq .by_kind.checkin.ok "$T/base.json")" -gt 0 ] || fail "no check-ins on the baseline"
+assert_eq "$(jq .expected.bad_signature_401 "$T/base.json")" \
+	"$(jq .expected.bad_signature_sent "$T/base.json")" "baseline refuses wrong signatures"
+pass
