@@ -229,7 +229,7 @@ static int take_report(struct cp_ingest_report *r, const json_t *o, int idx, int
 	}
 	drift = json_object_get(o, "drift");
 	if (drift && !json_is_null(drift)) {
-		if (!r->release[0])
+		if (!r->release[0] && json_array_size(drift) > 0)
 			return fl_err_set(err, FL_EINVAL, "reports[%d]: drift without a release",
 					  idx);
 		if ((rc = take_drift(r, drift, idx, err)) < 0)

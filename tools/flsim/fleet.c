@@ -306,7 +306,8 @@ static int send_report(struct dev *d)
 
 		rc = fl_buf_addf(
 		    &b,
-		    "%s{\"seq\":%lld,\"start\":%lld,\"end\":%lld,\"release\":null,\"up_s\":60,"
+		    "%s{\"seq\":%lld,\"start\":%lld,\"end\":%lld,\"release\":\"sim-model@1.0.0\","
+		    "\"up_s\":60,"
 		    "\"expected_s\":60,\"inferences\":%ld,\"errors\":0,\"latency_ms\":%s,"
 		    "\"energy_j\":%.3f,\"energy_source\":\"estimated\",\"drift\":[]}",
 		    i ? "," : "", (long long)(s->seq_base + seq), (long long)start,
