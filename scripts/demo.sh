@@ -138,8 +138,11 @@ Try next:
   build/bin/fairlead metrics --cohort site=berlin --release anomaly@1.0.0
   build/bin/fairlead drift anomaly@1.0.0 --since 10m
   build/bin/fairlead slo list
-  echo 3 > demo-data/shift-edge-02     # shift edge-02's inputs: drift, then an alert
-  build/bin/fairlead alerts list
+  echo 3 > demo-data/shift-edge-02     # shift edge-02's inputs by 3 standard deviations
+  build/bin/fairlead drift anomaly@1.0.0 --cohort hw=jetson --since 2m
+  for d in 01 02 03; do echo 3 > demo-data/shift-edge-\$d; done    # the whole fleet drifts:
+  build/bin/fairlead slo show anomaly-drift   # burn rates rise at once; it pages once the
+  build/bin/fairlead alerts list              # drifted share of the last hour passes 84%
   curl -s --cacert \$FAIRLEAD_CA -H "Authorization: Bearer \$FAIRLEAD_TOKEN" $URL/metrics
 
 Stop it with: make demo-stop
