@@ -22,12 +22,14 @@ if [ "$QUICK" = 1 ]; then
 	DUR=${FL_BENCH_DURATION:-4}
 	BLOB_MIB=8
 	FETCHES=8
+	GATES_N=10000
 else
 	SIZES=(10000 100000 1000000)
 	ACTIVE=${FL_BENCH_ACTIVE:-10000}
 	DUR=${FL_BENCH_DURATION:-15}
 	BLOB_MIB=64
 	FETCHES=64
+	GATES_N=100000
 fi
 WARM=2
 CONC=16
@@ -86,7 +88,7 @@ stop_pid() { # PID
 say "building ($BUILD)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target fairleadd fairlead fairlead-agent fairlead-sim \
-	fairlead-bench-baseline >"$W/build.log" 2>&1 || {
+	fairlead-bench-baseline fairlead-bench-gates >"$W/build.log" 2>&1 || {
 	tail -30 "$W/build.log" >&2
 	die "build"
 }
@@ -321,6 +323,18 @@ NGX
 	fi
 done
 
+# ---- figure 4: rollout gates ----
+# One evaluation of a stage with half the fleet canary: the per-device window
+# query over 5 minutes of reports in SQLite, the latency quantiles of the
+# merged sketches and every gate (fairlead-bench-gates, median of 3).
+say "figure 4: rollout gates, $GATES_N devices"
+"$BIN/fairlead-bench-gates" --devices "$GATES_N" --canary-pct 50 --minutes 5 --repeat 3 \
+	--dir "$(mktemp -d "$W/gates.XXXXXX")" >"$W/r/gates.json" 2>"$W/gates.log" || {
+	tail -5 "$W/gates.log" >&2
+	die "bench gates"
+}
+say "gates: $(jq -c '{devices, query_ms, evaluate_ms, total_ms}' "$W/r/gates.json")"
+
 # ---- assemble ----
 mkdir -p "$OUT"
 sizes_json=$(printf '%s\n' "${SIZES[@]}" | jq -s .)
@@ -329,7 +343,7 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	--slurpfile machine "$W/r/machine.json" --slurpfile s0 "$W/r/start-0.json" \
 	--slurpfile agent "$W/r/agent.json" --slurpfile ff "$W/r/fetch-fairleadd.json" \
 	--slurpfile fn "$W/r/fetch-nginx.json" --slurpfile rep "$W/r/sim-reports.json" \
-	--slurpfile disk "$W/r/reports-disk.json" \
+	--slurpfile disk "$W/r/reports-disk.json" --slurpfile gates "$W/r/gates.json" \
 	--argjson runs "$(for n in "${SIZES[@]}"; do jq -c --argjson n "$n" --slurpfile st "$W/r/start-$n.json" \
 		--slurpfile b "$W/r/sim-baseline-$n.json" \
 		'{registered: $n, ok_per_s: .total.ok_per_s, p50_ms: .total.latency_ms.p50,
@@ -368,7 +382,9 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	  } else {skipped: "endpoint not available", goal: ">= 200000 samples/s, <= 4 bytes per sample on disk"} end),
 	  agent: ($agent[0] + {goal: "<= 150 KiB stripped, <= 3 MiB RSS",
 	    met: ($agent[0].stripped_bytes <= 153600 and $agent[0].rss_kib <= 3072)}),
-	  rollout_gate: {pending: "rollouts (issue 5)", goal: "< 1 s for a 100k-device rollout"},
+	  rollout_gate: ($gates[0] + {goal: "< 1 s for a 100k-device rollout",
+	    method: "fairlead-bench-gates: per-device window query from SQLite, quantiles, every gate; median of 3",
+	    met: ($gates[0].total_ms < 1000)}),
 	  artifact_download: {goal: ">= 80% of nginx",
 	    fairleadd: ($ff[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, server_cpu_ms_per_mib}),
 	    nginx: ($fn[0] | {mib_per_s, downloads, ok, bytes, p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, server_cpu_ms_per_mib}),
@@ -399,7 +415,7 @@ jq -r '
 	"| 3 | agent stripped size | \(.agent.stripped_bytes / 1024 | f2) KiB | | | <= 150 KiB | \(if .agent.stripped_bytes <= 153600 then "met" else "**missed**" end) |",
 	"| 3 | agent idle RSS | \(.agent.rss_kib / 1024 | f2) MiB (peak \(.agent.peak_rss_kib / 1024 | f2)) | | | <= 3 MiB | \(if .agent.rss_kib <= 3072 then "met" else "**missed**" end) |",
 	"| 3 | agent CPU per check-in | \(if .agent.cpu_ms_per_checkin then (.agent.cpu_ms_per_checkin | f2) else "n/a" end) ms over \(.agent.checkins) check-ins | | | | |",
-	"| 4 | rollout gate evaluation, 100k devices | pending: rollouts (issue 5) | | | < 1 s | pending |",
+	"| 4 | rollout gate evaluation, \(.rollout_gate.devices) devices (query / gates ms), measured by fairlead-bench-gates | \(.rollout_gate.total_ms|f0) ms (\(.rollout_gate.query_ms|f0) / \(.rollout_gate.evaluate_ms|f0)) | | | < 1 s | \(.rollout_gate.met|yn) |",
 	"| 5 | artifact download (server CPU ms per MiB) | \(.artifact_download.fairleadd.mib_per_s|f0) MiB/s (\(.artifact_download.fairleadd.server_cpu_ms_per_mib|f2)) | nginx \(.artifact_download.nginx.mib_per_s|f0) MiB/s (\(.artifact_download.nginx.server_cpu_ms_per_mib|f2)) | \(.artifact_download.share_of_nginx) | >= 0.80 | \(.artifact_download.met|yn) |",
 	(.memory_per_device.by_size[] | "| 6 | server memory per device, \(.registered) registered | \(.bytes_per_device) B (RSS \(.rss_kib / 1024 | f2) MiB) | empty \($r.memory_per_device.rss_kib_empty / 1024 | f2) MiB | | <= 1024 B | \(if .bytes_per_device <= 1024 then "met" else "**missed**" end) |")
 ' "$OUT/latest.json" >"$OUT/latest.md"

@@ -343,6 +343,17 @@ int cp_store_sli_drift(struct cp_sli_drift **out, size_t *n, struct cp_store *s,
  * m5_before and hourly rows older than h1_before (unix seconds). */
 int cp_store_sli_retain(struct cp_store *s, int64_t minute_before, int64_t m5_before,
 			int64_t h1_before, struct fl_err *err);
+
+/* --- per-device SLI windows for the rollout gates (issue 5, store/sli_devices.c) --- */
+
+/* out[i] aggregates device_ids[i] over the minutes starting in [from, to)
+ * from sli_minute, the latency sketches merged (caller frees with
+ * cp_sli_aggs_free(*out, n)). release "NAME@VERSION" or "NAME" (any version)
+ * keeps only what the device reported while running it; NULL keeps all. A
+ * device without rows gets a zero aggregate (latency_ms NULL). */
+int cp_store_sli_devices(struct cp_sli_agg **out, const char *const *device_ids, size_t n,
+			 struct cp_store *s, const char *release, int64_t from, int64_t to,
+			 struct fl_err *err);
 /* --- SLOs, alerts and events (issue 4, store/slo.c) ------------------ */
 
 /* Rows come back as {"name","definition" (object),"source","updated_at"}. */

@@ -15,30 +15,6 @@
 #define NOW  1900000000LL /* 2030-03-17 17:46:40 UTC */
 #define NDEV 20
 
-/* Until gates.c is in the library these stand in for it; a strong
- * definition there wins over these weak ones. */
-__attribute__((weak)) void cp_gate_config_defaults(struct cp_gate_config *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->latency_quantile = 0.95;
-	out->max_looks = 20;
-}
-
-__attribute__((weak)) int cp_gate_config_parse(struct cp_gate_config *out, const json_t *j,
-					       struct fl_err *err)
-{
-	(void)out;
-	if (json_object_get(j, "bogus"))
-		return fl_err_set(err, FL_EINVAL, "unknown key 'bogus'");
-	return 0;
-}
-
-__attribute__((weak)) int cp_gate_eval_json(json_t **out, const struct cp_gate_eval *e)
-{
-	*out = json_pack("{s:i,s:s}", "verdict", e->verdict, "first", e->r[0].name);
-	return *out ? 0 : FL_ENOMEM;
-}
-
 static int64_t clk = NOW;
 static int verdict = CP_GATE_PASS;
 static int gate_calls, last_look;
