@@ -55,6 +55,42 @@ int fl_buf_puts(struct fl_buf *b, const char *s)
 	return fl_buf_put(b, s, strlen(s));
 }
 
+int fl_buf_put_uvarint(struct fl_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	return fl_buf_put(b, tmp, n);
+}
+
+int fl_uvarint_get(uint64_t *out, const uint8_t **p, const uint8_t *end)
+{
+	const uint8_t *q = *p;
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64 && q < end; shift += 7) {
+		uint8_t c = *q++;
+
+		/* the tenth byte holds only the top bit */
+		if (shift == 63 && (c & 0x7e))
+			return FL_EINVAL;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*out = v;
+			*p = q;
+			return 0;
+		}
+	}
+	return FL_EINVAL;
+}
+
 int fl_buf_vaddf(struct fl_buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;

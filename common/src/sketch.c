@@ -404,23 +404,8 @@ cleanup:
 	return rc;
 }
 
-/* Varints (LEB128) keep small counts to one byte: most buckets of a minute
- * hold a handful of values. */
-static int put_uvarint(struct fl_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	return fl_buf_put(b, tmp, n);
-}
-
+/* Counts are varints (fl_buf_put_uvarint): most buckets of a minute hold a
+ * handful of values. */
 static int put_double(struct fl_buf *b, double d)
 {
 	uint8_t tmp[8];
@@ -452,16 +437,17 @@ int fl_sketch_encode(struct fl_buf *out, const struct fl_sketch *s)
 		last--;
 	k0 = s->k0 + (int32_t)first;
 	if ((rc = fl_buf_put(out, (const uint8_t[]){ENC_VERSION}, 1)) < 0 ||
-	    (rc = put_uvarint(out, s->n)) < 0)
+	    (rc = fl_buf_put_uvarint(out, s->n)) < 0)
 		return rc;
 	if (s->n == 0)
 		return 0;
-	if ((rc = put_uvarint(out, s->zero)) < 0 || (rc = put_double(out, s->sum)) < 0 ||
+	if ((rc = fl_buf_put_uvarint(out, s->zero)) < 0 || (rc = put_double(out, s->sum)) < 0 ||
 	    (rc = put_double(out, s->min)) < 0 || (rc = put_double(out, s->max)) < 0 ||
-	    (rc = put_uvarint(out, zigzag(k0))) < 0 || (rc = put_uvarint(out, last - first)) < 0)
+	    (rc = fl_buf_put_uvarint(out, zigzag(k0))) < 0 ||
+	    (rc = fl_buf_put_uvarint(out, last - first)) < 0)
 		return rc;
 	for (uint32_t i = first; i < last; i++)
-		if ((rc = put_uvarint(out, s->c[i])) < 0)
+		if ((rc = fl_buf_put_uvarint(out, s->c[i])) < 0)
 			return rc;
 	return 0;
 }
@@ -473,23 +459,11 @@ struct reader {
 
 static int get_uvarint(uint64_t *out, struct reader *r)
 {
-	uint64_t v = 0;
+	const uint8_t *p = r->p + r->off;
+	int rc = fl_uvarint_get(out, &p, r->p + r->n);
 
-	for (int shift = 0; shift < 64; shift += 7) {
-		uint8_t b;
-
-		if (r->off >= r->n)
-			return FL_EINVAL;
-		b = r->p[r->off++];
-		if (shift == 63 && (b & 0x7e))
-			return FL_EINVAL;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return FL_EINVAL;
+	r->off = (size_t)(p - r->p);
+	return rc;
 }
 
 static int get_double(double *out, struct reader *r)

@@ -49,25 +49,6 @@ static void row_release(struct row *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* dst += src: sums, and the sketch merged (copied into dst when needed). */
-static int agg_merge(struct cp_sli_agg *dst, const struct cp_sli_agg *src)
-{
-	dst->reports += src->reports;
-	dst->inferences += src->inferences;
-	dst->errors += src->errors;
-	dst->up_s += src->up_s;
-	dst->expected_s += src->expected_s;
-	dst->energy_j += src->energy_j;
-	dst->carbon_g += src->carbon_g;
-	dst->drift_checks += src->drift_checks;
-	dst->drift_alarms += src->drift_alarms;
-	if (!src->latency_ms)
-		return 0;
-	if (!dst->latency_ms)
-		return fl_sketch_dup(&dst->latency_ms, src->latency_ms);
-	return fl_sketch_merge(dst->latency_ms, src->latency_ms);
-}
-
 /* Adds histograms feature by feature; a feature whose bin count differs from
  * the one held is left out (different baselines never merge). */
 static int drift_merge(struct cp_sli_drift **dst, size_t *ndst, const struct cp_sli_drift *src,
@@ -100,7 +81,7 @@ static int drift_merge(struct cp_sli_drift **dst, size_t *ndst, const struct cp_
 
 static int row_merge(struct row *dst, const struct row *src)
 {
-	int rc = agg_merge(&dst->a, &src->a);
+	int rc = cp_sli_agg_add(&dst->a, &src->a);
 
 	return rc < 0 ? rc : drift_merge(&dst->drift, &dst->ndrift, src->drift, src->ndrift);
 }
@@ -120,49 +101,19 @@ void cp_sli_sample_release(struct cp_sli_sample *x)
 
 /* ---- the drift blob ------------------------------------------------------ */
 
-static int put_varint(struct fl_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	return fl_buf_put(b, tmp, n);
-}
-
-static int get_varint(uint64_t *out, const uint8_t **p, const uint8_t *end)
-{
-	uint64_t v = 0;
-
-	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t c = *(*p)++;
-
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return FL_EINVAL;
-}
-
 static int drift_encode(struct fl_buf *b, const struct cp_sli_drift *d, size_t n)
 {
-	int rc = put_varint(b, n);
+	int rc = fl_buf_put_uvarint(b, n);
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		size_t len = strlen(d[i].feature);
 
-		if ((rc = put_varint(b, len)) < 0 || (rc = fl_buf_put(b, d[i].feature, len)) < 0 ||
-		    (rc = put_varint(b, d[i].nbins)) < 0)
+		if ((rc = fl_buf_put_uvarint(b, len)) < 0 ||
+		    (rc = fl_buf_put(b, d[i].feature, len)) < 0 ||
+		    (rc = fl_buf_put_uvarint(b, d[i].nbins)) < 0)
 			break;
 		for (size_t k = 0; rc == 0 && k < d[i].nbins; k++)
-			rc = put_varint(b, d[i].counts[k]);
+			rc = fl_buf_put_uvarint(b, d[i].counts[k]);
 	}
 	return rc;
 }
@@ -176,21 +127,21 @@ static int drift_decode(struct cp_sli_drift **out, size_t *nout, const void *blo
 
 	*out = NULL;
 	*nout = 0;
-	if (get_varint(&n, &p, end) < 0 || n > FL_DRIFT_MAX_FEATURES)
+	if (fl_uvarint_get(&n, &p, end) < 0 || n > FL_DRIFT_MAX_FEATURES)
 		goto bad;
 	if (n && !(d = calloc(n, sizeof(*d))))
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		if (get_varint(&v, &p, end) < 0 || v == 0 || v > FL_DRIFT_NAME_MAX ||
+		if (fl_uvarint_get(&v, &p, end) < 0 || v == 0 || v > FL_DRIFT_NAME_MAX ||
 		    v > (uint64_t)(end - p))
 			goto bad;
 		memcpy(d[i].feature, p, v);
 		p += v;
-		if (get_varint(&v, &p, end) < 0 || v > FL_DRIFT_MAX_BINS)
+		if (fl_uvarint_get(&v, &p, end) < 0 || v > FL_DRIFT_MAX_BINS)
 			goto bad;
 		d[i].nbins = v;
 		for (size_t k = 0; k < d[i].nbins; k++)
-			if (get_varint(&d[i].counts[k], &p, end) < 0)
+			if (fl_uvarint_get(&d[i].counts[k], &p, end) < 0)
 				goto bad;
 	}
 	if (p != end)
@@ -674,7 +625,7 @@ static int series_cb(void *ctx, int64_t series, int64_t ts, struct row *r)
 	i = (ts - c->from) / c->step;
 	if (i < 0 || (size_t)i >= c->n)
 		return 0;
-	return agg_merge(&c->out[i], &r->a);
+	return cp_sli_agg_add(&c->out[i], &r->a);
 }
 
 static void aggs_free(struct cp_sli_agg *a, size_t n)
@@ -758,13 +709,13 @@ static int rel_cb(void *ctx, int64_t series, int64_t ts, struct row *r)
 		return 0;
 	for (i = 0; i < c->n; i++)
 		if (strcmp(c->out[i].release, rel) == 0)
-			return agg_merge(&c->out[i].agg, &r->a);
+			return cp_sli_agg_add(&c->out[i].agg, &r->a);
 	if (!(p = realloc(c->out, (c->n + 1) * sizeof(*c->out))))
 		return FL_ENOMEM;
 	c->out = p;
 	memset(&c->out[c->n], 0, sizeof(c->out[c->n]));
 	snprintf(c->out[c->n].release, sizeof(c->out[c->n].release), "%s", rel);
-	return agg_merge(&c->out[c->n++].agg, &r->a);
+	return cp_sli_agg_add(&c->out[c->n++].agg, &r->a);
 }
 
 void cp_store_sli_releases_free(struct cp_sli_release_agg *a, size_t n)

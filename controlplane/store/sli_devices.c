@@ -104,9 +104,6 @@ int cp_store_sli_devices(struct cp_sli_agg **out, const char *const *device_ids,
 	}
 cleanup:
 	sqlite3_finalize(st);
-	/* cp_sli_aggs_free lives above the store; the same by hand. */
-	for (size_t i = 0; a && i < n; i++)
-		fl_sketch_free(a[i].latency_ms);
-	free(a);
+	cp_sli_aggs_free(a, n);
 	return rc;
 }

@@ -125,3 +125,34 @@ Test(buf, put_of_zero_bytes_terminates)
 	cr_assert_str_eq(b.ptr, "");
 	fl_buf_release(&b);
 }
+
+Test(buf, uvarint_round_trip_and_hostile_input)
+{
+	static const uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX};
+	struct fl_buf b = FL_BUF_INIT;
+	const uint8_t *p, *end;
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		cr_assert_eq(fl_buf_put_uvarint(&b, vals[i]), 0);
+	cr_assert_eq(b.len, 1 + 1 + 1 + 2 + 2 + 2 + 3 + 5 + 10);
+	p = (const uint8_t *)b.ptr;
+	end = p + b.len;
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		cr_assert_eq(fl_uvarint_get(&v, &p, end), 0);
+		cr_assert_eq(v, vals[i]);
+	}
+	cr_assert_eq(p, end);
+	/* truncated: nothing consumed */
+	p = (const uint8_t *)b.ptr + b.len - 10;
+	cr_assert_eq(fl_uvarint_get(&v, &p, end - 1), FL_EINVAL);
+	cr_assert_eq(p, (const uint8_t *)b.ptr + b.len - 10);
+	/* more than 64 bits */
+	{
+		const uint8_t big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+		const uint8_t *q = big;
+
+		cr_assert_eq(fl_uvarint_get(&v, &q, big + sizeof(big)), FL_EINVAL);
+	}
+	fl_buf_release(&b);
+}
