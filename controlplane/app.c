@@ -35,6 +35,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->anon_burst = 100;
 	cp_ingest_config_defaults(&c->ingest);
 	c->slo_eval_ms = CP_SLO_EVAL_MS_DEFAULT;
+	c->rollout_tick_ms = CP_ROLLOUT_TICK_MS_DEFAULT;
 }
 
 /* The carbon table (--carbon FILE, else DATA/carbon.json when present) and
@@ -75,6 +76,43 @@ static int slo_open(struct cp_app *app, struct fl_err *err)
 	    0)
 		return rc;
 	return cp_slo_engine_start(app->slo, app->cfg.slo_eval_ms, err);
+}
+
+/* The rollout controller reads per-device windows from the store. */
+static int rollout_sli(void *ctx, struct cp_sli_agg **out, const char *const *ids, size_t n,
+		       const char *release, int64_t from, int64_t to, struct fl_err *err)
+{
+	return cp_store_sli_devices(out, ids, n, ctx, release, from, to, err);
+}
+
+/* Check-ins queue update statuses in the write-behind: a round first writes
+ * them, so that a decision follows the report that decides it at once. */
+static void rollout_settle(void *ctx)
+{
+	struct cp_app *app = ctx;
+
+	cp_wb_flush(app->wb, NULL);
+	cp_ingest_flush(app->ingest, NULL);
+}
+
+static int rollouts_open(struct cp_app *app, struct fl_err *err)
+{
+	struct cp_rollout_deps d = {0};
+	int rc;
+
+	if (!app->director)
+		return 0;
+	d.store = app->store;
+	d.director = app->director;
+	d.reg = app->reg;
+	d.gates = cp_gates_evaluate;
+	d.sli = rollout_sli;
+	d.sli_ctx = app->store;
+	d.settle = rollout_settle;
+	d.settle_ctx = app;
+	if ((rc = cp_rollout_ctl_new(&app->rollouts, &d, err)) < 0)
+		return rc;
+	return cp_rollout_ctl_start(app->rollouts, app->cfg.rollout_tick_ms, err);
 }
 
 /* The release parts: the online key, the timestamp/assignment signer and the
@@ -134,7 +172,8 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_ratelimit_new(&app->rl_anon, cfg->anon_rate, cfg->anon_burst, err)) < 0 ||
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
 	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = ingest_open(app, err)) < 0 ||
-	    (rc = releases_open(app, err)) < 0 || (rc = slo_open(app, err)) < 0) {
+	    (rc = releases_open(app, err)) < 0 || (rc = slo_open(app, err)) < 0 ||
+	    (rc = rollouts_open(app, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -148,6 +187,8 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 
 	if (!app)
 		return 0;
+	/* First: its rounds use the write-behind, the ingest and the director. */
+	cp_rollout_ctl_free(app->rollouts);
 	cp_slo_engine_free(app->slo);
 	if (app->wb)
 		rc = cp_wb_stop(app->wb, err);

@@ -15,6 +15,7 @@
 #include "core/ingest.h"
 #include "core/ratelimit.h"
 #include "core/registry.h"
+#include "core/rollout.h"
 #include "core/slo.h"
 #include "core/writebehind.h"
 #include "store/store.h"
@@ -46,6 +47,8 @@ struct cp_config {
 	 * and the evaluator's interval. */
 	char slo_dir[1024];
 	int slo_eval_ms;
+	/* Rollouts (issue 5): the controller's tick (it also wakes on pokes). */
+	int rollout_tick_ms;
 };
 
 void cp_config_defaults(struct cp_config *c);
@@ -81,6 +84,8 @@ struct cp_app {
 	pthread_mutex_t push_lock;
 	/* The SLO evaluator (issue 4): budgets, burn rates, alert state. */
 	struct cp_slo_engine *slo;
+	/* The rollout controller (issue 5); NULL without the release parts. */
+	struct cp_rollout_ctl *rollouts;
 	struct cp_counters counters;
 	int64_t started_at;
 };

@@ -199,6 +199,14 @@ int cp_h_slo_put(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_slo_openslo(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_slo_delete(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_alerts_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+/* Rollouts (issue 5, h_rollouts.c) */
+int cp_h_rollout_start(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rollouts_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rollout_show(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rollout_pause(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rollout_resume(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rollout_abort(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_rollout_promote(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_events_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 /* The update part of a check-in reply (h_releases.c). */
 int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,

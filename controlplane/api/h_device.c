@@ -172,6 +172,9 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 				rep_changed ? rep_s : NULL, upd_s)) < 0)
 		goto cleanup;
 	atomic_fetch_add(&req->app->counters.checkins, 1);
+	/* An update status may decide a rollout: wake its controller. */
+	if (upd_s)
+		cp_rollout_poke(req->app->rollouts, req->who.id);
 
 	if ((rc = cp_registry_by_id(&d, req->app->reg, req->who.id)) < 0) {
 		rc = fl_err_set(err, FL_EUNAUTH, "device vanished");

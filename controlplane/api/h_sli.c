@@ -294,6 +294,9 @@ int cp_h_reports(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	}
 	if (rc < 0)
 		goto cleanup;
+	/* New SLIs may decide a rollout's gates: wake its controller. */
+	if (res.accepted > 0)
+		cp_rollout_poke(req->app->rollouts, req->who.id);
 	rc =
 	    cp_reply(resp, 200,
 		     json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)res.accepted, "duplicates",

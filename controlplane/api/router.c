@@ -118,6 +118,20 @@ const struct cp_route cp_routes[] = {
 	 "burn-rate alerts by state, newest first", 0},
 	{"GET", "/api/v1/events", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_events_list,
 	 "events (alert transitions) after a sequence number", 0},
+	{"POST", "/api/v1/rollouts", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_start,
+	 "start a canary rollout of a release to the devices a selector matches", 0},
+	{"GET", "/api/v1/rollouts", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_rollouts_list,
+	 "rollouts, newest first", 0},
+	{"GET", "/api/v1/rollouts/{id}", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_rollout_show,
+	 "a rollout: stage, devices per state, each gate against its threshold, history", 0},
+	{"POST", "/api/v1/rollouts/{id}/pause", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_pause,
+	 "pause a running rollout", 0},
+	{"POST", "/api/v1/rollouts/{id}/resume", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_resume,
+	 "resume a paused rollout", 0},
+	{"POST", "/api/v1/rollouts/{id}/abort", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_abort,
+	 "abort a rollout and roll every touched device back", 0},
+	{"POST", "/api/v1/rollouts/{id}/promote", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_promote,
+	 "skip the rest of the current stage's bake", 0},
 };
 /* clang-format on */
 const size_t cp_routes_count = FL_ARRAY_SIZE(cp_routes);

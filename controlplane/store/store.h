@@ -393,4 +393,74 @@ int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, co
 int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int limit,
 			 struct fl_err *err);
 
+/* --- rollouts (issue 5, store/rollouts.c) ----------------------------- */
+
+/* A rollout's snapshot of one target device: its rank in the rollout's
+ * stable hash order and the release it ran before ("NAME@VERSION", NULL
+ * when none: it cannot be rolled back). */
+struct cp_rollout_target {
+	const char *device_id;
+	int64_t rank;
+	const char *prev_release;
+};
+struct cp_rollout_new {
+	const char *id;
+	const char *release_name, *release_version;
+	const char *selector;
+	const char *created_by;
+	json_t *spec; /* borrowed: stages, windows, gates, slos (core/rollout.h) */
+	const struct cp_rollout_target *targets;
+	size_t ntargets;
+	int64_t now;
+};
+/* Creates a running rollout at stage 0 with its devices and its first
+ * history row ("start", details borrowed) in one transaction with the audit
+ * entry a. FL_ECONFLICT when a target device is in another active (running
+ * or paused) rollout: *busy (caller frees, else NULL) lists them as
+ * [{"device_id","rollout_id"}...] (at most 50) and nothing is written. */
+int cp_store_rollout_create(json_t **busy, struct cp_store *s, const struct cp_rollout_new *r,
+			    json_t *details, const struct cp_audit_rec *a, struct fl_err *err);
+/* Rollouts newest first, at most limit: {"id","release","selector","spec"
+ * (object),"state","stage","stage_started_at","bake_started_at","reason",
+ * "created_by","created_at","updated_at","finished_at"}. state NULL: all;
+ * "active": running or paused; else that state. */
+int cp_store_rollouts_list(json_t **out, struct cp_store *s, const char *state, int limit,
+			   struct fl_err *err);
+/* One rollout in the same form; FL_ENOTFOUND when absent. */
+int cp_store_rollout_get(json_t **out, struct cp_store *s, const char *id, struct fl_err *err);
+/* Its devices in rank order: {"device_id","rank","prev_release","state",
+ * "assigned_at","update_release","update_state","update_reason",
+ * "updated_at"}; update_* is the device's last reported update status (null
+ * when it never reported one). */
+int cp_store_rollout_devices(json_t **out, struct cp_store *s, const char *id, struct fl_err *err);
+/* Its history, oldest first: {"seq","at","kind","stage","actor","details"}. */
+int cp_store_rollout_history(json_t **out, struct cp_store *s, const char *id, struct fl_err *err);
+
+/* One decision of the controller, applied in one transaction: the rollout
+ * moves from (from_state, from_stage) to the new fields, the signed
+ * assignments replace the devices' assignments and mark their rollout rows
+ * dev_state ("assigned" or "reverted"), the devices of unrevertable are
+ * marked so, and the history row (kind, actor, details) and the audit entry
+ * a are appended. FL_ECONFLICT when the rollout is no longer at
+ * (from_state, from_stage): another writer decided first, nothing changed. */
+struct cp_rollout_step {
+	const char *id;
+	const char *from_state;
+	int64_t from_stage;
+	const char *state;
+	int64_t stage, stage_started_at, bake_started_at;
+	const char *reason;
+	int64_t now;
+	int64_t finished_at; /* 0: not finished */
+	const struct cp_assignment_row *assign;
+	size_t nassign;
+	const char *dev_state;
+	const char *const *unrevertable;
+	size_t nunrevertable;
+	const char *kind, *actor;
+	json_t *details; /* borrowed */
+};
+int cp_store_rollout_step(struct cp_store *s, const struct cp_rollout_step *st,
+			  const struct cp_audit_rec *a, struct fl_err *err);
+
 #endif
