@@ -56,4 +56,20 @@ int cp_db_mutate(struct cp_store *s, const struct cp_audit_rec *a, struct fl_err
 /* Appends an audit entry inside the caller's open transaction. */
 int cp_db_audit_append(sqlite3 *db, const struct cp_audit_rec *a, struct fl_err *err);
 
+/* One device's signed assignment, inserted or replaced (releases.c, and the
+ * rollout controller inside its decision's transaction). No row changes for
+ * an unknown device or release. Bound from a struct cp_assignment_row *r. */
+#define CP_SQL_ASSIGNMENT_UPSERT                                                                   \
+	"INSERT INTO assignments (device_id, release_name, release_version, counter, "             \
+	"rollback, issued_at, expires_at, envelope) SELECT d.id, r.name, r.version, ?4, ?5, "      \
+	"?6, ?7, ?8 FROM devices d, releases r WHERE d.id = ?1 AND r.name = ?2 AND "               \
+	"r.version = ?3 ON CONFLICT (device_id) DO UPDATE SET "                                    \
+	"release_name = excluded.release_name, release_version = excluded.release_version, "       \
+	"counter = excluded.counter, rollback = excluded.rollback, "                               \
+	"issued_at = excluded.issued_at, expires_at = excluded.expires_at, "                       \
+	"envelope = excluded.envelope"
+#define CP_SQL_ASSIGNMENT_ARGS(r)                                                                  \
+	"sssiiiis", (r)->device_id, (r)->name, (r)->version, (r)->counter, (int64_t)(r)->rollback, \
+	    (r)->issued_at, (r)->expires_at, (r)->envelope
+
 #endif

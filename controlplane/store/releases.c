@@ -233,18 +233,7 @@ int cp_store_assignment_set(struct cp_store *s, const struct cp_assignment_row *
 			    const struct cp_audit_rec *a, struct fl_err *err)
 {
 	/* The SELECT yields no row for an unknown device or release. */
-	int rc = cp_db_mutate(
-	    s, a, err,
-	    "INSERT INTO assignments (device_id, release_name, release_version, counter, "
-	    "rollback, issued_at, expires_at, envelope) SELECT d.id, r.name, r.version, ?4, ?5, "
-	    "?6, ?7, ?8 FROM devices d, releases r WHERE d.id = ?1 AND r.name = ?2 AND "
-	    "r.version = ?3 ON CONFLICT (device_id) DO UPDATE SET "
-	    "release_name = excluded.release_name, release_version = excluded.release_version, "
-	    "counter = excluded.counter, rollback = excluded.rollback, "
-	    "issued_at = excluded.issued_at, expires_at = excluded.expires_at, "
-	    "envelope = excluded.envelope",
-	    "sssiiiis", r->device_id, r->name, r->version, r->counter, (int64_t)r->rollback,
-	    r->issued_at, r->expires_at, r->envelope);
+	int rc = cp_db_mutate(s, a, err, CP_SQL_ASSIGNMENT_UPSERT, CP_SQL_ASSIGNMENT_ARGS(r));
 
 	if (rc == FL_ENOTFOUND)
 		rc = fl_err_set(err, rc, "device '%s' or release %s@%s not found", r->device_id,

@@ -164,21 +164,10 @@ int cp_store_rollout_history(json_t **out, struct cp_store *s, const char *id, s
 			   "s", id);
 }
 
-/* The same statement as cp_store_assignment_set, inside our transaction. */
+/* cp_store_assignment_set's statement, inside the caller's transaction. */
 static int assignment_in_tx(sqlite3 *db, const struct cp_assignment_row *r, struct fl_err *err)
 {
-	int rc = cp_db_exec(
-	    db, err,
-	    "INSERT INTO assignments (device_id, release_name, release_version, counter, "
-	    "rollback, issued_at, expires_at, envelope) SELECT d.id, r.name, r.version, ?4, ?5, "
-	    "?6, ?7, ?8 FROM devices d, releases r WHERE d.id = ?1 AND r.name = ?2 AND "
-	    "r.version = ?3 ON CONFLICT (device_id) DO UPDATE SET "
-	    "release_name = excluded.release_name, release_version = excluded.release_version, "
-	    "counter = excluded.counter, rollback = excluded.rollback, "
-	    "issued_at = excluded.issued_at, expires_at = excluded.expires_at, "
-	    "envelope = excluded.envelope",
-	    "sssiiiis", r->device_id, r->name, r->version, r->counter, (int64_t)r->rollback,
-	    r->issued_at, r->expires_at, r->envelope);
+	int rc = cp_db_exec(db, err, CP_SQL_ASSIGNMENT_UPSERT, CP_SQL_ASSIGNMENT_ARGS(r));
 
 	if (rc == 0)
 		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' or release %s@%s not found",
