@@ -67,9 +67,74 @@ async function loadDevice(id) {
     $('desired').textContent = JSON.stringify(d.desired, null, 2);
     $('reported').textContent = JSON.stringify(d.reported, null, 2);
     $('delta').textContent = JSON.stringify(d.twin_delta, null, 2);
+    $('detail-sli').textContent = '';
     show($('detail'), true);
+    const m = (await api('/api/v1/sli?since=1h&device=' + encodeURIComponent(id))).summary;
+    const lat = m.latency_ms || {};
+    $('detail-sli').textContent = 'last hour: ' + m.inferences + ' inferences, error ratio ' +
+      num(m.error_ratio) + ', latency p50 ' + num(lat.p50) + ' ms, p99 ' + num(lat.p99) +
+      ' ms, uptime ' + pct(m.uptime_ratio) + ', ' + num(m.carbon_per_inference_g) +
+      ' gCO2e per inference, drift ' + m.drift_alarms + ' alarms in ' + m.drift_checks +
+      ' checks, ' + m.dropped_reports + ' reports dropped by the agent';
   } catch (e) {
     $('fleet-error').textContent = e.message;
+  }
+}
+
+const num = (v) => (v === null || v === undefined ? '-' : Number(v).toPrecision(4));
+const pct = (v) => (v === null || v === undefined ? '-' : (100 * v).toFixed(2) + '%');
+const dur = (s) => (s === null || s === undefined || s < 0 ? '-' :
+  s >= 86400 ? (s / 86400).toFixed(1) + ' d' : s >= 3600 ? (s / 3600).toFixed(1) + ' h' :
+  Math.round(s / 60) + ' min');
+
+async function loadSlos() {
+  $('slo-error').textContent = '';
+  try {
+    const { slos } = await api('/api/v1/slos');
+    const tbody = $('slos');
+    tbody.replaceChildren();
+    for (const o of slos) {
+      const d = o.definition || {}, st = o.status || {};
+      const tr = document.createElement('tr');
+      cell(tr, o.name);
+      cell(tr, (d.sli && d.sli.kind) || '-');
+      cell(tr, String(d.objective));
+      cell(tr, d.period || '-');
+      cell(tr, pct(st.budget_remaining), st.budget_remaining < 0 ? 'offline' : '');
+      cell(tr, Object.entries(st.burn_rates || {}).map(([w, b]) => w + ' ' + num(b)).join(', '));
+      cell(tr, String((o.firing || []).length), (o.firing || []).length ? 'offline' : '');
+      tbody.appendChild(tr);
+    }
+    const { alerts } = await api('/api/v1/alerts?state=firing');
+    const at = $('alerts');
+    at.replaceChildren();
+    for (const a of alerts) {
+      const x = a.explanation || {};
+      const tr = document.createElement('tr');
+      cell(tr, when(a.started_at));
+      cell(tr, a.slo);
+      cell(tr, a.severity);
+      cell(tr, a.pair);
+      cell(tr, num(x.burn_rate_long) + ' / ' + num(x.burn_rate_short));
+      cell(tr, pct(x.budget_spent));
+      cell(tr, dur(x.time_to_exhaustion_s));
+      at.appendChild(tr);
+    }
+    const { rollouts } = await api('/api/v1/rollouts');
+    const rt = $('rollouts');
+    rt.replaceChildren();
+    for (const r of rollouts) {
+      const tr = document.createElement('tr');
+      cell(tr, r.id);
+      cell(tr, r.release_name + '@' + r.release_version);
+      cell(tr, r.selector);
+      cell(tr, r.state);
+      cell(tr, String(r.stage));
+      cell(tr, r.reason || '');
+      rt.appendChild(tr);
+    }
+  } catch (e) {
+    $('slo-error').textContent = e.message;
   }
 }
 
@@ -102,7 +167,7 @@ function render() {
   show($('login'), !token);
   show($('fleet'), !!token);
   show($('logout'), !!token);
-  if (token) { loadDevices(); loadAudit(); }
+  if (token) { loadDevices(); loadSlos(); loadAudit(); }
 }
 
 $('login-form').addEventListener('submit', async (ev) => {
@@ -119,7 +184,7 @@ $('login-form').addEventListener('submit', async (ev) => {
   }
 });
 $('logout').addEventListener('click', signOut);
-$('refresh').addEventListener('click', () => { loadDevices(); loadAudit(); });
+$('refresh').addEventListener('click', () => { loadDevices(); loadSlos(); loadAudit(); });
 $('selector').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') loadDevices(); });
-setInterval(() => { if (token) loadDevices(); }, 10000);
+setInterval(() => { if (token) { loadDevices(); loadSlos(); } }, 10000);
 render();
