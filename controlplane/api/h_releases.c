@@ -125,7 +125,7 @@ static int param_sha(const char **out, struct cp_req *req, int n, struct fl_err 
 
 static void staging_path(char *out, size_t cap, const struct cp_req *req, const char *sha)
 {
-	snprintf(out, cap, "%s/staging/%s", req->app->cfg.data_dir, sha);
+	snprintf(out, cap, "%s/staging/%.64s", req->app->cfg.data_dir, sha);
 }
 
 /* Parses a JSON body as an envelope and re-serialises it: the stored and
@@ -282,7 +282,7 @@ static int blob_length(int64_t *out, struct cp_req *req, const char *sha, struct
 
 int cp_h_blob_head(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	const char *sha;
+	const char *sha = NULL;
 	int64_t len;
 	int rc;
 
@@ -341,7 +341,7 @@ int cp_h_blob_put(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	char path[1200], tmp[1300] = "", hex[65], dir[1100];
 	uint8_t rnd[6];
 	char rhex[13];
-	const char *sha;
+	const char *sha = NULL;
 	int64_t have;
 	int fd = -1, rc;
 
@@ -943,7 +943,7 @@ cleanup:
 int cp_h_artifact_get(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
 	char path[1200];
-	const char *sha;
+	const char *sha = NULL;
 	int rc;
 
 	if ((rc = releases_ready(req, err)) < 0 || (rc = param_sha(&sha, req, 0, err)) < 0)
@@ -959,7 +959,7 @@ int cp_h_artifact_get(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	if (!(resp->file_path = strdup(path)))
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	resp->status = 200;
-	snprintf(resp->etag, sizeof(resp->etag), "\"%s\"", sha);
+	snprintf(resp->etag, sizeof(resp->etag), "\"%.64s\"", sha);
 	return 0;
 }
 

@@ -86,7 +86,7 @@ static int parse_sites(struct cp_carbon *c, json_t *sites, struct fl_err *err)
 	if (json_object_size(sites) > CP_CARBON_MAX_ENTRIES)
 		return fl_err_set(err, FL_EINVAL, "carbon: over %d sites", CP_CARBON_MAX_ENTRIES);
 	json_object_foreach (sites, k, v) {
-		double d, *p;
+		double d = 0, *p;
 
 		if ((rc = number(&d, v, 0, "grid intensity of site", k, err)) < 0)
 			return rc;
