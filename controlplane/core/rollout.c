@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/slo.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
@@ -614,7 +615,7 @@ static int evaluate(struct cp_rollout_ctl *c, struct view *v, int64_t now, struc
 		if (nslo < CP_ROLLOUT_MAX_SLOS)
 			slo_names[nslo++] = json_string_value(d);
 	if (nslo && c->d.burn) {
-		if ((rc = c->d.burn(c->d.burn_ctx, burns, slo_names, nslo, v->ref, err)) < 0)
+		if ((rc = c->d.burn(c->d.burn_ctx, burns, slo_names, nslo, v->ref, now, err)) < 0)
 			goto cleanup;
 	} else {
 		nslo = 0;
@@ -1309,6 +1310,59 @@ static void prev_release(char out[160], struct cp_store *s, const json_t *dev, c
 	json_decref(rel);
 }
 
+/* Every SLO the spec names exists: a typo would otherwise leave the burn
+ * gate waiting until the rollout pauses. */
+static int slos_exist(struct cp_rollout_ctl *c, const json_t *spec, struct fl_err *err)
+{
+	const json_t *v;
+	size_t i;
+	int rc;
+
+	json_array_foreach (json_object_get(spec, "slos"), i, v) {
+		json_t *row = NULL;
+
+		rc = cp_store_slo_get(&row, c->d.store, json_string_value(v), err);
+		json_decref(row);
+		if (rc == FL_ENOTFOUND)
+			return fl_err_set(err, FL_EINVAL, "slos: no SLO '%s'",
+					  json_string_value(v));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int cp_rollout_store_burn(void *ctx, double *out, const char *const *names, size_t n,
+			  const char *release, int64_t now, struct fl_err *err)
+{
+	struct cp_store *store = ctx;
+	struct cp_slo *slo = malloc(sizeof(*slo));
+	int rc = 0;
+
+	if (!slo)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = NULL;
+
+		out[i] = NAN;
+		rc = cp_store_slo_get(&row, store, names[i], err);
+		if (rc == FL_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = cp_slo_parse(slo, json_object_get(row, "definition"), err);
+		json_decref(row);
+		if (rc == 0)
+			rc = cp_slo_release_burn(&out[i], slo, release, cp_store_sli_source, store,
+						 now, err);
+		if (rc < 0)
+			break;
+	}
+	free(slo);
+	return rc;
+}
+
 static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *body,
 			const char *actor, struct fl_err *err)
 {
@@ -1348,7 +1402,7 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 		goto cleanup;
 	}
 	if ((rc = fl_selector_parse(&sel, expr, err)) < 0 ||
-	    (rc = parse_spec(&spec, body, err)) < 0)
+	    (rc = parse_spec(&spec, body, err)) < 0 || (rc = slos_exist(c, spec, err)) < 0)
 		goto cleanup;
 	if (id_in) {
 		if (!fl_id_valid(id_in)) {
