@@ -131,8 +131,9 @@ int64_t cp_rollout_cohort(const json_t *spec, size_t stage, int64_t n);
 
 /* Maintenance windows: 1 when t falls within duration_s after a minute that
  * matches the 5-field cron expression in the zone tz ("UTC", "+HH:MM",
- * "-HH:MM" or an IANA name from the system database), 0 when not, <0 on a
- * bad expression or zone. */
+ * "-HH:MM" or an IANA name from the system database, fairlead/tz.h, with
+ * the offset in effect at each minute), 0 when not, <0 (FL_EINVAL) on a bad
+ * expression or an unknown zone. */
 int cp_rollout_window_open(const char *cron, int64_t duration_s, const char *tz, int64_t t,
 			   struct fl_err *err);
 

@@ -801,6 +801,10 @@ Test(rollout, window_matching)
 	/* windows that cross midnight */
 	cr_assert_eq(cp_rollout_window_open("0 23 * * *", 7200, "UTC", day + 1800, &err), 1);
 	/* bad input */
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "../../etc/passwd", day, &err),
+		     FL_EINVAL);
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Mars/Olympus", day, &err),
+		     FL_EINVAL);
 	cr_assert_lt(cp_rollout_window_open("0 2 * *", 3600, "UTC", day, &err), 0);
 	cr_assert_lt(cp_rollout_window_open("61 2 * * *", 3600, "UTC", day, &err), 0);
 	cr_assert_lt(cp_rollout_window_open("0 2 * * *", 30, "UTC", day, &err), 0);
@@ -929,4 +933,29 @@ Test(rollout, slo_burn_names_must_exist_and_reach_the_gate)
 	cr_assert(isnan(b[0]), "no SLI data: %g", b[0]);
 	cr_assert(isnan(b[1]), "no such SLO: %g", b[1]);
 	teardown(&f);
+}
+
+Test(rollout, windows_in_iana_zones_follow_dst)
+{
+	struct fl_err err = {0, ""};
+	int64_t t;
+
+	/* 02:00 in Berlin is 01:00 UTC in winter, 00:00 UTC in summer */
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1768440600, &err),
+		     1, "2026-01-15 01:30 UTC: %s", err.msg);
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1782865800, &err),
+		     1, "2026-07-01 00:30 UTC");
+	cr_assert_eq(
+	    cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1768440600 - 3600, &err), 0);
+	/* 2026-03-29: 02:00-02:59 does not exist in Berlin, the window never opens */
+	for (t = 1774742400; t < 1774742400 + 86400; t += 300)
+		cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", t, &err), 0,
+			     "open at %lld on the day 02:00 is skipped", (long long)t);
+	/* 2026-11-01: 01:30 happens twice in New York (EDT, then EST) */
+	cr_assert_eq(
+	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793511900, &err), 1);
+	cr_assert_eq(
+	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793515500, &err), 1);
+	cr_assert_eq(
+	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793519100, &err), 0);
 }
