@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Issue 5 scenario 5: fairleadd killed with SIGKILL in the middle of a
 # rollout's stage resumes it after a restart on the same data directory: the
-# rollout is in the same stage, no device is assigned twice or lost, it
-# completes to 100% with every device committed, and the history holds each
-# decision once.
+# rollout is in the same stage, no device is assigned twice or lost, a bake
+# interrupted by a second kill keeps its start, it completes to 100% with
+# every device committed, and the history holds each decision once.
 source "$(dirname "$0")/lib.sh"
 start_server
 
@@ -67,11 +67,12 @@ wait_for "every device on 1.0.0" 90 all_run 1.0.0
 
 # Three stages of 2 devices each, one device updating at a time: the middle
 # stage takes several seconds of assigning before its bake even starts.
+# The last stage bakes longer, to be killed in its bake too.
 release 1.1.0 2
-echo '{"min_finished": 2}' >"$T/gates.json"
-cli rollout start detector@1.1.0 --selector site=lab --stages 2,4,6 --bake 3s \
-	--max-updating 1 --gates "$T/gates.json" --no-require-sli --id ro-r >/dev/null ||
-	fail "rollout start"
+r=$(api POST /api/v1/rollouts '{"id":"ro-r","release":"detector@1.1.0","selector":"site=lab",
+	"stages":["2","4",{"size":"6","bake_s":10}],"bake_s":3,"max_updating":1,
+	"gates":{"min_finished":2},"require_sli":false}')
+assert_eq "$(status_of "$r")" "201" "rollout start: $(body_of "$r")"
 
 # Mid-stage: stage 1 (the second) with its first device assigned, so part
 # of its cohort is assigned and part is not.
@@ -97,6 +98,22 @@ for d in $assigned_before; do
 	assert_eq "$s" "$d" "$d still recorded as assigned after the restart"
 done
 
+# Killed again during the last stage's bake: the bake goes on from when it
+# started (it is not restarted, nor skipped).
+baking() { [ "$(jq -r '"\(.stage) \(.bake_started_at)"' <<<"$(status)")" != "2 0" ] &&
+	[ "$(jq -r .stage <<<"$(status)")" = "2" ]; }
+wait_for "the last stage's bake" 120 baking
+before=$(status)
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+bake_at=$(jq -r .bake_started_at <<<"$before")
+[ "$(jq -r .state <<<"$before")" = "running" ] || fail "not baking before the second kill: $before"
+restart_server
+after=$(status)
+assert_eq "$(jq -r .state <<<"$after")" "running" "state after the second restart"
+assert_eq "$(jq -r .bake_started_at <<<"$after")" "$bake_at" "the bake kept its start"
+
 wait_for "ro-r done after the restart" 120 is_state done
 all_run 1.1.0 || fail "not every device runs 1.1.0"
 j=$(status)
@@ -113,6 +130,8 @@ assert_eq "$(jq -c '[.history[] | select(.kind == "bake") | .stage]' <<<"$j")" "
 assert_eq "$(jq -r '[.history[].seq] | . == (sort | unique)' <<<"$j")" "true" "history sequence"
 assert_eq "$(jq -r '[.history[] | select(.kind == "fail" or .kind == "stage_timeout" or .kind == "wait_timeout")] | length' <<<"$j")" \
 	"0" "no failure or timeout decisions"
+done_at=$(jq -r '.history[-1].at' <<<"$j")
+[ "$done_at" -ge $((bake_at + 10)) ] || fail "done at $done_at, before the bake of 10 s from $bake_at ended"
 # the audit log holds the same decisions once each
 audit=$(cli -o json audit list)
 assert_eq "$(jq -r '[.[] | select(.action == "rollout.assign")] | length' <<<"$audit")" \
