@@ -728,5 +728,4 @@ Test(slo, release_burn_reads_the_shortest_pair_for_the_release)
 	cr_assert_eq(cp_slo_release_burn(&b, &slo, "det@2.0.0", scoped_source, &s, NOW - 1, &err),
 		     0);
 	cr_assert(isnan(b), "fewer than min_events gives NAN, got %g", b);
-	json_decref(d);
 }
