@@ -108,6 +108,8 @@ static int rollouts_open(struct cp_app *app, struct fl_err *err)
 	d.gates = cp_gates_evaluate;
 	d.sli = rollout_sli;
 	d.sli_ctx = app->store;
+	d.burn = cp_rollout_store_burn;
+	d.burn_ctx = app->store;
 	d.settle = rollout_settle;
 	d.settle_ctx = app;
 	if ((rc = cp_rollout_ctl_new(&app->rollouts, &d, err)) < 0)

@@ -12,12 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/slo.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
 #include "fairlead/map.h"
 #include "fairlead/selector.h"
 #include "fairlead/trust.h"
+#include "fairlead/tz.h"
 #include "fairlead/util.h"
 
 /* Bits of the poke filter: a device of an active rollout sets its bit, so a
@@ -186,52 +188,77 @@ static int cron_match(const struct cron *c, const struct tm *tm)
 	       ((c->mon >> (tm->tm_mon + 1)) & 1) && day;
 }
 
-/* Seconds east of UTC for "UTC", "Z", "+HH:MM", "-HH:MM", "+HH". Zone names
- * of the tz database are refused for now: converting them needs the TZ
- * environment of the whole process (not thread-safe) or a TZif reader. */
-static int tz_offset(int64_t *out, const char *tz, struct fl_err *err)
+/* A window's zone: a fixed offset ("UTC", "Z", "+HH:MM", "-HH:MM", "+HH")
+ * or an IANA zone read from the system's TZif files (fairlead/tz.h; the
+ * process-wide TZ variable is not thread-safe). */
+struct zone {
+	int64_t fixed;
+	struct fl_tz *tz; /* NULL: fixed */
+};
+
+static int zone_open(struct zone *z, const char *tz, struct fl_err *err)
 {
-	int h = 0, m = 0, sign;
+	int h = 0, m = 0, sign, rc;
 	char tail;
 
-	if (!tz || !tz[0] || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0) {
-		*out = 0;
+	z->fixed = 0;
+	z->tz = NULL;
+	if (!tz || !tz[0] || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0)
 		return 0;
-	}
 	if ((tz[0] == '+' || tz[0] == '-') &&
 	    (sscanf(tz + 1, "%2d:%2d%c", &h, &m, &tail) == 2 ||
 	     (sscanf(tz + 1, "%2d%c", &h, &tail) == 1 && strlen(tz) <= 3)) &&
 	    h <= 14 && m < 60) {
 		sign = tz[0] == '-' ? -1 : 1;
-		*out = sign * (h * 3600 + m * 60);
+		z->fixed = sign * (h * 3600 + m * 60);
 		return 0;
 	}
-	return fl_err_set(err, FL_EINVAL,
-			  "time zone '%.64s': use UTC or a fixed offset like +02:00", tz);
+	if (tz[0] == '+' || tz[0] == '-' || !fl_tz_name_valid(tz))
+		return fl_err_set(err, FL_EINVAL,
+				  "time zone '%.64s': use UTC, a fixed offset like +02:00 or an "
+				  "IANA zone name like Europe/Berlin",
+				  tz);
+	rc = fl_tz_load(&z->tz, tz, err);
+	/* An unknown zone is the caller's mistake (400), not a missing object. */
+	return rc == FL_ENOTFOUND ? FL_EINVAL : rc;
+}
+
+static int64_t zone_offset(const struct zone *z, int64_t t)
+{
+	return z->tz ? fl_tz_offset(z->tz, t, NULL) : z->fixed;
 }
 
 int cp_rollout_window_open(const char *cron, int64_t duration_s, const char *tz, int64_t t,
 			   struct fl_err *err)
 {
 	struct cron c;
-	int64_t off = 0, m;
+	struct zone z = {0, NULL};
+	int64_t m;
 	int rc;
 
-	if ((rc = cron_parse(&c, cron, err)) < 0 || (rc = tz_offset(&off, tz, err)) < 0)
+	if ((rc = cron_parse(&c, cron, err)) < 0)
 		return rc;
 	if (duration_s < 60 || duration_s > 7 * 86400)
 		return fl_err_set(err, FL_EINVAL, "window duration must be 1m..7d");
+	if ((rc = zone_open(&z, tz, err)) < 0)
+		return rc;
 	/* A window that started at a matching minute within the last duration
-	 * is open now: walk back minute by minute (at most a week of them). */
+	 * is open now: walk back minute by minute (at most a week of them),
+	 * each minute converted with the offset in effect then. Local minutes
+	 * a DST change skips never match; repeated ones match twice. */
+	rc = 0;
 	for (m = (t / 60) * 60; m > t - duration_s; m -= 60) {
-		time_t local = (time_t)(m + off);
+		time_t local = (time_t)(m + zone_offset(&z, m));
 		struct tm tm;
 
 		gmtime_r(&local, &tm);
-		if (cron_match(&c, &tm))
-			return 1;
+		if (cron_match(&c, &tm)) {
+			rc = 1;
+			break;
+		}
 	}
-	return 0;
+	fl_tz_free(z.tz);
+	return rc;
 }
 
 /* ---- spec ------------------------------------------------------------- */
@@ -614,7 +641,7 @@ static int evaluate(struct cp_rollout_ctl *c, struct view *v, int64_t now, struc
 		if (nslo < CP_ROLLOUT_MAX_SLOS)
 			slo_names[nslo++] = json_string_value(d);
 	if (nslo && c->d.burn) {
-		if ((rc = c->d.burn(c->d.burn_ctx, burns, slo_names, nslo, v->ref, err)) < 0)
+		if ((rc = c->d.burn(c->d.burn_ctx, burns, slo_names, nslo, v->ref, now, err)) < 0)
 			goto cleanup;
 	} else {
 		nslo = 0;
@@ -1309,6 +1336,59 @@ static void prev_release(char out[160], struct cp_store *s, const json_t *dev, c
 	json_decref(rel);
 }
 
+/* Every SLO the spec names exists: a typo would otherwise leave the burn
+ * gate waiting until the rollout pauses. */
+static int slos_exist(struct cp_rollout_ctl *c, const json_t *spec, struct fl_err *err)
+{
+	const json_t *v;
+	size_t i;
+	int rc;
+
+	json_array_foreach (json_object_get(spec, "slos"), i, v) {
+		json_t *row = NULL;
+
+		rc = cp_store_slo_get(&row, c->d.store, json_string_value(v), err);
+		json_decref(row);
+		if (rc == FL_ENOTFOUND)
+			return fl_err_set(err, FL_EINVAL, "slos: no SLO '%s'",
+					  json_string_value(v));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int cp_rollout_store_burn(void *ctx, double *out, const char *const *names, size_t n,
+			  const char *release, int64_t now, struct fl_err *err)
+{
+	struct cp_store *store = ctx;
+	struct cp_slo *slo = malloc(sizeof(*slo));
+	int rc = 0;
+
+	if (!slo)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = NULL;
+
+		out[i] = NAN;
+		rc = cp_store_slo_get(&row, store, names[i], err);
+		if (rc == FL_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = cp_slo_parse(slo, json_object_get(row, "definition"), err);
+		json_decref(row);
+		if (rc == 0)
+			rc = cp_slo_release_burn(&out[i], slo, release, cp_store_sli_source, store,
+						 now, err);
+		if (rc < 0)
+			break;
+	}
+	free(slo);
+	return rc;
+}
+
 static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *body,
 			const char *actor, struct fl_err *err)
 {
@@ -1348,7 +1428,7 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 		goto cleanup;
 	}
 	if ((rc = fl_selector_parse(&sel, expr, err)) < 0 ||
-	    (rc = parse_spec(&spec, body, err)) < 0)
+	    (rc = parse_spec(&spec, body, err)) < 0 || (rc = slos_exist(c, spec, err)) < 0)
 		goto cleanup;
 	if (id_in) {
 		if (!fl_id_valid(id_in)) {

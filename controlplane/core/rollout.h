@@ -56,10 +56,11 @@ typedef int (*cp_rollout_gates_fn)(struct cp_gate_eval *out, const struct cp_gat
 typedef int (*cp_rollout_sli_fn)(void *ctx, struct cp_sli_agg **out, const char *const *device_ids,
 				 size_t n, const char *release, int64_t from, int64_t to,
 				 struct fl_err *err);
-/* The canary cohort's burn rates of the named SLOs (out[i] for names[i]);
- * optional. */
+/* The canary cohort's burn rates of the named SLOs at now (out[i] for
+ * names[i]; NAN: no rate yet, the gate waits); optional. In fairleadd:
+ * cp_rollout_store_burn. */
 typedef int (*cp_rollout_burn_fn)(void *ctx, double *out, const char *const *names, size_t n,
-				  const char *release, struct fl_err *err);
+				  const char *release, int64_t now, struct fl_err *err);
 
 struct cp_rollout_deps {
 	struct cp_store *store;
@@ -116,6 +117,13 @@ int cp_rollout_control(json_t **out, struct cp_rollout_ctl *c, const char *id, c
  * evaluation: each gate's value, threshold, verdict), "history". */
 int cp_rollout_status(json_t **out, struct cp_rollout_ctl *c, const char *id, struct fl_err *err);
 
+/* The burn hook of fairleadd, ctx the store: each SLO named is read from
+ * the store and evaluated for release (its selector AND release) over the
+ * stored SLI series with cp_slo_release_burn. An SLO deleted since the
+ * start gives NAN (the gate waits, then the rollout pauses for a human). */
+int cp_rollout_store_burn(void *ctx, double *out, const char *const *names, size_t n,
+			  const char *release, int64_t now, struct fl_err *err);
+
 /* The cohort order key of a device: hex SHA-256 of "ROLLOUT\nDEVICE". */
 void cp_rollout_rank_key(char out[65], const char *rollout_id, const char *device_id);
 /* Devices in stage k's cohort of n targets (spec as stored). */
@@ -123,8 +131,9 @@ int64_t cp_rollout_cohort(const json_t *spec, size_t stage, int64_t n);
 
 /* Maintenance windows: 1 when t falls within duration_s after a minute that
  * matches the 5-field cron expression in the zone tz ("UTC", "+HH:MM",
- * "-HH:MM" or an IANA name from the system database), 0 when not, <0 on a
- * bad expression or zone. */
+ * "-HH:MM" or an IANA name from the system database, fairlead/tz.h, with
+ * the offset in effect at each minute), 0 when not, <0 (FL_EINVAL) on a bad
+ * expression or an unknown zone. */
 int cp_rollout_window_open(const char *cron, int64_t duration_s, const char *tz, int64_t t,
 			   struct fl_err *err);
 

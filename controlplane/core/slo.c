@@ -991,6 +991,53 @@ int cp_slo_explanation(json_t **out, const struct cp_slo *slo, const struct cp_s
 	return *out ? 0 : FL_ENOMEM;
 }
 
+int cp_slo_release_burn(double *out, const struct cp_slo *slo, const char *release,
+			cp_sli_source_fn src, void *ctx, int64_t now, struct fl_err *err)
+{
+	struct cp_slo *one = NULL;
+	struct cp_slo_status *st = NULL;
+	size_t best = 0;
+	int rc;
+
+	*out = NAN;
+	if (slo->npairs == 0)
+		return 0;
+	if (strlen(release) >= sizeof(one->release))
+		return fl_err_set(err, FL_EINVAL, "release too long");
+	/* Both are a few kilobytes: not on a controller thread's stack. */
+	one = malloc(sizeof(*one));
+	st = malloc(sizeof(*st));
+	if (!one || !st) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	*one = *slo;
+	snprintf(one->release, sizeof(one->release), "%s", release);
+	/* Only the shortest pair matters: evaluating the others would fetch
+	 * their (longer) windows for nothing. */
+	for (size_t i = 1; i < slo->npairs; i++) {
+		const struct cp_slo_pair *p = &slo->pairs[i], *b = &slo->pairs[best];
+
+		if (p->long_s < b->long_s || (p->long_s == b->long_s && p->short_s < b->short_s))
+			best = i;
+	}
+	one->pairs[0] = slo->pairs[best];
+	one->npairs = 1;
+	/* cp_slo_evaluate always sums the period too; nothing here reads it,
+	 * so it is made as short as the pair's long window (one small query
+	 * instead of a month of hours). */
+	one->period_s = one->pairs[0].long_s;
+	if ((rc = cp_slo_evaluate(st, one, src, ctx, now, err)) < 0)
+		goto cleanup;
+	if (!st->pairs[0].guarded)
+		*out = fmin(st->pairs[0].lw.burn_rate, st->pairs[0].sw.burn_rate);
+	rc = 0;
+cleanup:
+	free(one);
+	free(st);
+	return rc;
+}
+
 int cp_slo_status_json(json_t **out, const struct cp_slo *slo, const struct cp_slo_status *st)
 {
 	json_t *burns = json_object(), *alerts = json_array(), *s;

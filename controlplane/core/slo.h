@@ -108,6 +108,15 @@ struct cp_slo_status {
  * 3600 s for longer ones and the period. */
 int cp_slo_evaluate(struct cp_slo_status *out, const struct cp_slo *slo, cp_sli_source_fn src,
 		    void *ctx, int64_t now, struct fl_err *err);
+/* The burn rate of slo for one release (a rollout's canary cohort): slo is
+ * evaluated at now with its release scope replaced by release
+ * ("NAME@VERSION"), its own selector kept. *out is the burn rate of the
+ * shortest alert pair (the smallest long window, then the smallest short
+ * one), the smaller of its long and short windows' rates: above a maximum
+ * only when both windows are, as an alert fires. NAN when either window has
+ * fewer than min_events events, or the SLO has no alert pair. */
+int cp_slo_release_burn(double *out, const struct cp_slo *slo, const char *release,
+			cp_sli_source_fn src, void *ctx, int64_t now, struct fl_err *err);
 /* {"evaluated_at","budget_remaining","period":{...},"burn_rates":{"5m":..},
  * "alerts":[{"severity","pair","factor","firing","guarded",...}]} */
 int cp_slo_status_json(json_t **out, const struct cp_slo *slo, const struct cp_slo_status *st);

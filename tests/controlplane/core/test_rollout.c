@@ -19,6 +19,7 @@ static int64_t clk = NOW;
 static int verdict = CP_GATE_PASS;
 static int gate_calls, last_look;
 static size_t last_canary, last_baseline;
+static double last_gate_burn = NAN;
 
 static int64_t fake_now(void *ctx)
 {
@@ -32,8 +33,9 @@ static int fake_gates(struct cp_gate_eval *out, const struct cp_gate_device *dev
 {
 	size_t i;
 
-	(void)cfg, (void)slo_burn, (void)nslo, (void)slo_max_burn, (void)err;
+	(void)cfg, (void)slo_max_burn, (void)err;
 	memset(out, 0, sizeof(*out));
+	last_gate_burn = nslo && slo_burn ? slo_burn[0] : NAN;
 	gate_calls++;
 	last_look = look;
 	last_canary = last_baseline = 0;
@@ -47,6 +49,22 @@ static int fake_gates(struct cp_gate_eval *out, const struct cp_gate_device *dev
 	out->n = 1;
 	snprintf(out->r[0].name, sizeof(out->r[0].name), "failure_ratio");
 	out->r[0].verdict = verdict;
+	return 0;
+}
+
+/* The burn hook: every SLO burns at burn_rate; what it was asked is kept. */
+static double burn_rate = NAN;
+static char last_burn_release[160];
+static int64_t last_burn_now;
+
+static int fake_burn(void *ctx, double *out, const char *const *names, size_t n,
+		     const char *release, int64_t now, struct fl_err *err)
+{
+	(void)ctx, (void)names, (void)err;
+	snprintf(last_burn_release, sizeof(last_burn_release), "%s", release);
+	last_burn_now = now;
+	for (size_t i = 0; i < n; i++)
+		out[i] = burn_rate;
 	return 0;
 }
 
@@ -89,6 +107,7 @@ static void open_ctl(struct fx *f)
 	d.director = f->dir;
 	d.gates = fake_gates;
 	d.sli = fake_sli;
+	d.burn = fake_burn;
 	d.now = fake_now;
 	cr_assert_eq(cp_rollout_ctl_new(&f->c, &d, &err), 0, "%s", err.msg);
 }
@@ -782,6 +801,10 @@ Test(rollout, window_matching)
 	/* windows that cross midnight */
 	cr_assert_eq(cp_rollout_window_open("0 23 * * *", 7200, "UTC", day + 1800, &err), 1);
 	/* bad input */
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "../../etc/passwd", day, &err),
+		     FL_EINVAL);
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Mars/Olympus", day, &err),
+		     FL_EINVAL);
 	cr_assert_lt(cp_rollout_window_open("0 2 * *", 3600, "UTC", day, &err), 0);
 	cr_assert_lt(cp_rollout_window_open("61 2 * * *", 3600, "UTC", day, &err), 0);
 	cr_assert_lt(cp_rollout_window_open("0 2 * * *", 30, "UTC", day, &err), 0);
@@ -856,4 +879,83 @@ Test(rollout, thread_decides_within_a_second_of_a_poke)
 	cr_assert_lt(i, 100, "no decision within a second of the poke");
 	cp_rollout_ctl_stop(f.c);
 	teardown(&f);
+}
+
+/* One errors SLO named NAME in the store. */
+static void put_slo(struct fx *f, const char *name)
+{
+	struct fl_err err = {0, ""};
+	char buf[256];
+	json_t *defs;
+
+	snprintf(buf, sizeof(buf),
+		 "[{\"name\":\"%s\",\"sli\":{\"kind\":\"errors\"},\"objective\":0.99,"
+		 "\"period\":\"30d\"}]",
+		 name);
+	defs = json_loads(buf, 0, NULL);
+	cr_assert_not_null(defs);
+	cr_assert_eq(cp_store_slos_put(f->s, defs, "api", NOW, NULL, &err), 0, "%s", err.msg);
+	json_decref(defs);
+}
+
+Test(rollout, slo_burn_names_must_exist_and_reach_the_gate)
+{
+	struct fx f = {0};
+	struct fl_err err = {0, ""};
+	const char *names[] = {"det-errors", "gone"};
+	double b[2] = {0, 0};
+	json_t *o;
+
+	setup(&f);
+	/* an unknown SLO is refused at the start, naming it; nothing is left */
+	o = start(&f,
+		  "{\"id\":\"ro-s\",\"release\":\"det@2.0.0\",\"selector\":\"fleet=a\","
+		  "\"slos\":[\"det-errors\"]}",
+		  FL_EINVAL);
+	cr_assert_null(o);
+	cr_assert_eq(cp_store_rollout_get(&o, f.s, "ro-s", &err), FL_ENOTFOUND);
+	put_slo(&f, "det-errors");
+	o = start(&f,
+		  "{\"id\":\"ro-s\",\"release\":\"det@2.0.0\",\"selector\":\"fleet=a\","
+		  "\"slos\":[\"det-errors\"],\"stages\":[\"100%\"]}",
+		  0);
+	json_decref(o);
+	burn_rate = 2.5;
+	round_ok(&f);
+	cr_assert_str_eq(last_burn_release, "det@2.0.0", "the canary cohort is the new release");
+	cr_assert_eq(last_burn_now, clk);
+	cr_assert_float_eq(last_gate_burn, 2.5, 1e-12, "the gate got the hook's rate");
+	burn_rate = NAN;
+	/* the store's hook: an SLO without data has no rate yet, a deleted one
+	 * neither (the gate waits) */
+	cr_assert_eq(cp_rollout_store_burn(f.s, b, names, 2, "det@2.0.0", NOW, &err), 0, "%s",
+		     err.msg);
+	cr_assert(isnan(b[0]), "no SLI data: %g", b[0]);
+	cr_assert(isnan(b[1]), "no such SLO: %g", b[1]);
+	teardown(&f);
+}
+
+Test(rollout, windows_in_iana_zones_follow_dst)
+{
+	struct fl_err err = {0, ""};
+	int64_t t;
+
+	/* 02:00 in Berlin is 01:00 UTC in winter, 00:00 UTC in summer */
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1768440600, &err),
+		     1, "2026-01-15 01:30 UTC: %s", err.msg);
+	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1782865800, &err),
+		     1, "2026-07-01 00:30 UTC");
+	cr_assert_eq(
+	    cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1768440600 - 3600, &err), 0);
+	/* 2026-03-29: 02:00-02:59 does not exist in Berlin, the window never opens */
+	for (t = 1774742400; t < 1774742400 + 86400; t += 300)
+		cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", t, &err), 0,
+			     "open at %lld on the day 02:00 is skipped", (long long)t);
+	/* 2026-11-01: 01:30 happens twice in New York (EDT, then EST) */
+	cr_assert_eq(
+	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793511900, &err), 1);
+	cr_assert_eq(
+	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793515500, &err), 1);
+	cr_assert_eq(
+	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793519100, &err), 0);
 }

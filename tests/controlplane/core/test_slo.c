@@ -674,3 +674,58 @@ Test(slo, load_dir_names_the_bad_file)
 	json_decref(rows);
 	cp_store_free(s);
 }
+
+/* A source that records the scope and the longest span it was asked for. */
+struct scoped {
+	struct fake f;
+	char release[160], selector[256];
+	int64_t longest;
+};
+
+static int scoped_source(void *ctx, struct cp_sli_agg **out, size_t *n,
+			 const struct cp_sli_scope *scope, int64_t from, int64_t to, int64_t step,
+			 struct fl_err *err)
+{
+	struct scoped *s = ctx;
+
+	snprintf(s->release, sizeof(s->release), "%s", scope->release ? scope->release : "");
+	snprintf(s->selector, sizeof(s->selector), "%s", scope->selector ? scope->selector : "");
+	if (to - from > s->longest)
+		s->longest = to - from;
+	return fake_source(&s->f, out, n, scope, from, to, step, err);
+}
+
+Test(slo, release_burn_reads_the_shortest_pair_for_the_release)
+{
+	struct cp_slo slo;
+	struct fl_err err = {0, ""};
+	struct scoped s = {{gen_errors, 1000, 50, 0, 0}, "", "", 0};
+	json_t *d = def_errors(0.99, "30d",
+			       "[{\"severity\":\"ticket\",\"long\":\"6h\",\"short\":\"30m\","
+			       "\"factor\":6},{\"severity\":\"page\",\"long\":\"1h\",\"short\":"
+			       "\"5m\",\"factor\":14.4}]");
+	double b = 0;
+
+	json_object_set_new(d, "selector", json_string("site=lab"));
+	json_object_set_new(d, "release", json_string("det"));
+	parse_ok(&slo, d);
+	/* 5% errors at 99%: burn 5 in both windows */
+	cr_assert_eq(cp_slo_release_burn(&b, &slo, "det@2.0.0", scoped_source, &s, NOW - 1, &err),
+		     0, "%s", err.msg);
+	cr_assert_float_eq(b, 5.0, 1e-9);
+	cr_assert_str_eq(s.release, "det@2.0.0", "the release scope is the new release");
+	cr_assert_str_eq(s.selector, "site=lab", "the SLO's selector is kept");
+	cr_assert_eq(s.longest, 3600, "only the 1h/5m pair is read, not 6h or the period");
+	/* errors that stopped 5 minutes ago: the short window is clean, and the
+	 * burn is the smaller of the two */
+	s.f.bad_until = NOW - 300;
+	cr_assert_eq(cp_slo_release_burn(&b, &slo, "det@2.0.0", scoped_source, &s, NOW - 1, &err),
+		     0);
+	cr_assert_float_eq(b, 0.0, 1e-12);
+	/* too few events: no burn rate (the gate waits) */
+	s.f.inf_per_min = 0;
+	s.f.bad_per_min = 0;
+	cr_assert_eq(cp_slo_release_burn(&b, &slo, "det@2.0.0", scoped_source, &s, NOW - 1, &err),
+		     0);
+	cr_assert(isnan(b), "fewer than min_events gives NAN, got %g", b);
+}
