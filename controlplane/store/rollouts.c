@@ -211,7 +211,7 @@ int cp_store_rollout_step(struct cp_store *s, const struct cp_rollout_step *st,
 				"rollout_id = ? AND device_id = ?",
 				"ss", st->id, st->unrevertable[i]);
 	if (rc >= 0 && st->kind)
-		rc = history_in_tx(db, st->id, st->now, st->kind, st->stage, st->actor, st->details,
+		rc = history_in_tx(db, st->id, st->now, st->kind, st->from_stage, st->actor, st->details,
 				   err);
 	return cp_db_finish(db, rc < 0 ? rc : 0, a, err);
 }

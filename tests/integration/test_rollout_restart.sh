@@ -124,8 +124,8 @@ assert_eq "$(jq -r '[.history[] | select(.kind == "assign") | .details.devices[]
 assert_eq "$(jq -r '[.history[] | select(.kind == "assign") | .details.devices[]] | unique | length' <<<"$j")" \
 	"$N" "distinct devices assigned"
 # no decision recorded twice: one bake and one pass per stage, seq strictly increasing
-# (a pass row holds the stage it moved to: 1, 2, then 2 for done)
-assert_eq "$(jq -c '[.history[] | select(.kind == "pass") | .stage]' <<<"$j")" "[1,2,2]" "one pass per stage"
+# (a row holds the stage it judged)
+assert_eq "$(jq -c '[.history[] | select(.kind == "pass") | .stage]' <<<"$j")" "[0,1,2]" "one pass per stage"
 assert_eq "$(jq -c '[.history[] | select(.kind == "bake") | .stage]' <<<"$j")" "[0,1,2]" "one bake per stage"
 assert_eq "$(jq -r '[.history[].seq] | . == (sort | unique)' <<<"$j")" "true" "history sequence"
 assert_eq "$(jq -r '[.history[] | select(.kind == "fail" or .kind == "stage_timeout" or .kind == "wait_timeout")] | length' <<<"$j")" \
