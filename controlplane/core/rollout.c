@@ -27,6 +27,8 @@
  * controller for nothing. */
 #define POKE_BITS 4096
 
+#define CP_ROLLOUT_TESTED_MAX 64
+
 struct cp_rollout_ctl {
 	struct cp_rollout_deps d;
 	pthread_mutex_t mu;
@@ -39,6 +41,13 @@ struct cp_rollout_ctl {
 	_Atomic int64_t pokes;
 	_Atomic uint64_t filter[POKE_BITS / 64];
 	int changed; /* a decision was committed (under mu) */
+	/* The last look whose comparison tests may decide, per rollout and
+	 * stage (under mu; see once_per_look). */
+	struct tested {
+		char id[72];
+		int64_t stage, look;
+	} tested[CP_ROLLOUT_TESTED_MAX];
+	size_t ntested;
 };
 
 static int64_t now_of(struct cp_rollout_ctl *c)
@@ -507,6 +516,7 @@ struct view {
 	struct cp_gate_eval eval;
 	int eval_rc;
 	int baseline; /* devices in the comparison's baseline */
+	int64_t look; /* the alpha-spending look of eval */
 	struct fl_err eval_err;
 };
 
@@ -646,6 +656,7 @@ static int evaluate(struct cp_rollout_ctl *c, struct view *v, int64_t now, struc
 	} else {
 		nslo = 0;
 	}
+	v->look = look;
 	rc = c->d.gates(&v->eval, gd, (size_t)v->n, &cfg, (int)look, nslo ? burns : NULL, nslo,
 			json_number_value(json_object_get(v->spec, "slo_max_burn")), err);
 	if (rc < 0)
@@ -1059,6 +1070,50 @@ static int pause_rollout(struct cp_rollout_ctl *c, struct view *v, int64_t now, 
 	return rc;
 }
 
+/* Alpha spending gives look k its own level, and the union bound behind the
+ * stated false-fail rate holds only if each look tests once. The controller
+ * evaluates every tick and on every report, many times per look; so only the
+ * first decision round of a look may fail on a comparison gate, and a later
+ * round's comparison failure waits for the next look. (The failure-ratio and
+ * SLO-burn gates are thresholds, not tests: they act at once.) Kept in
+ * memory: a restart gives the current look one more test. */
+static void once_per_look(struct cp_rollout_ctl *c, struct view *v, const char *id)
+{
+	struct tested *t = NULL;
+	int fail = 0, wait = 0;
+	size_t i;
+
+	for (i = 0; i < c->ntested; i++)
+		if (strcmp(c->tested[i].id, id) == 0)
+			t = &c->tested[i];
+	if (!t) {
+		if (c->ntested == CP_ROLLOUT_TESTED_MAX) /* drop the oldest */
+			memmove(&c->tested[0], &c->tested[1], --c->ntested * sizeof(c->tested[0]));
+		t = &c->tested[c->ntested++];
+		snprintf(t->id, sizeof(t->id), "%s", id);
+		t->stage = -1;
+	}
+	if (t->stage == v->stage && t->look >= v->look) {
+		for (i = 0; i < v->eval.n; i++) {
+			struct cp_gate_result *r = &v->eval.r[i];
+
+			if (r->verdict == CP_GATE_FAIL && is_comparison(r->name)) {
+				r->verdict = CP_GATE_WAIT;
+				snprintf(r->why, sizeof(r->why),
+					 "look %lld already tested; the next test is at look %lld",
+					 (long long)v->look, (long long)v->look + 1);
+			}
+		}
+		for (i = 0; i < v->eval.n; i++) {
+			fail |= v->eval.r[i].verdict == CP_GATE_FAIL;
+			wait |= v->eval.r[i].verdict == CP_GATE_WAIT;
+		}
+		v->eval.verdict = fail ? CP_GATE_FAIL : wait ? CP_GATE_WAIT : CP_GATE_PASS;
+	}
+	t->stage = v->stage;
+	t->look = v->look;
+}
+
 /* One running rollout, one step of its state machine. */
 static int drive(struct cp_rollout_ctl *c, const char *id, int64_t now, struct fl_err *err)
 {
@@ -1070,6 +1125,8 @@ static int drive(struct cp_rollout_ctl *c, const char *id, int64_t now, struct f
 		return rc;
 	if (strcmp(jstr(v.ro, "state"), "running") != 0)
 		goto cleanup;
+	if (v.eval_rc == 0)
+		once_per_look(c, &v, id);
 	bake = jint(stage_of(v.spec, v.stage), "bake_s");
 	bake_start = jint(v.ro, "bake_started_at");
 	timeout = timeout_of(v.spec, v.stage);

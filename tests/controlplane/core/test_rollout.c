@@ -17,6 +17,7 @@
 
 static int64_t clk = NOW;
 static int verdict = CP_GATE_PASS;
+static const char *gate_name = "failure_ratio";
 static int gate_calls, last_look;
 static size_t last_canary, last_baseline;
 static double last_gate_burn = NAN;
@@ -47,7 +48,7 @@ static int fake_gates(struct cp_gate_eval *out, const struct cp_gate_device *dev
 	}
 	out->verdict = verdict;
 	out->n = 1;
-	snprintf(out->r[0].name, sizeof(out->r[0].name), "failure_ratio");
+	snprintf(out->r[0].name, sizeof(out->r[0].name), "%s", gate_name);
 	out->r[0].verdict = verdict;
 	return 0;
 }
@@ -958,4 +959,44 @@ Test(rollout, windows_in_iana_zones_follow_dst)
 	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793515500, &err), 1);
 	cr_assert_eq(
 	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793519100, &err), 0);
+}
+
+/* Alpha spending gives each look one test: a comparison gate that fails on
+ * a second evaluation within the same look waits for the next look, while a
+ * threshold gate (failure ratio) acts at once. */
+Test(rollout, comparison_gates_decide_once_per_look)
+{
+	struct fx f = {0};
+	json_t *o;
+
+	setup(&f);
+	o = start(&f,
+		  "{\"id\":\"ro-l\",\"release\":\"det@2.0.0\",\"selector\":\"fleet=a\","
+		  "\"stages\":[\"10%\",\"100%\"],\"bake_s\":200,\"gates\":{\"max_looks\":20}}",
+		  0);
+	json_decref(o);
+	gate_name = "latency";
+	round_ok(&f);
+	commit_assigned(&f, "ro-l", "det@2.0.0");
+	round_ok(&f);
+	cr_assert_str_eq(last_kind(&f, "ro-l"), "bake");
+	/* look 1 of the bake (10 s a look) tested and passed; a failure later
+	 * within look 1 does not decide */
+	clk += 5;
+	round_ok(&f);
+	cr_assert_eq(last_look, 1);
+	verdict = CP_GATE_FAIL;
+	clk += 1;
+	round_ok(&f);
+	round_ok(&f);
+	cr_assert_eq(last_look, 1);
+	cr_assert_str_eq(rstate(&f, "ro-l", NULL), "running");
+	/* look 2: its first evaluation decides */
+	clk += 10;
+	round_ok(&f);
+	cr_assert_eq(last_look, 2);
+	cr_assert_str_eq(rstate(&f, "ro-l", NULL), "aborted");
+	verdict = CP_GATE_PASS;
+	gate_name = "failure_ratio";
+	teardown(&f);
 }
