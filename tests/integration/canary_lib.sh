@@ -10,7 +10,8 @@ COUNTER=0
 DEVS=()
 
 # canary_setup [module args...]: server, root, N agents, 1.0.0 everywhere,
-# then one module per device with the given extra args (same on every device)
+# then one module per device with the given extra args (same on every device);
+# writing a number to $T/shift-DEVICE shifts that device's inputs
 canary_setup() {
 	start_server
 	mkdir -p "$K" "$B" "$R"
@@ -42,7 +43,8 @@ canary_setup() {
 	wait_for "every device on anomaly@1.0.0" 120 all_run 1.0.0
 	for d in "${DEVS[@]}"; do
 		"$FLANOM" --socket "$T/agents/$d/sli.sock" --name anomaly --rate 10 \
-			--model "$T/agents/$d/slots/anomaly/current/model.json" "$@" \
+			--model "$T/agents/$d/slots/anomaly/current/model.json" \
+			--shift-file "$T/shift-$d" "$@" \
 			>>"$T/module-$d.log" 2>&1 &
 		PIDS+=($!)
 	done

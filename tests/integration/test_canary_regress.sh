@@ -6,7 +6,8 @@
 # touched device runs 1.0.0 again; the history holds the latency numbers.
 # Then a release whose drift baseline does not match the inputs the devices
 # see (a model trained on other data: its inputs are shifted for it) trips
-# the drift gate the same way.
+# the drift gate the same way, and so does a good model whose canaries'
+# inputs shift after they take it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/canary_lib.sh"
 canary_setup
@@ -46,4 +47,23 @@ jq -e '.n_canary == 5 and .n_baseline == 15 and .value > 0.5 and .p_value <= .al
 	<<<"$dr" >/dev/null || fail "ro-drift drift evidence: $dr"
 assert_eq "$(gate "$j" latency | jq -r .verdict)" "pass" "ro-drift latency (same cost)"
 echo "test 4: drifted inputs aborted by the drift gate ($SECONDS s)"
+
+# 4, literally: a good model whose canaries start seeing shifted inputs (the
+# sensors of the devices it reached move by 2.5 standard deviations) while
+# the baseline's inputs stay put
+model_release 1.3.0 500
+cli rollout start anomaly@1.3.0 --selector site=canary --stages 25%,50%,100% --bake 20s \
+	--id ro-shift >/dev/null || fail "start ro-shift"
+has_canaries() { [ -n "$(touched "$(rollout_json ro-shift)")" ]; }
+wait_for "ro-shift canaries" 60 has_canaries
+canaries=$(touched "$(rollout_json ro-shift)")
+for d in $canaries; do echo 2.5 >"$T/shift-$d"; done
+wait_for "ro-shift aborted" 150 is_state ro-shift aborted
+j=$(aborted_and_reverted ro-shift drift 1.0.0) || exit 1
+for d in $canaries; do echo 0 >"$T/shift-$d"; done
+dr=$(gate "$j" drift)
+echo "ro-shift drift gate: $dr"
+jq -e '.n_canary == 5 and .n_baseline == 15 and .value > 0.5 and .p_value <= .alpha_spent' \
+	<<<"$dr" >/dev/null || fail "ro-shift drift evidence: $dr"
+echo "test 4 (shifted inputs on the canaries): aborted by the drift gate ($SECONDS s)"
 pass
