@@ -33,20 +33,6 @@ static int digits(const char *s, size_t n, int *out)
 	return 1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), so parsing needs neither timegm nor the TZ setting. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int fl_trust_time_parse(int64_t *out, const char *s, struct fl_err *err)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -61,7 +47,7 @@ int fl_trust_time_parse(int64_t *out, const char *s, struct fl_err *err)
 		goto bad;
 	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		goto bad;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	*out = fl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	return 0;
 bad:
 	return fl_err_set(err, FL_EINVAL, "'%.32s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ", s);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fairlead/util.h"
+
 #define TZ_DIR_DEFAULT "/usr/share/zoneinfo"
 #define HDR_LEN	       44
 /* Real offsets lie within +-15h (LMT of a few islands included); anything
@@ -277,19 +279,6 @@ static int footer_parse(struct footer *f, const char *s)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int64_t year_of_days(int64_t z)
 {
 	int64_t era, doe, yoe, doy, mp;
@@ -321,11 +310,11 @@ static int64_t rule_local(const struct rule *r, int64_t y)
 
 	if (r->kind == 'J') {
 		/* 1..365, February 29 never counted. */
-		days = days_from_civil(y, 1, 1) + r->day - 1 + (is_leap(y) && r->day >= 60);
+		days = fl_days_from_civil(y, 1, 1) + r->day - 1 + (is_leap(y) && r->day >= 60);
 	} else if (r->kind == 'N') {
-		days = days_from_civil(y, 1, 1) + r->day;
+		days = fl_days_from_civil(y, 1, 1) + r->day;
 	} else {
-		int64_t first = days_from_civil(y, r->month, 1);
+		int64_t first = fl_days_from_civil(y, r->month, 1);
 		int dow = (int)(((first + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
 		int n = mdays[r->month - 1] + (r->month == 2 && is_leap(y));
 		int d = 1 + (r->day - dow + 7) % 7 + (r->week - 1) * 7;

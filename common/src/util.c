@@ -156,3 +156,15 @@ int fl_label_parse(char *key, size_t kcap, char *val, size_t vcap, const char *k
 		return fl_err_set(err, FL_EINVAL, "bad label value '%s'", val);
 	return 0;
 }
+
+int64_t fl_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}

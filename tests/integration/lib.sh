@@ -83,6 +83,20 @@ start_server() {
 	fail "fairleadd did not become healthy"
 }
 
+# restart_server: serve again on the same port and data directory (agents
+# keep the URL they were started with), after a kill or a stop
+restart_server() {
+	"$FLD" serve --data "$DATA" --listen "127.0.0.1:$PORT" --poll-interval 1 --flush-ms 200 \
+		"$@" >>"$T/server.log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 1 100); do
+		curl -sf --cacert "$DATA/tls/ca.pem" "$URL/api/v1/health" >/dev/null 2>&1 && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || fail "fairleadd exited at restart"
+		sleep 0.1
+	done
+	fail "fairleadd did not become healthy after the restart"
+}
+
 # stop_server: SIGTERM and wait; fails if the exit was not clean
 stop_server() {
 	local rc=0

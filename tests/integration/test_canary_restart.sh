@@ -9,19 +9,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/canary_lib.sh"
 canary_setup
 
-# The agents keep the URL they were started with: restart on the same port.
-restart_server() {
-	"$FLD" serve --data "$DATA" --listen "127.0.0.1:$PORT" --poll-interval 1 --flush-ms 200 \
-		>>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	for _ in $(seq 1 100); do
-		curl -sf --cacert "$DATA/tls/ca.pem" "$URL/api/v1/health" >/dev/null 2>&1 && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || fail "fairleadd exited at restart"
-		sleep 0.1
-	done
-	fail "fairleadd did not become healthy after the restart"
-}
-
 model_release 1.1.0 500
 out=$(cli rollout start anomaly@1.1.0 --selector site=canary --stages 25%,50%,100% --bake 15s \
 	--id ro-kill) || fail "rollout start: $out"

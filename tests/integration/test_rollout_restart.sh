@@ -48,18 +48,6 @@ in_stage() { # STAGE MIN-ASSIGNED: the rollout is in STAGE with at least MIN-ASS
 		[ "$(jq -r '[.history[] | select(.kind == "assign") | .details.devices[]] | length' <<<"$j")" -ge "$2" ]
 }
 is_state() { [ "$(jq -r .state <<<"$(status)")" = "$1" ]; }
-# The agents keep the URL they were started with: restart on the same port.
-restart_server() {
-	"$FLD" serve --data "$DATA" --listen "127.0.0.1:$PORT" --poll-interval 1 --flush-ms 200 \
-		>>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	for _ in $(seq 1 100); do
-		curl -sf --cacert "$DATA/tls/ca.pem" "$URL/api/v1/health" >/dev/null 2>&1 && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || fail "fairleadd exited at restart"
-		sleep 0.1
-	done
-	fail "fairleadd did not become healthy after the restart"
-}
 
 release 1.0.0 1
 cli device assign --selector site=lab detector@1.0.0 >/dev/null || fail "assign 1.0.0"
