@@ -463,6 +463,16 @@ static int set_format(struct cli_ctx *ctx, struct fl_err *err)
 	return 0;
 }
 
+/* Whether a command takes --json as a flag (short for -o json); some take it
+ * as a value (device desire --json FILE). */
+static int json_is_flag(const struct cli_optspec *o)
+{
+	for (; o && o->name; o++)
+		if (strcmp(o->name, "--json") == 0)
+			return o->kind == CLI_OPT_FLAG;
+	return 0;
+}
+
 /* Parses and runs one command line: 0, or a negative code with the message in
  * err (ctx->usage set for usage errors). Help goes to out and returns 0. */
 static int dispatch(struct cli_ctx *ctx, int argc, char *argv[], struct fl_err *err)
@@ -529,6 +539,8 @@ parse:
 				 cmd->synopsis);
 	if ((rc = set_format(ctx, err)) < 0)
 		return rc;
+	if (json_is_flag(cmd->opts) && cli_args_has(&a, "--json"))
+		ctx->format = CLI_FMT_JSON;
 	return cmd->run(ctx, &a, err);
 }
 

@@ -29,12 +29,6 @@ static int check_since(struct cli_ctx *ctx, const char *since, struct fl_err *er
 	return 0;
 }
 
-static void json_flag(struct cli_ctx *ctx, const struct cli_args *a)
-{
-	if (cli_args_has(a, "--json"))
-		ctx->format = CLI_FMT_JSON;
-}
-
 /* A number for a table: "-" for null, else %.*g. */
 static void num(char *out, size_t cap, const json_t *v, int digits)
 {
@@ -142,7 +136,6 @@ static int cli_metrics(struct cli_ctx *ctx, const struct cli_args *a, struct fl_
 	json_t *reply = NULL;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!!dev == !!cohort)
 		return cli_usage(ctx, err, "metrics needs a DEVICE or --cohort EXPR (not both)");
 	if (dev && !fl_id_valid(dev))
@@ -186,7 +179,6 @@ static int cli_drift(struct cli_ctx *ctx, const struct cli_args *a, struct fl_er
 	json_t *reply = NULL;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!strchr(rel, '@'))
 		return cli_usage(ctx, err, "drift needs NAME@VERSION, not '%s'", rel);
 	if ((rc = check_since(ctx, since, err)) < 0)

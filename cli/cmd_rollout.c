@@ -50,12 +50,6 @@ static const struct cli_optspec json_opts[] = {
     {NULL, NULL, CLI_OPT_FLAG},
 };
 
-static void json_flag(struct cli_ctx *ctx, const struct cli_args *a)
-{
-	if (cli_args_has(a, "--json"))
-		ctx->format = CLI_FMT_JSON;
-}
-
 static int dur_opt(json_t *body, struct cli_ctx *ctx, const struct cli_args *a, const char *opt,
 		   const char *key, struct fl_err *err)
 {
@@ -202,7 +196,6 @@ static int cli_rollout_start(struct cli_ctx *ctx, const struct cli_args *a, stru
 	json_t *body = NULL, *reply = NULL;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!strchr(a->pos[0], '@'))
 		return cli_usage(ctx, err, "release must be NAME@VERSION");
 	if ((rc = build_start(&body, ctx, a, err)) < 0)
@@ -234,7 +227,6 @@ static int cli_rollout_list(struct cli_ctx *ctx, const struct cli_args *a, struc
 	json_t *reply = NULL, *list;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!state)
 		state = "all";
 	if (strcmp(state, "all") != 0 && strcmp(state, "active") != 0 &&
@@ -357,7 +349,6 @@ static int cli_rollout_status(struct cli_ctx *ctx, const struct cli_args *a, str
 	json_t *reply = NULL;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!fl_id_valid(a->pos[0]))
 		return cli_usage(ctx, err, "bad rollout id '%.64s'", a->pos[0]);
 	if (cli_target(&target, "/api/v1/rollouts/", a->pos[0], NULL) < 0)
@@ -399,7 +390,6 @@ static int control(struct cli_ctx *ctx, const struct cli_args *a, const char *ac
 	char suffix[16];
 	int rc;
 
-	json_flag(ctx, a);
 	if (!fl_id_valid(a->pos[0])) {
 		json_decref(body);
 		return cli_usage(ctx, err, "bad rollout id '%.64s'", a->pos[0]);

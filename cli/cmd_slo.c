@@ -25,12 +25,6 @@ static const struct cli_optspec alerts_opts[] = {
 };
 
 /* --json is a shorthand for -o json on these commands. */
-static void json_flag(struct cli_ctx *ctx, const struct cli_args *a)
-{
-	if (cli_args_has(a, "--json"))
-		ctx->format = CLI_FMT_JSON;
-}
-
 /* digits significant digits, and a unit suffix ("" for none); "-" when
  * v is not a number. */
 static void fmt_num(char *out, size_t cap, const json_t *v, int digits, const char *unit)
@@ -50,7 +44,6 @@ static int cli_slo_list(struct cli_ctx *ctx, const struct cli_args *a, struct fl
 	size_t i;
 	int rc;
 
-	json_flag(ctx, a);
 	if ((rc = cli_api(&reply, ctx, "GET", "/api/v1/slos", NULL, err)) < 0)
 		goto cleanup;
 	if (!json_is_array(slos = json_object_get(reply, "slos"))) {
@@ -97,7 +90,6 @@ static int cli_slo_show(struct cli_ctx *ctx, const struct cli_args *a, struct fl
 	size_t i;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!fl_id_valid(a->pos[0]))
 		return cli_usage(ctx, err, "bad SLO name '%.64s'", a->pos[0]);
 	if (cli_target(&target, "/api/v1/slos/", a->pos[0], NULL) < 0) {
@@ -166,7 +158,6 @@ static int cli_slo_apply(struct cli_ctx *ctx, const struct cli_args *a, struct f
 	const char *p, *name;
 	int rc;
 
-	json_flag(ctx, a);
 	fl_buf_init(&b, SLO_FILE_MAX);
 	if ((rc = fl_fs_read(&b, a->pos[0], err)) < 0) {
 		rc = cli_usage(ctx, err, "%s", err->msg);
@@ -227,7 +218,6 @@ static int cli_slo_delete(struct cli_ctx *ctx, const struct cli_args *a, struct 
 	json_t *reply = NULL;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!fl_id_valid(a->pos[0]))
 		return cli_usage(ctx, err, "bad SLO name '%.64s'", a->pos[0]);
 	if (cli_target(&target, "/api/v1/slos/", a->pos[0], NULL) < 0) {
@@ -257,7 +247,6 @@ static int cli_alerts_list(struct cli_ctx *ctx, const struct cli_args *a, struct
 	json_t *reply = NULL, *alerts;
 	int rc;
 
-	json_flag(ctx, a);
 	if (!state)
 		state = "all";
 	if (strcmp(state, "firing") != 0 && strcmp(state, "resolved") != 0 &&
