@@ -1217,10 +1217,12 @@ static int round_locked(struct cp_rollout_ctl *c, struct fl_err *err)
 	size_t i;
 	int rc, first = 0;
 
-	if (c->d.settle)
-		c->d.settle(c->d.settle_ctx);
 	if ((rc = cp_store_rollouts_list(&active, c->d.store, "running", 1000, err)) < 0)
 		return rc;
+	/* Only a running rollout needs the batched writes now; otherwise the
+	 * write-behind keeps its own interval. */
+	if (c->d.settle && json_array_size(active) > 0)
+		c->d.settle(c->d.settle_ctx);
 	json_array_foreach (active, i, ro) {
 		struct fl_err e = {0, ""};
 

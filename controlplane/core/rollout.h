@@ -71,8 +71,9 @@ struct cp_rollout_deps {
 	void *sli_ctx;
 	cp_rollout_burn_fn burn; /* NULL: the SLO burn gate gets no rates */
 	void *burn_ctx;
-	/* Called before each round so that update statuses the check-in path
-	 * queued are in the store (the write-behind's flush); may be NULL. */
+	/* Called before a round that has running rollouts, so that update
+	 * statuses the check-in path queued are in the store (the write-behind's
+	 * flush); may be NULL. */
 	void (*settle)(void *ctx);
 	void *settle_ctx;
 	/* The clock (seconds); NULL: the wall clock. */
