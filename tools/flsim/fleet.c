@@ -19,6 +19,7 @@
 #include "fairlead/buf.h"
 #include "fairlead/envelope.h"
 #include "fairlead/httpsig.h"
+#include "fairlead/json.h"
 #include "fairlead/sketch.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
@@ -583,56 +584,24 @@ static void on_done(void *ctx, const struct sim_result *r)
 
 /* ---- setup and output ---- */
 
-/* The latency sketch every simulated report carries, built once: the JSON
- * form of fairlead/sketch.h ({"n","sum","min","max","zero","k0","c"}, keys
- * ceil(log v / log gamma), gamma = (1 + a) / (1 - a), a = FL_SKETCH_ALPHA),
- * written here so the simulator does not depend on the sketch code. */
+/* The latency sketch every simulated report carries, built once with the
+ * agent's own sketch (fairlead/sketch.h) over a fixed spread of latencies. */
 static int make_sketch(struct sim *s, struct fl_err *err)
 {
-	const double gamma = (1.0 + FL_SKETCH_ALPHA) / (1.0 - FL_SKETCH_ALPHA);
-	long n = s->o->report_inferences;
-	long kmin = 0, kmax = 0;
-	uint64_t *c = NULL;
-	double sum = 0, mn = 0, mx = 0;
-	struct fl_buf b = FL_BUF_INIT;
+	struct fl_sketch *sk = NULL;
+	json_t *j = NULL;
 	int rc;
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (long i = 0; i < n; i++) {
-			double v = 4.0 + (double)(i % 97) * 0.05 + (i % 101 == 0 ? 20.0 : 0.0);
-			long k = (long)ceil(log(v) / log(gamma));
-
-			if (pass == 0) {
-				if (i == 0 || k < kmin)
-					kmin = k;
-				if (i == 0 || k > kmax)
-					kmax = k;
-				sum += v;
-				mn = i == 0 || v < mn ? v : mn;
-				mx = i == 0 || v > mx ? v : mx;
-			} else {
-				c[k - kmin]++;
-			}
-		}
-		if (pass == 0 && !(c = calloc((size_t)(kmax - kmin + 1), sizeof(*c))))
-			return fl_err_set(err, FL_ENOMEM, "out of memory");
-	}
-	rc = fl_buf_addf(&b,
-			 "{\"n\":%ld,\"sum\":%.17g,\"min\":%.17g,\"max\":%.17g,\"zero\":0,"
-			 "\"k0\":%ld,\"c\":[",
-			 n, sum, mn, mx, kmin);
-	for (long k = kmin; rc == 0 && k <= kmax; k++)
-		rc =
-		    fl_buf_addf(&b, "%s%llu", k > kmin ? "," : "", (unsigned long long)c[k - kmin]);
-	if (rc == 0)
-		rc = fl_buf_puts(&b, "]}");
-	free(c);
-	if (rc < 0) {
-		fl_buf_release(&b);
-		return fl_err_set(err, rc, "cannot build the latency sketch");
-	}
-	s->sketch_json = fl_buf_detach(&b);
-	return 0;
+	if ((rc = fl_sketch_new(&sk)) < 0)
+		return fl_err_set(err, rc, "out of memory");
+	for (long i = 0; rc == 0 && i < s->o->report_inferences; i++)
+		rc = fl_sketch_add(sk, 4.0 + (double)(i % 97) * 0.05 + (i % 101 == 0 ? 20.0 : 0.0));
+	if (rc == 0 && (rc = fl_sketch_to_json(&j, sk)) == 0 &&
+	    !(s->sketch_json = fl_json_dumps(j)))
+		rc = FL_ENOMEM;
+	json_decref(j);
+	fl_sketch_free(sk);
+	return rc < 0 ? fl_err_set(err, rc, "cannot build the latency sketch") : 0;
 }
 
 static json_t *lat_json(const struct sim_hist *h)
