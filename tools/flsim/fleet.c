@@ -10,7 +10,6 @@
  * is open (a fleet polling on schedule, with lateness reported).
  */
 #include <jansson.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
