@@ -68,6 +68,8 @@ const char *fl_err_name(int code)
 	case FL_EAGAIN: return "rate_limited";
 	case FL_ETIMEOUT: return "timeout";
 	case FL_EGONE: return "gone";
+	case FL_ETLS: return "tls";
+	case FL_EUNAVAIL: return "unavailable";
 	default: return "internal";
 	}
 }

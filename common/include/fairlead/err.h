@@ -33,6 +33,8 @@ enum {
 	FL_EAGAIN = -10,    /* try again later: busy, rate limited (429/503) */
 	FL_ETIMEOUT = -11,  /* took too long */
 	FL_EGONE = -12,	    /* expired or used up (410) */
+	FL_ETLS = -13,	    /* a TLS handshake or certificate failed */
+	FL_EUNAVAIL = -14,  /* temporarily unavailable, the client retries (503) */
 };
 
 /* Caller-owned, fixed size, no allocation: safe on any thread and in OOM. */
