@@ -23,7 +23,14 @@ void cp_config_defaults(struct cp_config *c)
 	c->resign_ms = 60000;
 	c->max_header = 8192;
 	c->request_timeout_ms = 30000;
-	c->keepalive_ms = 500;
+	c->keepalive_ms = 5000;
+	c->io_threads = 2;
+	c->queue_max = 4096;
+	c->queue_wait_ms = 2000;
+	c->header_timeout_ms = 10000;
+	c->max_headers = 100;
+	c->max_connections = 20000;
+	c->max_conn_per_ip = 0;
 	c->flush_ms = 1000;
 	/* A device polls every few seconds at most; 10/s with a burst of 40
 	 * leaves room for retries without letting one key starve the others. */
