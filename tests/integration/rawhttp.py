@@ -5,7 +5,7 @@ HTTP layer where curl would refuse to send what they send.
   rawhttp.py send HOST PORT CA FILE     send FILE's bytes on one connection,
                                          print the status line of every
                                          response read before the server
-                                         closes or 3 s pass in silence
+                                         closes or 1.5 s pass in silence
   rawhttp.py hold HOST PORT N M SECS     open N idle TCP connections and M
                                          that dribble a TLS request head a
                                          byte every 0.5 s, until the server
@@ -53,7 +53,7 @@ def cmd_send(host, port, ca, path):
     s = tls(host, int(port), ca)
     s.sendall(payload)
     got = b""
-    s.settimeout(3)
+    s.settimeout(1.5)
     try:
         while True:
             chunk = s.recv(65536)
