@@ -191,7 +191,7 @@ static void raise_fd_limit(const struct cp_config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)cfg->max_connections)
 		fl_log(FL_LOG_WARN,
 		       "open files limited to %llu: fewer than --max-connections %d can be "
 		       "held",
