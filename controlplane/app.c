@@ -182,7 +182,8 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
 	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = ingest_open(app, err)) < 0 ||
 	    (rc = releases_open(app, err)) < 0 || (rc = slo_open(app, err)) < 0 ||
-	    (rc = rollouts_open(app, err)) < 0) {
+	    (rc = rollouts_open(app, err)) < 0 ||
+	    (rc = cp_events_new(&app->events, app->store, 500, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -196,6 +197,7 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 
 	if (!app)
 		return 0;
+	cp_events_free(app->events);
 	/* First: its rounds use the write-behind, the ingest and the director. */
 	cp_rollout_ctl_free(app->rollouts);
 	cp_slo_engine_free(app->slo);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/director.h"
+#include "core/events.h"
 #include "core/expset.h"
 #include "core/ingest.h"
 #include "core/ratelimit.h"
@@ -99,6 +100,8 @@ struct cp_app {
 	struct cp_slo_engine *slo;
 	/* The rollout controller (issue 5); NULL without the release parts. */
 	struct cp_rollout_ctl *rollouts;
+	/* The live event stream's hub (core/events.h). */
+	struct cp_events *events;
 	struct cp_counters counters;
 	int64_t started_at;
 };

@@ -118,6 +118,8 @@ const struct cp_route cp_routes[] = {
 	 "burn-rate alerts by state, newest first", 0},
 	{"GET", "/api/v1/events", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_events_list,
 	 "events (alert transitions) after a sequence number", 0},
+	{"GET", "/api/v1/events/stream", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_events_stream,
+	 "the event log live, as Server-Sent Events", 0},
 	{"POST", "/api/v1/rollouts", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_start,
 	 "start a canary rollout of a release to the devices a selector matches", 0},
 	{"GET", "/api/v1/rollouts", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_rollouts_list,

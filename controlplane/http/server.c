@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/events.h"
 #include "fairlead/buf.h"
 #include "fairlead/crypto.h"
 #include "fairlead/fs.h"
@@ -231,6 +232,104 @@ static struct MHD_Response *file_reply(unsigned *status, struct rq *q, const cha
 	return r;
 }
 
+/* A Server-Sent Events reply: MHD pulls text from the subscription; with
+ * nothing to send the connection is suspended (no thread, no polling) until
+ * the hub wakes it. */
+struct sse {
+	struct MHD_Connection *mc;
+	struct cp_events_sub *sub;
+	pthread_mutex_t mu;
+	int suspended, woken;
+	struct fl_buf out;
+	size_t off;
+};
+
+/* Hub thread. */
+static void sse_wake(void *arg)
+{
+	struct sse *st = arg;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->suspended) {
+		st->suspended = 0;
+		MHD_resume_connection(st->mc);
+	} else {
+		st->woken = 1;
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *st = cls;
+	size_t n;
+	int rc;
+
+	(void)pos;
+	if (st->off == st->out.len) {
+		fl_buf_clear(&st->out);
+		st->off = 0;
+		rc = cp_events_read(&st->out, st->sub, 16384);
+		if (rc == FL_EGONE)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (rc == 0) {
+			pthread_mutex_lock(&st->mu);
+			if (st->woken)
+				st->woken = 0; /* woken between the read and now: go on */
+			else {
+				st->suspended = 1;
+				MHD_suspend_connection(st->mc);
+			}
+			pthread_mutex_unlock(&st->mu);
+			return 0;
+		}
+	}
+	n = st->out.len - st->off < max ? st->out.len - st->off : max;
+	memcpy(buf, st->out.ptr + st->off, n);
+	st->off += n;
+	return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+	struct sse *st = cls;
+
+	/* After this no wake reaches st. */
+	cp_events_unsubscribe(st->sub);
+	fl_buf_release(&st->out);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+static struct MHD_Response *sse_reply(struct rq *q)
+{
+	struct fl_err err = {0, ""};
+	struct MHD_Response *r;
+	struct sse *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->mc = q->mc;
+	pthread_mutex_init(&st->mu, NULL);
+	fl_buf_init(&st->out, 0);
+	if (cp_events_subscribe(&st->sub, q->h->app->events, q->resp.sse_after, sse_wake, st,
+				&err) < 0) {
+		pthread_mutex_destroy(&st->mu);
+		free(st);
+		return NULL;
+	}
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, st, sse_free);
+	if (!r) {
+		sse_free(st);
+		return NULL;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	return r;
+}
+
 /* Turns q->resp into an MHD reply in q->reply / q->reply_status. Runs on a
  * worker (or on the loop for replies decided there). */
 static void build_reply(struct rq *q, int close_after)
@@ -252,6 +351,10 @@ static void build_reply(struct rq *q, int close_after)
 			add_common(r, q, "private");
 			resp->status = (int)status;
 		}
+	}
+	if (resp->sse && resp->status == 200 && !(r = sse_reply(q))) {
+		cp_error_reply(resp, FL_ENOMEM, "out of memory");
+		status = (unsigned)resp->status;
 	}
 	if (!r && strcmp(q->method, "HEAD") == 0 && resp->head_length >= 0 && resp->status < 300) {
 		/* HEAD states the length a GET would have; MHD sends no body. */
@@ -342,6 +445,10 @@ static enum MHD_Result queue_reply(struct rq *q)
 
 	if (!q->reply)
 		return MHD_NO; /* out of memory: close */
+	/* A live stream is quiet between events and keep-alive comments; the
+	 * keep-alive idle time would cut it. */
+	if (q->resp.sse)
+		MHD_set_connection_option(q->mc, MHD_CONNECTION_OPTION_TIMEOUT, 60u);
 	r = MHD_queue_response(q->mc, q->reply_status, q->reply);
 	log_request(q);
 	MHD_destroy_response(q->reply);
@@ -1059,6 +1166,7 @@ void cp_http_stop(struct cp_http *h)
 	 * Connection: close; those in flight finish and are acknowledged. */
 	atomic_store(&h->draining, 1);
 	ls = MHD_quiesce_daemon(h->d);
+	cp_events_close(h->app->events); /* live streams end */
 	until = fl_mono_ms() + h->app->cfg.request_timeout_ms;
 	while (atomic_load(&h->inflight) > 0 && fl_mono_ms() < until)
 		usleep(10000);

@@ -112,8 +112,11 @@ api() {
 	local args=(-s --path-as-is --cacert "$DATA/tls/ca.pem" -X "$method" -w '\n%{http_code}'
 		-H "Authorization: Bearer $tok")
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	# API_MAX_TIME=S: for a reply that does not end (the event stream), the
+	# status of what came within S seconds
+	[ -n "${API_MAX_TIME:-}" ] && args+=(--max-time "$API_MAX_TIME")
 	local out
-	out=$(curl "${args[@]}" "$URL$path")
+	out=$(curl "${args[@]}" "$URL$path" || true)
 	echo "$(tail -n1 <<<"$out") $(sed '$d' <<<"$out")"
 }
 status_of() { echo "${1%% *}"; }
