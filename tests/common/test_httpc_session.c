@@ -117,3 +117,51 @@ Test(httpc_session, new_connection_resumes)
 	cr_expect_str_eq(handshake(c), "Reused");
 	fl_httpc_free(c);
 }
+
+Test(httpc_session, clients_on_one_share_resume_each_other)
+{
+	struct fl_httpc_share *share = NULL;
+	struct fl_httpc *a = NULL, *b = NULL;
+	struct fl_err err = {0};
+
+	cr_assert_eq(fl_httpc_share_new(&share, &err), 0, "%s", err.msg);
+	struct fl_httpc_opts o = {.base_url = url, .ca_file = ca, .share = share};
+	cr_assert_eq(fl_httpc_new(&a, &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(fl_httpc_new(&b, &o, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(handshake(a), "New");
+	cr_expect_str_eq(handshake(b), "Reused", "b resumes the session a made");
+	fl_httpc_free(a);
+	fl_httpc_free(b);
+	fl_httpc_share_free(share);
+}
+
+Test(httpc_session, clients_without_a_share_do_not)
+{
+	struct fl_httpc_opts o = {.base_url = url, .ca_file = ca};
+	struct fl_httpc *a = NULL, *b = NULL;
+	struct fl_err err = {0};
+
+	cr_assert_eq(fl_httpc_new(&a, &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(fl_httpc_new(&b, &o, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(handshake(a), "New");
+	cr_expect_str_eq(handshake(b), "New", "each client has a share of its own");
+	fl_httpc_free(a);
+	fl_httpc_free(b);
+}
+
+Test(httpc_session, untrusted_certificate_is_a_tls_error)
+{
+	char other[320];
+	struct fl_httpc_opts o = {.base_url = url, .ca_file = other};
+	struct fl_httpc *c = NULL;
+	struct fl_http_resp r;
+	struct fl_err err = {0};
+
+	snprintf(other, sizeof(other), "%s/other.pem", dir);
+	cr_assert_eq(fl_httpc_new(&c, &o, &err), 0, "%s", err.msg);
+	cr_expect_eq(fl_httpc_do(&r, c, "GET", "/", NULL, 0, &err), FL_ETLS);
+	cr_expect_eq(err.code, FL_ETLS);
+	cr_expect(strstr(err.msg, "TLS with https://127.0.0.1:") != NULL, "%s", err.msg);
+	cr_expect(strstr(err.msg, "clock") == NULL, "not a clock problem: %s", err.msg);
+	fl_httpc_free(c);
+}
