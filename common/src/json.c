@@ -65,6 +65,38 @@ int fl_json_parse_object(json_t **out, const char *data, size_t len, struct fl_e
 	return 0;
 }
 
+/* 1 when v nests deeper than max. Recursion stops at max + 1 levels, and
+ * parsed values are at most FL_JSON_MAX_DEPTH deep anyway. */
+static int deeper_than(const json_t *v, int max)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+
+	if (!json_is_array(v) && !json_is_object(v))
+		return 0;
+	if (max <= 0)
+		return 1;
+	if (json_is_array(v)) {
+		json_array_foreach ((json_t *)(uintptr_t)v, i, x)
+			if (deeper_than(x, max - 1))
+				return 1;
+	} else {
+		json_object_foreach ((json_t *)(uintptr_t)v, key, x)
+			if (deeper_than(x, max - 1))
+				return 1;
+	}
+	return 0;
+}
+
+int fl_json_doc_check(const json_t *v, const char *what, struct fl_err *err)
+{
+	if (deeper_than(v, FL_JSON_DOC_DEPTH))
+		return fl_err_set(err, FL_EINVAL, "%s nested deeper than %d levels", what,
+				  FL_JSON_DOC_DEPTH);
+	return 0;
+}
+
 int fl_json_only(const json_t *obj, const char *const *allowed, struct fl_err *err)
 {
 	const char *key;

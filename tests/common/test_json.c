@@ -305,3 +305,23 @@ Test(json, closers_in_strings_do_not_hide_depth)
 	cr_assert_eq(fl_json_parse(&v, buf, strlen(buf), &err), FL_EINVAL);
 	cr_assert_str_eq(err.msg, "JSON nested deeper than 64 levels");
 }
+
+Test(json, doc_depth)
+{
+	struct fl_err err = {0, ""};
+	char *ok = nested(FL_JSON_DOC_DEPTH), *deep = nested(FL_JSON_DOC_DEPTH + 1);
+	json_t *a = NULL, *b = NULL, *s = json_string("x");
+
+	cr_assert_eq(FL_JSON_DOC_DEPTH, 32);
+	cr_assert_eq(fl_json_parse(&a, ok, strlen(ok), NULL), 0);
+	cr_assert_eq(fl_json_parse(&b, deep, strlen(deep), NULL), 0);
+	cr_assert_eq(fl_json_doc_check(a, "desired twin", &err), 0, "%s", err.msg);
+	cr_assert_eq(fl_json_doc_check(s, "desired twin", &err), 0);
+	cr_assert_eq(fl_json_doc_check(b, "desired twin", &err), FL_EINVAL);
+	cr_assert_str_eq(err.msg, "desired twin nested deeper than 32 levels");
+	json_decref(a);
+	json_decref(b);
+	json_decref(s);
+	free(ok);
+	free(deep);
+}

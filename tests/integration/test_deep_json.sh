@@ -62,8 +62,27 @@ for target in /api/v1/device/checkin /api/v1/device/rotate-key /api/v1/device/re
 	done
 done
 
-# 64 levels are still fine where any JSON value is accepted
-ok64="{\"k\":$(printf '[%.0s' $(seq 1 63))$(printf ']%.0s' $(seq 1 63))}"
-assert_eq "$(status_of "$(api PUT /api/v1/devices/dev-1/desired "$ok64")")" "200" "64 levels accepted"
+# Free-form documents an operator gives (the desired twin, command args)
+# travel on inside replies, audit entries and the agent's state: 32 levels at
+# most, so that every parser downstream stays within 64.
+lv() { printf '{"k":%.0s' $(seq 1 "$1"); printf '1'; printf '}%.0s' $(seq 1 "$1"); }
+r=$(api PUT /api/v1/devices/dev-1/desired "$(lv 33)")
+assert_eq "$(status_of "$r")" "400" "33 levels of desired twin"
+assert_match "$(body_of "$r" | jq -r .error.message)" "desired twin nested deeper than 32 levels"
+r=$(api POST /api/v1/devices/dev-1/commands "{\"type\":\"ping\",\"args\":$(lv 33)}")
+assert_eq "$(status_of "$r")" "400" "33 levels of command args"
+assert_match "$(body_of "$r" | jq -r .error.message)" "args nested deeper than 32 levels"
+assert_eq "$(status_of "$(api PUT /api/v1/devices/dev-1/desired "$(lv 32)")")" "200" "32 levels accepted"
+cli device command dev-1 ping --args "$(lv 32)" >/dev/null || fail "command with 32 levels of args"
+# ... and everything that carries them still parses: the agent's check-in
+# replies and state (the second check-in reports the applied twin and the
+# command's result), the CLI's device show and audit verification
+agent a run --once >/dev/null 2>&1 || fail "check-in with the deep twin and command"
+agent a run --once >/dev/null 2>&1 || fail "check-in after storing the deep twin"
+wait_for "the deep twin reported back" 15 bash -c \
+	"'$FLCLI' -o json device show dev-1 | jq -e '.reported.config.k.k.k and (.twin_delta | length) == 0'"
+wait_for "the command's result" 15 bash -c \
+	"'$FLCLI' -o json device commands dev-1 | jq -e 'all(.[]; .status == \"ok\")'"
+cli audit verify >/dev/null || fail "audit verify over the deep twin"
 alive "after all"
 pass
