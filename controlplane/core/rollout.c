@@ -947,6 +947,27 @@ static int window_open(const json_t *spec, int64_t now)
 	return 0;
 }
 
+/* 1 when the device may receive rel now (cp_assign_check), 0 when not (or
+ * it is gone), <0 on a store error. Every round asks again, hence debug. */
+static int may_receive(struct cp_rollout_ctl *c, const struct view *v, const char *id,
+		       const json_t *rel, struct fl_err *err)
+{
+	struct fl_err why = {0, ""};
+	json_t *dev = NULL;
+	int rc = cp_store_device_get(&dev, c->d.store, id, err);
+
+	if (rc == FL_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = cp_assign_check(dev, rel, &why) == 0;
+	if (!rc)
+		fl_log(FL_LOG_DEBUG, "rollout %s: %s not assigned: %s", jstr(v->ro, "id"), id,
+		       why.msg);
+	json_decref(dev);
+	return rc;
+}
+
 /* Assigns the next devices of the cohort in rank order, keeping at most
  * max_updating unfinished. */
 static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, struct fl_err *err)
@@ -955,7 +976,8 @@ static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, st
 	const char **ids, **refs;
 	struct signed_set set = {0};
 	struct cp_rollout_step st;
-	json_t *d, *list = NULL, *details;
+	struct fl_relref rr;
+	json_t *d, *list = NULL, *details, *rel = NULL;
 	size_t n = 0, i;
 	int rc;
 
@@ -969,10 +991,19 @@ static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, st
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	}
 	list = json_array();
+	if ((rc = fl_relref_parse(&rr, v->ref, err)) < 0 ||
+	    (rc = cp_store_release_get(&rel, c->d.store, rr.name, rr.version, err)) < 0)
+		goto cleanup;
 	json_array_foreach (v->devs, i, d) {
 		if ((int64_t)i >= v->cohort || (int64_t)n >= cap)
 			break;
 		if (strcmp(jstr(d, "state"), "pending") != 0)
+			continue;
+		/* The rule held at the start; the device may have been revoked
+		 * (or its hardware changed) since. It stays pending, unsigned. */
+		if ((rc = may_receive(c, v, jstr(d, "device_id"), rel, err)) < 0)
+			goto cleanup;
+		if (rc == 0)
 			continue;
 		ids[n] = jstr(d, "device_id");
 		refs[n++] = v->ref;
@@ -993,8 +1024,10 @@ static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, st
 		rc = commit_step(c, &st, "rollout.assign", details, err);
 		json_decref(details);
 	}
+cleanup:
 	assign_free(&set);
 	json_decref(list);
+	json_decref(rel);
 	free(ids);
 	free(refs);
 	return rc;
