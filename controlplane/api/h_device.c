@@ -13,6 +13,7 @@
 #include "api.h"
 #include "fairlead/json.h"
 #include "fairlead/map.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
 
 #define MAX_REPORTED (64 * 1024)
@@ -72,7 +73,8 @@ static int take_update(char **out, const json_t *u, struct fl_err *err)
 	static const char *const states[] = {"assigned",   "downloading",  "verifying",
 					     "installing", "health_check", "committed",
 					     "failed",	   "rolled_back"};
-	const char *release = NULL, *state = NULL, *reason = NULL, *at;
+	const char *release = NULL, *state = NULL, *reason = NULL;
+	struct fl_relref ref;
 	json_t *progress;
 	int known = 0, rc;
 
@@ -84,8 +86,7 @@ static int take_update(char **out, const json_t *u, struct fl_err *err)
 	    (rc = fl_json_str(&state, u, "state", 1, err)) < 0 ||
 	    (rc = fl_json_str(&reason, u, "reason", 0, err)) < 0)
 		return rc;
-	at = strchr(release, '@');
-	if (!at || strlen(release) > 129 || at - release > 64 || at == release || !at[1])
+	if (fl_relref_parse(&ref, release, NULL) < 0)
 		return fl_err_set(err, FL_EINVAL, "update.release must be NAME@VERSION");
 	for (size_t i = 0; i < FL_ARRAY_SIZE(states); i++)
 		known |= strcmp(state, states[i]) == 0;

@@ -17,6 +17,7 @@
 #include "fairlead/crypto.h"
 #include "fairlead/fs.h"
 #include "fairlead/map.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
 
 /* Artifacts move through one buffer of this size: memory stays flat whatever
@@ -99,16 +100,10 @@ static int version_valid(const char *v)
 	return strstr(v, "..") == NULL;
 }
 
-/* Names must also be valid git ref components: fl_id_valid allows a trailing
- * '.' and ".lock", which git does not. */
+/* Release names are git ref components: fl_relref_name_valid says so. */
 static int name_valid(const char *name)
 {
-	size_t n;
-
-	if (!fl_id_valid(name))
-		return 0;
-	n = strlen(name);
-	return name[n - 1] != '.' && (n < 5 || strcmp(name + n - 5, ".lock") != 0);
+	return fl_relref_name_valid(name);
 }
 
 static int sha_hex_valid(const char *s)
