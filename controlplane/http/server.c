@@ -1010,15 +1010,18 @@ static void *reaper_main(void *arg)
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	const struct cp_http *h = cls;
 	char msg[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	fl_log(FL_LOG_DEBUG, "http: %s", msg);
+	/* At start MHD says why it cannot listen; afterwards what it says is
+	 * mostly about clients (bad handshakes, resets), which any client can
+	 * cause: debug only, so that it cannot flood the log. */
+	fl_log(h->d ? FL_LOG_DEBUG : FL_LOG_ERROR, "http: %s", msg);
 }
 
 static int parse_listen(struct sockaddr_storage *ss, const char *listen)
@@ -1122,10 +1125,11 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	h->d = MHD_start_daemon(
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-	    0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->io_threads, MHD_OPTION_HTTPS_MEM_CERT,
-	    h->pem, MHD_OPTION_HTTPS_MEM_KEY, h->pem, MHD_OPTION_HTTPS_PRIORITIES,
-	    CP_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+	    0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)cfg->io_threads, MHD_OPTION_HTTPS_MEM_CERT, h->pem, MHD_OPTION_HTTPS_MEM_KEY,
+	    h->pem, MHD_OPTION_HTTPS_PRIORITIES, CP_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT,
+	    idle_s,
 	    /* The head must fit the per-connection memory with room for MHD's
 	     * own use; beyond it MHD answers 431 itself. */
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_header + 8192),
@@ -1133,8 +1137,7 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conn_per_ip,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-	    on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	    on_connection, h, MHD_OPTION_END);
 	if (!h->d) {
 		rc = fl_err_set(err, FL_ERROR,
 				"cannot listen on %s (port in use, or bad TLS files in %s/tls)",
