@@ -49,6 +49,9 @@ struct cp_config {
 	int slo_eval_ms;
 	/* Rollouts (issue 5): the controller's tick (it also wakes on pokes). */
 	int rollout_tick_ms;
+	/* Integrity: start without PRAGMA quick_check of the database (serve
+	 * --skip-check), for an operator who knows the damage and must serve. */
+	int skip_check;
 };
 
 void cp_config_defaults(struct cp_config *c);

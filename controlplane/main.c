@@ -62,7 +62,8 @@ static const char usage_serve[] =
     "  --metrics-public       serve GET /metrics without a token\n"
     "  --slo-dir DIR          SLO definition files, *.json and OpenSLO *.yaml/*.yml\n"
     "                         (default DATA/slo.d; a bad file stops the start)\n"
-    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n";
+    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n"
+    "  --skip-check           start without checking the database (PRAGMA quick_check)\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -238,7 +239,8 @@ int main(int argc, char **argv)
 		O_INGEST_QUEUE,
 		O_METRICS_PUBLIC,
 		O_SLO_DIR,
-		O_SLO_EVAL
+		O_SLO_EVAL,
+		O_SKIP_CHECK
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -264,6 +266,7 @@ int main(int argc, char **argv)
 	    {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
 	    {"slo-dir", required_argument, NULL, O_SLO_DIR},
 	    {"slo-eval-ms", required_argument, NULL, O_SLO_EVAL},
+	    {"skip-check", no_argument, NULL, O_SKIP_CHECK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -427,6 +430,7 @@ int main(int argc, char **argv)
 			cfg.ingest.max_pending = (size_t)v;
 			break;
 		case O_METRICS_PUBLIC: cfg.metrics_public = 1; break;
+		case O_SKIP_CHECK: cfg.skip_check = 1; break;
 		default: return 2;
 		}
 	}
