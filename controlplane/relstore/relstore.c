@@ -1,12 +1,7 @@
-#include "relstore.h"
-
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +11,8 @@
 
 #include "fairlead/crypto.h"
 #include "fairlead/fs.h"
-#include "fairlead/map.h"
 #include "fairlead/util.h"
-
-/* Artifacts move through one buffer of this size: memory stays flat whatever
- * their length. */
-#define CHUNK ((size_t)64 * 1024)
+#include "relstore_int.h"
 
 #define META_FILE     "release.json"
 #define SUMS_FILE     "SHA256SUMS"
@@ -35,19 +26,7 @@
 #define REF_MAX	 256
 #define TAG_MAX	 130 /* "NAME/VERSION": 64 + 1 + 64 + NUL */
 
-struct cp_relstore {
-	pthread_mutex_t lock; /* every libgit2 call and the index */
-	int lock_ok;
-	int git_ok; /* git_libgit2_init() done: shutdown owed */
-	git_repository *repo;
-	git_odb *odb;
-	char *cache_dir;
-	struct fl_map index; /* sha256 hex -> git_oid * (owned) of the blob */
-};
-
-/* The one translation of libgit2 errors: the message of git_error_last()
- * after the context, and the code mapped from libgit2's. */
-static int FL_PRINTF(3, 4) git_fail(struct fl_err *err, int grc, const char *fmt, ...)
+int cp_relstore_git_fail(struct fl_err *err, int grc, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
 	char what[200];
@@ -67,7 +46,6 @@ static int FL_PRINTF(3, 4) git_fail(struct fl_err *err, int grc, const char *fmt
 	return fl_err_set(err, code, "%s: %s", what,
 			  e && e->message ? e->message : "libgit2 error");
 }
-
 int cp_relstore_init(const char *path, struct fl_err *err)
 {
 	git_repository *repo = NULL;
@@ -79,7 +57,8 @@ int cp_relstore_init(const char *path, struct fl_err *err)
 		return fl_err_set(err, FL_EEXISTS, "release repository '%s' already exists", path);
 	git_libgit2_init();
 	if (git_repository_init(&repo, path, 1) < 0)
-		rc = git_fail(err, FL_ERROR, "cannot create release repository '%s'", path);
+		rc = cp_relstore_git_fail(err, FL_ERROR, "cannot create release repository '%s'",
+					  path);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return rc;
@@ -111,7 +90,7 @@ static int name_valid(const char *name)
 	return name[n - 1] != '.' && (n < 5 || strcmp(name + n - 5, ".lock") != 0);
 }
 
-static int sha_hex_valid(const char *s)
+int cp_relstore_sha_hex_valid(const char *s)
 {
 	size_t i;
 
@@ -167,7 +146,7 @@ static int release_validate(const struct cp_release_files *rel, struct fl_err *e
 	for (size_t i = 0; i < rel->n_artifacts; i++) {
 		const struct cp_release_artifact *a = &rel->artifacts[i];
 
-		if (!name_valid(a->name) || !a->path || !sha_hex_valid(a->sha256_hex)) {
+		if (!name_valid(a->name) || !a->path || !cp_relstore_sha_hex_valid(a->sha256_hex)) {
 			rc = fl_err_set(err, FL_EINVAL,
 					"artifact %zu: invalid name, path or sha256", i + 1);
 			goto exit;
@@ -221,10 +200,54 @@ static int index_put(struct cp_relstore *rs, const char *sha, const git_oid *oid
 	return 0;
 }
 
-/* Adds the artifacts that one release commit's SHA256SUMS lists. */
-static int index_commit(struct cp_relstore *rs, const git_oid *commit_id, struct fl_err *err)
+/* Checks what libgit2 reads of one release commit, here or when serving,
+ * before it reads any of it: its tree, the top-level files, artifacts/ and
+ * the artifacts' headers (their whole bytes are checked as they are
+ * extracted; reading gigabytes at every start would not scale). */
+static int commit_check(struct cp_relstore *rs, const git_commit *commit, struct fl_err *err)
 {
-	git_commit *commit = NULL;
+	git_tree *tree = NULL, *arts = NULL;
+	int grc, rc;
+
+	if ((rc = cp_relstore_object_check(rs, git_commit_tree_id(commit), GIT_OBJECT_TREE, 0,
+					   err)) < 0)
+		return rc;
+	if ((grc = git_commit_tree(&tree, commit)) < 0)
+		return cp_relstore_git_fail(err, grc, "release commit tree");
+	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		git_object_t type = git_tree_entry_type(e);
+
+		if (type != GIT_OBJECT_BLOB && type != GIT_OBJECT_TREE)
+			continue; /* a submodule's commit lives elsewhere */
+		if ((rc = cp_relstore_object_check(rs, git_tree_entry_id(e), type, 0, err)) < 0)
+			goto cleanup;
+		if (type != GIT_OBJECT_TREE || strcmp(git_tree_entry_name(e), ART_DIR) != 0)
+			continue;
+		if ((grc = git_tree_lookup(&arts, rs->repo, git_tree_entry_id(e))) < 0) {
+			rc = cp_relstore_git_fail(err, grc, "release commit tree " ART_DIR);
+			goto cleanup;
+		}
+		for (size_t j = 0; j < git_tree_entrycount(arts); j++) {
+			const git_tree_entry *a = git_tree_entry_byindex(arts, j);
+
+			if ((rc = cp_relstore_object_check(rs, git_tree_entry_id(a),
+							   git_tree_entry_type(a), 1, err)) < 0)
+				goto cleanup;
+		}
+		git_tree_free(arts);
+		arts = NULL;
+	}
+cleanup:
+	git_tree_free(arts);
+	git_tree_free(tree);
+	return rc;
+}
+
+/* Adds the artifacts that one release commit's SHA256SUMS lists; the
+ * commit passed commit_check. */
+static int index_commit(struct cp_relstore *rs, const git_commit *commit, struct fl_err *err)
+{
 	git_tree *tree = NULL;
 	git_blob *sums = NULL;
 	git_tree_entry *art = NULL;
@@ -234,17 +257,16 @@ static int index_commit(struct cp_relstore *rs, const git_oid *commit_id, struct
 	char hex[GIT_OID_HEXSZ + 1];
 	int grc, rc = 0;
 
-	git_oid_tostr(hex, sizeof(hex), commit_id);
-	if ((grc = git_commit_lookup(&commit, rs->repo, commit_id)) < 0 ||
-	    (grc = git_commit_tree(&tree, commit)) < 0) {
-		rc = git_fail(err, grc, "release commit %s", hex);
+	git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+	if ((grc = git_commit_tree(&tree, commit)) < 0) {
+		rc = cp_relstore_git_fail(err, grc, "release commit %s", hex);
 		goto exit;
 	}
 	e = git_tree_entry_byname(tree, SUMS_FILE);
 	if (!e)
 		goto exit; /* no artifacts in this release */
 	if ((grc = git_blob_lookup(&sums, rs->repo, git_tree_entry_id(e))) < 0) {
-		rc = git_fail(err, grc, "release commit %s: " SUMS_FILE, hex);
+		rc = cp_relstore_git_fail(err, grc, "release commit %s: " SUMS_FILE, hex);
 		goto exit;
 	}
 	if ((size_t)git_blob_rawsize(sums) > SUMS_MAX) {
@@ -264,7 +286,8 @@ static int index_commit(struct cp_relstore *rs, const git_oid *commit_id, struct
 			goto exit;
 		}
 		line[64] = '\0';
-		if (!sha_hex_valid(line) || git_tree_entry_bypath(&art, tree, line + 66) < 0 ||
+		if (!cp_relstore_sha_hex_valid(line) ||
+		    git_tree_entry_bypath(&art, tree, line + 66) < 0 ||
 		    git_tree_entry_type(art) != GIT_OBJECT_BLOB) {
 			rc = fl_err_set(err, FL_ERROR,
 					"release commit %s: " SUMS_FILE " names a missing artifact",
@@ -281,28 +304,137 @@ exit:
 	free(text);
 	git_blob_free(sums);
 	git_tree_free(tree);
-	git_commit_free(commit);
 	return rc;
 }
 
-static int index_rebuild(struct cp_relstore *rs, struct fl_err *err)
+static int todo_push(git_oid **v, size_t *n, size_t *cap, const git_oid *id, struct fl_err *err)
 {
-	git_revwalk *walk = NULL;
-	git_oid id;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		git_oid *p = realloc(*v, c * sizeof(*p));
+
+		if (!p)
+			return fl_err_set(err, FL_ENOMEM, "out of memory");
+		*v = p;
+		*cap = c;
+	}
+	git_oid_cpy(&(*v)[(*n)++], id);
+	return 0;
+}
+
+/* A commit that libgit2 may parse, with what it names: checked first, and
+ * only once (*out NULL when seen already). */
+static int commit_load(git_commit **out, struct cp_relstore *rs, struct fl_map *seen,
+		       const git_oid *id, struct fl_err *err)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	int grc, rc;
+
+	*out = NULL;
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (fl_map_get(seen, hex))
+		return 0;
+	if (fl_map_put(seen, hex, (void *)seen, NULL) < 0)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	if ((rc = cp_relstore_object_check(rs, id, GIT_OBJECT_COMMIT, 0, err)) < 0)
+		return rc;
+	if ((grc = git_commit_lookup(out, rs->repo, id)) < 0)
+		return cp_relstore_git_fail(err, grc, "release commit %s", hex);
+	if ((rc = commit_check(rs, *out, err)) < 0) {
+		git_commit_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* The targets of the refs matching glob, resolved, onto the todo list. */
+static int refs_push(git_oid **v, size_t *n, size_t *cap, struct cp_relstore *rs, const char *glob,
+		     struct fl_err *err)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL, *res = NULL;
 	int grc, rc = 0;
 
-	if ((grc = git_revwalk_new(&walk, rs->repo)) < 0 ||
-	    (grc = git_revwalk_push_glob(walk, BRANCH_PREFIX "*")) < 0) {
-		rc = git_fail(err, grc, "cannot walk the release branches");
-		goto exit;
+	if ((grc = git_reference_iterator_glob_new(&it, rs->repo, glob)) < 0)
+		return cp_relstore_git_fail(err, grc, "cannot list %s", glob);
+	while ((grc = git_reference_next(&ref, it)) == 0) {
+		grc = git_reference_resolve(&res, ref);
+		git_reference_free(ref);
+		if (grc < 0) {
+			rc = cp_relstore_git_fail(err, grc, "cannot resolve %s", glob);
+			goto cleanup;
+		}
+		rc = todo_push(v, n, cap, git_reference_target(res), err);
+		git_reference_free(res);
+		if (rc < 0)
+			goto cleanup;
 	}
-	while ((grc = git_revwalk_next(&id, walk)) == 0)
-		if ((rc = index_commit(rs, &id, err)) < 0)
-			goto exit;
 	if (grc != GIT_ITEROVER)
-		rc = git_fail(err, grc, "cannot walk the release branches");
-exit:
-	git_revwalk_free(walk);
+		rc = cp_relstore_git_fail(err, grc, "cannot list %s", glob);
+cleanup:
+	git_reference_iterator_free(it);
+	return rc;
+}
+
+/* Every object the store reads is checked before libgit2 parses it, so a
+ * damaged repository fails the open naming the object, and never hangs it.
+ * No git_revwalk: it parses commits before anything could check them. */
+static int index_rebuild(struct cp_relstore *rs, struct fl_err *err)
+{
+	struct fl_map seen;
+	git_commit *commit = NULL;
+	git_object *obj = NULL;
+	git_oid *todo = NULL, id;
+	size_t n = 0, cap = 0;
+	int is_commit, grc, rc;
+
+	fl_map_init(&seen);
+	if ((rc = refs_push(&todo, &n, &cap, rs, BRANCH_PREFIX "*", err)) < 0)
+		goto cleanup;
+	while (n > 0) {
+		id = todo[--n];
+		if ((rc = commit_load(&commit, rs, &seen, &id, err)) < 0)
+			goto cleanup;
+		if (!commit)
+			continue;
+		if ((rc = index_commit(rs, commit, err)) < 0)
+			goto cleanup;
+		for (unsigned i = 0; i < git_commit_parentcount(commit); i++)
+			if ((rc = todo_push(&todo, &n, &cap, git_commit_parent_id(commit, i),
+					    err)) < 0)
+				goto cleanup;
+		git_commit_free(commit);
+		commit = NULL;
+	}
+	/* Tags: the list peels them to their commits, read_meta to the trees. */
+	if ((rc = refs_push(&todo, &n, &cap, rs, TAG_PREFIX "*", err)) < 0)
+		goto cleanup;
+	while (n > 0) {
+		id = todo[--n];
+		if ((rc = cp_relstore_object_check(rs, &id, GIT_OBJECT_ANY, 0, err)) < 0)
+			goto cleanup;
+		if ((grc = git_object_lookup(&obj, rs->repo, &id, GIT_OBJECT_ANY)) < 0) {
+			rc = cp_relstore_git_fail(err, grc, "release tag");
+			goto cleanup;
+		}
+		is_commit = git_object_type(obj) == GIT_OBJECT_COMMIT;
+		if (git_object_type(obj) == GIT_OBJECT_TAG &&
+		    git_tag_target_type((git_tag *)obj) == GIT_OBJECT_COMMIT) {
+			git_oid_cpy(&id, git_tag_target_id((git_tag *)obj));
+			is_commit = 1;
+		}
+		git_object_free(obj);
+		obj = NULL;
+		if (is_commit && (rc = commit_load(&commit, rs, &seen, &id, err)) < 0)
+			goto cleanup;
+		git_commit_free(commit);
+		commit = NULL;
+	}
+cleanup:
+	git_object_free(obj);
+	git_commit_free(commit);
+	free(todo);
+	fl_map_release(&seen);
 	return rc;
 }
 
@@ -317,23 +449,6 @@ static void index_release(struct fl_map *m)
 }
 
 /* --- open / free --- */
-
-/* Extractions killed half-way leave "<sha>.tmp-XXXXXXXXXXXX" files behind. */
-static void cache_sweep(const char *cache_dir)
-{
-	DIR *d = opendir(cache_dir);
-	struct dirent *e;
-	char sub[PATH_MAX];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (strlen(e->d_name) == 2 && isxdigit((unsigned char)e->d_name[0]) &&
-		    isxdigit((unsigned char)e->d_name[1]) &&
-		    (size_t)snprintf(sub, sizeof(sub), "%s/%s", cache_dir, e->d_name) < sizeof(sub))
-			fl_fs_sweep_tmp(sub, NULL, NULL);
-	closedir(d);
-}
 
 int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char *cache_dir,
 		     struct fl_err *err)
@@ -351,8 +466,10 @@ int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char
 		goto exit;
 	}
 	rs->lock_ok = 1;
+	if ((rc = cp_relstore_cache_init(rs, err)) < 0)
+		goto exit;
 	if (git_libgit2_init() < 0) {
-		rc = git_fail(err, FL_ERROR, "cannot initialise libgit2");
+		rc = cp_relstore_git_fail(err, FL_ERROR, "cannot initialise libgit2");
 		goto exit;
 	}
 	rs->git_ok = 1;
@@ -365,12 +482,23 @@ int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char
 	 * module is the process's only libgit2 user. */
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if ((grc = git_repository_open_bare(&rs->repo, repo_path)) < 0) {
-		rc = git_fail(err, grc, "cannot open release repository '%s'", repo_path);
+		rc = cp_relstore_git_fail(err, grc, "cannot open release repository '%s'",
+					  repo_path);
 		goto exit;
 	}
 	if ((grc = git_repository_odb(&rs->odb, rs->repo)) < 0) {
-		rc = git_fail(err, grc, "release repository '%s'", repo_path);
+		rc = cp_relstore_git_fail(err, grc, "release repository '%s'", repo_path);
 		goto exit;
+	}
+	/* git_repository_path ends in '/'. */
+	{
+		size_t len = strlen(git_repository_path(rs->repo)) + sizeof("objects");
+
+		if (!(rs->objects_dir = malloc(len))) {
+			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+			goto exit;
+		}
+		snprintf(rs->objects_dir, len, "%sobjects", git_repository_path(rs->repo));
 	}
 	if ((rc = fl_fs_mkdir_p(cache_dir, 0755, err)) < 0)
 		goto exit;
@@ -379,7 +507,7 @@ int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto exit;
 	}
-	cache_sweep(rs->cache_dir);
+	cp_relstore_cache_sweep(rs->cache_dir);
 	if ((rc = index_rebuild(rs, err)) < 0)
 		goto exit;
 	*out = rs;
@@ -394,6 +522,8 @@ void cp_relstore_free(struct cp_relstore *rs)
 	if (!rs)
 		return;
 	index_release(&rs->index);
+	cp_relstore_cache_release(rs);
+	free(rs->objects_dir);
 	git_odb_free(rs->odb);
 	git_repository_free(rs->repo);
 	free(rs->cache_dir);
@@ -430,7 +560,7 @@ static int stream_artifact(git_oid *out, struct cp_relstore *rs,
 		goto exit;
 	}
 	if ((grc = git_odb_open_wstream(&st, rs->odb, a->length, GIT_OBJECT_BLOB)) < 0) {
-		rc = git_fail(err, grc, "artifact '%s'", a->name);
+		rc = cp_relstore_git_fail(err, grc, "artifact '%s'", a->name);
 		goto exit;
 	}
 	fl_sha256_begin(&h);
@@ -455,7 +585,7 @@ static int stream_artifact(git_oid *out, struct cp_relstore *rs,
 		}
 		fl_sha256_update(&h, buf, (size_t)n);
 		if ((grc = git_odb_stream_write(st, buf, (size_t)n)) < 0) {
-			rc = git_fail(err, grc, "artifact '%s'", a->name);
+			rc = cp_relstore_git_fail(err, grc, "artifact '%s'", a->name);
 			goto exit;
 		}
 		done += (uint64_t)n;
@@ -474,7 +604,7 @@ static int stream_artifact(git_oid *out, struct cp_relstore *rs,
 		goto exit;
 	}
 	if ((grc = git_odb_stream_finalize_write(out, st)) < 0)
-		rc = git_fail(err, grc, "artifact '%s'", a->name);
+		rc = cp_relstore_git_fail(err, grc, "artifact '%s'", a->name);
 exit:
 	git_odb_stream_free(st);
 	close(fd);
@@ -528,8 +658,8 @@ static int build_tree(git_oid *out, struct cp_relstore *rs, const struct cp_rele
 	grc = git_treebuilder_write(out, root);
 exit:
 	if (grc < 0)
-		rc = git_fail(err, grc, "release %s %s: cannot write the tree", rel->name,
-			      rel->version);
+		rc = cp_relstore_git_fail(err, grc, "release %s %s: cannot write the tree",
+					  rel->name, rel->version);
 	fl_buf_release(&sums);
 	git_treebuilder_free(arts);
 	git_treebuilder_free(root);
@@ -607,14 +737,14 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 		goto exit;
 	}
 	if (grc != GIT_ENOTFOUND) {
-		rc = git_fail(err, grc, "release %s", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s", tagname);
 		goto exit;
 	}
 	grc = git_reference_name_to_id(&old_tip, rs->repo, branch);
 	if (grc == 0)
 		have_parent = 1;
 	else if (grc != GIT_ENOTFOUND) {
-		rc = git_fail(err, grc, "release branch of '%s'", rel->name);
+		rc = cp_relstore_git_fail(err, grc, "release branch of '%s'", rel->name);
 		goto exit;
 	}
 
@@ -631,7 +761,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	if ((grc = git_signature_new(&sig, SIG_NAME, SIG_EMAIL, (git_time_t)fl_now(), 0)) < 0 ||
 	    (grc = git_tree_lookup(&tree, rs->repo, &tree_id)) < 0 ||
 	    (have_parent && (grc = git_commit_lookup(&parent, rs->repo, &old_tip)) < 0)) {
-		rc = git_fail(err, grc, "release %s", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s", tagname);
 		goto exit;
 	}
 	{
@@ -642,7 +772,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	}
 	if (grc < 0 ||
 	    (grc = git_object_lookup(&commit, rs->repo, &commit_id, GIT_OBJECT_COMMIT)) < 0) {
-		rc = git_fail(err, grc, "release %s: cannot write the commit", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s: cannot write the commit", tagname);
 		goto exit;
 	}
 	fl_buf_clear(&msg);
@@ -652,7 +782,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	}
 	if ((grc = git_tag_annotation_create(&tag_id, rs->repo, tagname, commit, sig, msg.ptr)) <
 	    0) {
-		rc = git_fail(err, grc, "release %s: cannot write the tag", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s: cannot write the tag", tagname);
 		goto exit;
 	}
 
@@ -669,7 +799,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 		goto exit;
 	}
 	if (grc < 0) {
-		rc = git_fail(err, grc, "release %s: cannot move the branch", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s: cannot move the branch", tagname);
 		goto exit;
 	}
 
@@ -678,11 +808,12 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	if (grc < 0) {
 		rc = grc == GIT_EEXISTS
 			 ? fl_err_set(err, FL_EEXISTS, "release %s already exists", tagname)
-			 : git_fail(err, grc, "release %s: cannot create the tag", tagname);
+			 : cp_relstore_git_fail(err, grc, "release %s: cannot create the tag",
+						tagname);
 		if (branch_rollback(rs, branch, have_parent ? &old_tip : NULL, &commit_id) < 0)
-			rc = git_fail(err, FL_ERROR,
-				      "release %s: tag failed and the branch could not be put back",
-				      tagname);
+			rc = cp_relstore_git_fail(
+			    err, FL_ERROR,
+			    "release %s: tag failed and the branch could not be put back", tagname);
 		goto exit;
 	}
 
@@ -703,144 +834,6 @@ exit:
 	fl_buf_release(&msg);
 	free(buf);
 	free(art_ids);
-	return rc;
-}
-
-/* --- the artifact cache --- */
-
-static int cached(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Streams the blob into a temp file next to path, checks its SHA-256 and
- * renames it into place, so that a reader sees all of it or nothing. */
-static int extract(struct cp_relstore *rs, const char *path, const char *sha, const git_oid *oid,
-		   struct fl_err *err)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX], rhex[13];
-	uint8_t rnd[6], want[FL_SHA256_LEN], got[FL_SHA256_LEN];
-	git_odb_stream *st = NULL;
-	git_object_t type;
-	struct fl_sha256_ctx h;
-	size_t len = 0, done = 0;
-	char *buf = NULL;
-	int fd = -1, grc, rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s/%.2s", rs->cache_dir, sha);
-	fl_random(rnd, sizeof(rnd));
-	fl_hex_encode(rhex, rnd, sizeof(rnd));
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rhex) >= sizeof(tmp))
-		return fl_err_set(err, FL_ETOOBIG, "artifact cache path is too long");
-	if ((rc = fl_fs_mkdir_p(dir, 0755, err)) < 0)
-		return rc;
-	buf = malloc(CHUNK);
-	if (!buf)
-		return fl_err_set(err, FL_ENOMEM, "out of memory");
-	if ((grc = git_odb_open_rstream(&st, &len, &type, rs->odb, oid)) < 0) {
-		rc = git_fail(err, grc == GIT_ENOTFOUND ? FL_ERROR : grc,
-			      "artifact %s: cannot stream its blob (repacked?)", sha);
-		goto exit;
-	}
-	if (type != GIT_OBJECT_BLOB) {
-		rc = fl_err_set(err, FL_ERROR, "artifact %s: not a blob", sha);
-		goto exit;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = fl_err_set(err, FL_ERROR, "cannot create '%s': %s", tmp, strerror(errno));
-		goto exit;
-	}
-	fl_sha256_begin(&h);
-	while (done < len) {
-		size_t want_n = len - done < CHUNK ? len - done : CHUNK;
-		int n = git_odb_stream_read(st, buf, want_n);
-
-		if (n < 0) {
-			rc = git_fail(err, n, "artifact %s: cannot read its blob", sha);
-			goto exit;
-		}
-		if (n == 0 || (size_t)n > want_n) {
-			rc = fl_err_set(err, FL_ERROR, "artifact %s: blob is truncated", sha);
-			goto exit;
-		}
-		fl_sha256_update(&h, buf, (size_t)n);
-		if (write_all(fd, buf, (size_t)n) < 0) {
-			rc = fl_err_set(err, FL_ERROR, "cannot write '%s': %s", tmp,
-					strerror(errno));
-			goto exit;
-		}
-		done += (size_t)n;
-	}
-	fl_sha256_end(&h, got);
-	/* The repository is trusted no more than the network: what is served
-	 * must be what was signed. */
-	if (fl_hex_decode(want, sizeof(want), sha) < 0 || !fl_memeq(got, want, sizeof(got))) {
-		rc = fl_err_set(err, FL_ERROR, "artifact %s: blob does not match its sha256", sha);
-		goto exit;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		rc = fl_err_set(err, FL_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
-		goto exit;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = fl_err_set(err, FL_ERROR, "cannot rename '%s': %s", tmp, strerror(errno));
-		goto exit;
-	}
-	tmp[0] = '\0';
-	rc = fl_fs_sync_dir(dir, err);
-exit:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0])
-		unlink(tmp);
-	git_odb_stream_free(st);
-	free(buf);
-	return rc;
-}
-
-int cp_relstore_artifact_path(char *out, size_t cap, struct cp_relstore *rs, const char *sha256_hex,
-			      struct fl_err *err)
-{
-	const git_oid *oid;
-	int rc = 0;
-
-	if (!sha_hex_valid(sha256_hex))
-		return fl_err_set(err, FL_EINVAL, "artifact hash is not 64 lower-case hex digits");
-	if ((size_t)snprintf(out, cap, "%s/%.2s/%s", rs->cache_dir, sha256_hex, sha256_hex) >= cap)
-		return fl_err_set(err, FL_ETOOBIG, "artifact cache path is too long");
-	/* The hot path: cache files are complete, verified and immutable. */
-	if (cached(out))
-		return 0;
-	pthread_mutex_lock(&rs->lock);
-	/* Another thread may have extracted it while this one waited. */
-	if (!cached(out)) {
-		oid = fl_map_get(&rs->index, sha256_hex);
-		if (!oid)
-			rc = fl_err_set(err, FL_ENOTFOUND, "artifact %s", sha256_hex);
-		else
-			rc = extract(rs, out, sha256_hex, oid, err);
-	}
-	pthread_mutex_unlock(&rs->lock);
 	return rc;
 }
 
@@ -887,7 +880,7 @@ static int release_entry(json_t **out, struct cp_relstore *rs, git_reference *re
 	if (!name_valid(tagname) || !version_valid(version))
 		return 0;
 	if ((grc = git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT)) < 0) {
-		rc = git_fail(err, grc, "release tag '%s'", full);
+		rc = cp_relstore_git_fail(err, grc, "release tag '%s'", full);
 		goto exit;
 	}
 	/* Releases carry annotated tags; a lightweight one has the commit's time. */
@@ -922,7 +915,7 @@ int cp_relstore_list(json_t **out, struct cp_relstore *rs, struct fl_err *err)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	pthread_mutex_lock(&rs->lock);
 	if ((grc = git_reference_iterator_new(&it, rs->repo)) < 0) {
-		rc = git_fail(err, grc, "cannot list releases");
+		rc = cp_relstore_git_fail(err, grc, "cannot list releases");
 		goto exit;
 	}
 	while ((grc = git_reference_next(&ref, it)) == 0) {
@@ -936,7 +929,7 @@ int cp_relstore_list(json_t **out, struct cp_relstore *rs, struct fl_err *err)
 		}
 	}
 	if (grc != GIT_ITEROVER) {
-		rc = git_fail(err, grc, "cannot list releases");
+		rc = cp_relstore_git_fail(err, grc, "cannot list releases");
 		goto exit;
 	}
 	/* Refs come in storage order (loose, then packed); sort for the caller. */
@@ -985,7 +978,7 @@ int cp_relstore_read_meta(struct fl_buf *out, struct cp_relstore *rs, const char
 		goto exit;
 	}
 	if (grc < 0) {
-		rc = git_fail(err, grc, "release %s/%s", name, version);
+		rc = cp_relstore_git_fail(err, grc, "release %s/%s", name, version);
 		goto exit;
 	}
 	e = git_tree_entry_byname((git_tree *)tree, META_FILE);
@@ -996,7 +989,7 @@ int cp_relstore_read_meta(struct fl_buf *out, struct cp_relstore *rs, const char
 	}
 	/* Metadata is small (the push path bounds it); artifacts never come here. */
 	if ((grc = git_blob_lookup(&blob, rs->repo, git_tree_entry_id(e))) < 0) {
-		rc = git_fail(err, grc, "release %s/%s: " META_FILE, name, version);
+		rc = cp_relstore_git_fail(err, grc, "release %s/%s: " META_FILE, name, version);
 		goto exit;
 	}
 	rc = fl_buf_put(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
