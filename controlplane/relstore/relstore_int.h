@@ -1,7 +1,8 @@
 /*
  * relstore_int.h - what the release store's files share: the store itself,
- * the libgit2 error translation, the loose object reader (objects.c) and the
- * artifact cache (cache.c). Not for use outside controlplane/relstore.
+ * the libgit2 error translation (relstore.c), the sha256 index (index.c), the
+ * loose object reader (objects.c) and the artifact cache (cache.c). Not for
+ * use outside controlplane/relstore.
  */
 #ifndef CP_RELSTORE_INT_H
 #define CP_RELSTORE_INT_H
@@ -16,6 +17,12 @@
 /* Artifacts move through one buffer of this size: memory stays flat whatever
  * their length. */
 #define CHUNK ((size_t)64 * 1024)
+
+#define META_FILE     "release.json"
+#define SUMS_FILE     "SHA256SUMS"
+#define ART_DIR	      "artifacts"
+#define BRANCH_PREFIX "refs/heads/releases/"
+#define TAG_PREFIX    "refs/tags/"
 
 struct cp_relstore {
 	pthread_mutex_t lock; /* every libgit2 call and the index */
@@ -60,6 +67,14 @@ int cp_relstore_loose_read(git_object_t *type_out, uint64_t *size_out, struct cp
  * when it is missing. Call before any libgit2 call reads the object. */
 int cp_relstore_object_check(struct cp_relstore *rs, const git_oid *id, git_object_t want,
 			     int header_only, struct fl_err *err);
+
+/* The sha256 -> blob index (index.c). put: adds one artifact (the first blob
+ * of a hash stays); rebuild: from every release branch at open, checking
+ * each object before libgit2 reads it; release: frees the index's values. */
+int cp_relstore_index_put(struct cp_relstore *rs, const char *sha, const git_oid *oid,
+			  struct fl_err *err);
+int cp_relstore_index_rebuild(struct cp_relstore *rs, struct fl_err *err);
+void cp_relstore_index_release(struct fl_map *m);
 
 /* The cache (cache.c). init before anything else in open, release in free;
  * sweep removes temp files that killed extractions left. */
