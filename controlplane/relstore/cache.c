@@ -343,9 +343,13 @@ static int verify_or_restore(struct cp_relstore *rs, const char *path, const cha
 		 * tries git again. */
 		if (damaged)
 			unlink(path);
+		/* The cause names server paths: the log has it, the client a summary. */
 		snprintf(why, sizeof(why), "%s", err ? err->msg : "?");
 		fl_log(FL_LOG_ERROR, "artifact %s cannot be restored from git: %s", sha, why);
-		rc = fl_err_set(err, FL_EUNAVAIL, "artifact %s is unavailable: %.180s", sha, why);
+		rc = fl_err_set(err, FL_EUNAVAIL,
+				"artifact %s is unavailable: its cached copy is damaged or missing "
+				"and git cannot restore it (see the server log)",
+				sha);
 	}
 cleanup:
 	free(buf);
