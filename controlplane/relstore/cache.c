@@ -1,3 +1,5 @@
+#include "relstore_int.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +15,6 @@
 #include "fairlead/fs.h"
 #include "fairlead/log.h"
 #include "fairlead/util.h"
-#include "relstore_int.h"
 
 /* What a cache file was when its bytes last hashed right. Any write to it
  * changes its ctime, which nobody can set back: a file whose identity still

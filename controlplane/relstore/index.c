@@ -1,7 +1,7 @@
+#include "relstore_int.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "relstore_int.h"
 
 /* SHA256SUMS is ours and small; a bigger one is not ours. */
 #define SUMS_MAX ((size_t)1024 * 1024)

@@ -1,3 +1,5 @@
+#include "relstore_int.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -6,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-
-#include "relstore_int.h"
 
 /* "commit 123456\0": the type and a decimal size fit in this, or the object
  * is not git's. */

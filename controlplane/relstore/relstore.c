@@ -1,3 +1,5 @@
+#include "relstore.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,7 @@ int cp_relstore_git_fail(struct fl_err *err, int grc, const char *fmt, ...)
 	return fl_err_set(err, code, "%s: %s", what,
 			  e && e->message ? e->message : "libgit2 error");
 }
+
 int cp_relstore_init(const char *path, struct fl_err *err)
 {
 	git_repository *repo = NULL;
