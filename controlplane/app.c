@@ -169,6 +169,15 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	app->started_at = fl_now();
 	pthread_mutex_init(&app->push_lock, NULL);
 	snprintf(db, sizeof(db), "%s/fairlead.db", cfg->data_dir);
+	if (!cfg->skip_check && (rc = cp_store_check(db, err)) < 0) {
+		/* Served, a damaged page fails requests at random or loses rows. */
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		fl_err_set(err, rc, "%.180s (restore a backup; --skip-check starts anyway)", why);
+		cp_app_free(app, NULL);
+		return rc;
+	}
 	if ((rc = cp_store_open(&app->store, db, -1, err)) < 0 ||
 	    (rc = cp_registry_new(&app->reg, err)) < 0 ||
 	    (rc = cp_registry_load(app->reg, app->store, err)) < 0 ||

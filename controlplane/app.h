@@ -60,6 +60,9 @@ struct cp_config {
 	size_t max_headers;    /* header lines of one request */
 	int max_connections;
 	int max_conn_per_ip; /* 0: no limit */
+	/* Integrity: start without PRAGMA quick_check of the database (serve
+	 * --skip-check), for an operator who knows the damage and must serve. */
+	int skip_check;
 };
 
 void cp_config_defaults(struct cp_config *c);

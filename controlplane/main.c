@@ -71,7 +71,8 @@ static const char usage_serve[] =
     "  --metrics-public       serve GET /metrics without a token\n"
     "  --slo-dir DIR          SLO definition files, *.json and OpenSLO *.yaml/*.yml\n"
     "                         (default DATA/slo.d; a bad file stops the start)\n"
-    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n";
+    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n"
+    "  --skip-check           start without checking the database (PRAGMA quick_check)\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -273,7 +274,8 @@ int main(int argc, char **argv)
 		O_MAX_CONN,
 		O_MAX_CONN_IP,
 		O_HEADER_TIMEOUT,
-		O_MAX_HEADERS
+		O_MAX_HEADERS,
+		O_SKIP_CHECK
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 	    {"max-conn-per-ip", required_argument, NULL, O_MAX_CONN_IP},
 	    {"header-timeout-ms", required_argument, NULL, O_HEADER_TIMEOUT},
 	    {"max-headers", required_argument, NULL, O_MAX_HEADERS},
+	    {"skip-check", no_argument, NULL, O_SKIP_CHECK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -504,6 +507,7 @@ int main(int argc, char **argv)
 				return 2;
 			cfg.max_headers = (size_t)v;
 			break;
+		case O_SKIP_CHECK: cfg.skip_check = 1; break;
 		default: return 2;
 		}
 	}

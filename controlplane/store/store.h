@@ -33,6 +33,11 @@ struct cp_audit_rec {
 	json_t *details;
 };
 
+/* Runs PRAGMA quick_check on the database file at path (before cp_store_open,
+ * which would migrate it): 0 when it is sound, FL_ERROR naming the file and
+ * the first problem SQLite reports when a page is damaged or unreadable.
+ * Reads every page once: seconds on a big database. */
+int cp_store_check(const char *path, struct fl_err *err);
 /* Opens (creating if needed) and migrates to target_version (-1: latest). */
 int cp_store_open(struct cp_store **out, const char *path, int target_version, struct fl_err *err);
 void cp_store_free(struct cp_store *s);
