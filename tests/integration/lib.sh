@@ -41,7 +41,7 @@ cleanup() {
 		rm -rf "$T"
 		exit 1
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 
