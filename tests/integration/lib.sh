@@ -41,7 +41,7 @@ cleanup() {
 		rm -rf "$T"
 		exit 1
 	fi
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
+	rm -rf "$T"
 }
 trap cleanup EXIT
 
