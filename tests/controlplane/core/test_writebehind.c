@@ -1,4 +1,5 @@
 /* test_writebehind.c - check-in batches written to a real store. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,8 @@
 #include "core/writebehind.h"
 #include "fairlead/util.h"
 #include "fl_test.h"
+/* After fl_test.h: it must not see the old assertion macros first. */
+#include <criterion/redirect.h>
 
 struct fixture {
 	char path[512];
@@ -292,6 +295,33 @@ Test(writebehind, flusher_commits_for_a_waiter)
 	cr_assert_str_eq(cmd_status(cmds, "cx"), "ok");
 	json_decref(cmds);
 	cr_assert_eq(cp_wb_stop(wb, NULL), 0);
+	cp_wb_free(wb);
+	cp_store_free(f.s);
+}
+
+/* The flusher passes no err: a failed flush still logs its cause. */
+Test(writebehind, failed_flush_logs_its_cause, .init = cr_redirect_stderr)
+{
+	struct fixture f;
+	struct cp_wb *wb = NULL;
+	char log[8192];
+	ssize_t n;
+	int fd;
+
+	setup_store(&f, 1);
+	cr_assert_eq(cp_wb_new(&wb, f.s, 60000, NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 500, NULL, NULL, NULL), 0);
+	raw(f.path, "CREATE TRIGGER wb_fail BEFORE UPDATE ON devices "
+		    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	cr_assert_lt(cp_wb_flush(wb, NULL), 0);
+	/* The line is in the pipe already (one write(2)); do not wait for EOF. */
+	fd = fileno(cr_get_redirected_stderr());
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	n = read(fd, log, sizeof(log) - 1);
+	cr_assert_gt(n, 0);
+	log[n] = '\0';
+	cr_assert(strstr(log, "write-behind flush failed, will retry: ") != NULL, "%s", log);
+	cr_assert(strstr(log, "injected failure") != NULL, "the cause is missing: %s", log);
 	cp_wb_free(wb);
 	cp_store_free(f.s);
 }
