@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/replay.h"
 #include "fairlead/fs.h"
 #include "fairlead/log.h"
 #include "fairlead/util.h"
@@ -182,6 +183,7 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_registry_new(&app->reg, err)) < 0 ||
 	    (rc = cp_registry_load(app->reg, app->store, err)) < 0 ||
 	    (rc = cp_expset_new(&app->nonces, err)) < 0 ||
+	    (rc = cp_replay_load(app->nonces, app->store, app->started_at, err)) < 0 ||
 	    (rc = cp_expset_new(&app->challenges, err)) < 0 ||
 	    (rc = cp_expset_new(&app->done_cmds, err)) < 0 ||
 	    (rc = cp_ratelimit_new(&app->rl_device, cfg->device_rate, cfg->device_burst, err)) <

@@ -3,7 +3,8 @@
  *
  * POST /api/v1/device/reports validates the whole batch before anything is
  * queued (one bad report refuses the request, nothing stored) and hands it
- * to the ingest queue (core/ingest.h); SQLite is not on that path.
+ * to the ingest queue (core/ingest.h), then answers once the queue's next
+ * commit holds it (a group commit shared by every request in the meantime).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -284,6 +285,12 @@ int cp_h_reports(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		goto cleanup;
 	}
 	if (rc < 0)
+		goto cleanup;
+	/* Acknowledged means stored: the agent deletes its copy on a 200. On a
+	 * 503 the reports stay queued here and the agent's resend is a duplicate
+	 * that waits for them again. */
+	if ((rc = cp_ingest_wait(req->app->ingest, res.ticket, fl_mono_ms() + CP_GC_WAIT_MS, err)) <
+	    0)
 		goto cleanup;
 	/* New SLIs may decide a rollout's gates: wake its controller. */
 	if (res.accepted > 0)

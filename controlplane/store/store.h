@@ -267,6 +267,15 @@ int cp_store_command_add(struct cp_store *s, const char *id, const char *device_
 int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,
 			   struct fl_err *err);
 
+/* --- the replay cache across restarts (store/replay.c) ---------------- */
+
+/* Keeps the nonce of an accepted signature until expires, durably before it
+ * returns; prunes expired rows. FL_EEXISTS when the nonce is already kept. */
+int cp_store_replay_put(struct cp_store *s, const char *keyid, const char *nonce, int64_t created,
+			int64_t expires, int64_t now, struct fl_err *err);
+/* The unexpired nonces: [{"keyid","nonce","expires"}]; prunes the others. */
+int cp_store_replay_load(json_t **out, struct cp_store *s, int64_t now, struct fl_err *err);
+
 /* --- SLIs (issue 4) ---------------------------------------------------- */
 
 /* One feature's histogram on its baseline's fixed bins. */
