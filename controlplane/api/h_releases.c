@@ -39,63 +39,12 @@
 #define MAX_REASON 512
 #define RECV_CHUNK ((size_t)64 * 1024)
 
-/* civetweb's worker threads have 100 KiB stacks (its build default), and
- * libgit2 with zlib goes deeper than that: every call into the release store
- * runs on a helper thread with a normal stack, joined at once. */
-#define GIT_STACK ((size_t)8 << 20)
-
-struct git_call {
-	int (*fn)(struct git_call *);
-	struct cp_req *req;
-	const void *in;
-	char *out;
-	size_t cap;
-	struct fl_err *err;
-	int rc;
-};
-
-static void *git_call_main(void *arg)
-{
-	struct git_call *c = arg;
-
-	c->rc = c->fn(c);
-	return NULL;
-}
-
-static int on_git_stack(struct git_call *c)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
-
-	if (pthread_attr_init(&attr) != 0)
-		return fl_err_set(c->err, FL_ENOMEM, "cannot start a store thread");
-	pthread_attr_setstacksize(&attr, GIT_STACK);
-	rc = pthread_create(&t, &attr, git_call_main, c);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		return fl_err_set(c->err, FL_EAGAIN, "cannot start a store thread");
-	pthread_join(t, NULL);
-	return c->rc;
-}
-
-static int artifact_path_fn(struct git_call *c)
-{
-	return cp_relstore_artifact_path(c->out, c->cap, c->req->app->relstore, c->in, c->err);
-}
-
-static int commit_fn(struct git_call *c)
-{
-	return cp_relstore_commit_release(c->req->app->relstore, c->in, c->out, c->err);
-}
-
-/* cp_relstore_artifact_path on a big stack. */
+/* The release store path of an artifact. (Handlers run on the HTTP layer's
+ * workers, whose stacks are large enough for libgit2 and zlib.) */
 static int artifact_path(char *out, size_t cap, struct cp_req *req, const char *sha,
 			 struct fl_err *err)
 {
-	struct git_call c = {artifact_path_fn, req, sha, out, cap, err, 0};
-
-	return on_git_stack(&c);
+	return cp_relstore_artifact_path(out, cap, req->app->relstore, sha, err);
 }
 
 static int releases_ready(struct cp_req *req, struct fl_err *err)
@@ -305,7 +254,7 @@ static int receive(int fd, char hex[65], struct cp_req *req, struct fl_err *err)
 	char *chunk = malloc(RECV_CHUNK);
 	int n, rc = 0;
 
-	/* On the heap: civetweb's worker threads have small stacks. */
+	/* On the heap: one chunk per upload, whatever the stack. */
 	if (!chunk)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	fl_sha256_begin(&ctx);
@@ -511,12 +460,8 @@ static int push_locked(json_t **out, struct cp_req *req, const struct fl_envelop
 	files.n_artifacts = rel.nartifacts;
 	files.lineage = kv;
 	files.n_lineage = nkv;
-	{
-		struct git_call c = {commit_fn, req, &files, commit, sizeof(commit), err, 0};
-
-		if ((rc = on_git_stack(&c)) < 0)
-			goto cleanup;
-	}
+	if ((rc = cp_relstore_commit_release(req->app->relstore, &files, commit, err)) < 0)
+		goto cleanup;
 
 	row.name = rel.name;
 	row.version = rel.version;
