@@ -25,6 +25,12 @@ struct rq {
 	char body[HP_BODY_MAX];
 };
 
+/* Extra daemon flags: the mhd_proto_turbo target builds with MHD_USE_TURBO,
+ * as fairleadd runs (it changes MHD's socket corking and Nagle handling). */
+#ifndef HP_MHD_EXTRA_FLAGS
+#define HP_MHD_EXTRA_FLAGS 0
+#endif
+
 static struct MHD_Response *r_checkin, *r_health, *r_404, *r_413;
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -111,7 +117,8 @@ int main(int argc, char **argv)
 	r_health = json(HP_HEALTH_REPLY);
 	r_404 = json("{\"error\":\"not found\"}\n");
 	r_413 = json("{\"error\":\"too large\"}\n");
-	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+				 HP_MHD_EXTRA_FLAGS,
 			     (uint16_t)atoi(argv[1]), NULL, NULL, on_request, NULL,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_HTTPS_MEM_CERT, cert,
 			     MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES,
