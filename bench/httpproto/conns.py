@@ -4,8 +4,9 @@
   conns.py tcp PORT N        open N TCP connections, print "ready N", hold
   conns.py tls PORT N        complete N TLS handshakes, print "ready N", hold
   conns.py dribble PORT N S  N TLS connections each send a request head one
-                             byte per second for S seconds; meanwhile GET
-                             /health on a fresh connection every second.
+                             byte per second (S seconds once all are open);
+                             meanwhile GET /health on a fresh connection
+                             every second.
                              Prints one JSON line of results.
 
 Holding modes wait for stdin to close (or SIGTERM), then exit.
@@ -20,16 +21,16 @@ def tls_ctx():
 
 def still_open(s):
     """True while the server has not closed s (non-blocking peek)."""
+    t = s.gettimeout()
     try:
         s.setblocking(False)
-        d = s.recv(1) if not isinstance(s, ssl.SSLSocket) else s.recv(1)
-        return d != b""
+        return s.recv(1) != b""
     except (BlockingIOError, ssl.SSLWantReadError):
         return True
     except (OSError, ssl.SSLError):
         return False
     finally:
-        try: s.setblocking(True)
+        try: s.settimeout(t)
         except OSError: pass
 
 def connect(port):
@@ -66,13 +67,15 @@ def health(port, ctx):
     return ok, (time.monotonic() - t) * 1000
 
 def dribble(port, n, secs):
+    """Connections are opened a few hundred per second, each sending its
+    first head byte right after its handshake and one more every second, so
+    none is ever idle for more than a second; the run goes on for secs
+    seconds after the last one is open. A connection's lifetime is counted
+    from its own handshake."""
     ctx = tls_ctx()
-    conns, fails = open_conns("tls", port, n)
     head = b"POST /checkin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
            b"X-Pad: " + b"a" * 4000 + b"\r\n"  # never completes within the run
-    t0 = time.monotonic()
-    alive = list(range(len(conns)))
-    closed_at = {}
+    conns, lifetimes, fails = [], [], 0
     probes = []
     stop = threading.Event()
 
@@ -81,29 +84,46 @@ def dribble(port, n, secs):
             probes.append(health(port, ctx))
             stop.wait(1.0)
     th = threading.Thread(target=prober); th.start()
-    i = 0
-    while time.monotonic() - t0 < secs:
-        for k in list(alive):
-            s = conns[k]
+    t0 = time.monotonic()
+    all_open = None
+    tick = 0
+    while all_open is None or time.monotonic() < all_open + secs:
+        t = time.monotonic()
+        while len(conns) + len(lifetimes) + fails < n and time.monotonic() - t < 0.5:
             try:
+                s = ctx.wrap_socket(connect(port))
                 s.settimeout(1)
-                s.sendall(head[i:i + 1])
+                s.sendall(head[:1])
+                conns.append([s, time.monotonic(), 1])
             except OSError:
-                closed_at[k] = time.monotonic() - t0
-                alive.remove(k)
-        i += 1
-        time.sleep(max(0, t0 + i - time.monotonic()))
-    for k in list(alive):  # a send may succeed after the peer closed
-        if not still_open(conns[k]):
-            closed_at[k] = time.monotonic() - t0
-            alive.remove(k)
+                fails += 1
+        if all_open is None and len(conns) + len(lifetimes) + fails >= n:
+            all_open = time.monotonic()
+        for c in list(conns):
+            try:
+                if not still_open(c[0]):
+                    raise ConnectionResetError
+                c[0].sendall(head[c[2]:c[2] + 1])
+                c[2] += 1
+            except OSError:
+                lifetimes.append(time.monotonic() - c[1])
+                conns.remove(c)
+        tick += 1
+        time.sleep(max(0, t0 + tick - time.monotonic()))
+    for c in list(conns):  # a send may succeed after the peer closed
+        if not still_open(c[0]):
+            lifetimes.append(time.monotonic() - c[1])
+            conns.remove(c)
     stop.set(); th.join()
     lat = sorted(ms for ok, ms in probes if ok)
-    first_close = min(closed_at.values()) if closed_at else None
+    lifetimes.sort()
     print(json.dumps({
-        "opened": len(conns), "open_failures": fails, "seconds": secs,
-        "still_open_at_end": len(alive), "closed_by_server": len(closed_at),
-        "first_close_s": round(first_close, 1) if first_close else None,
+        "opened": len(conns) + len(lifetimes), "open_failures": fails,
+        "ramp_s": round(all_open - t0, 1), "seconds_after_ramp": secs,
+        "still_open_at_end": len(conns), "closed_by_server": len(lifetimes),
+        "closed_lifetime_min_s": round(lifetimes[0], 1) if lifetimes else None,
+        "closed_lifetime_median_s": round(lifetimes[len(lifetimes) // 2], 1) if lifetimes else None,
+        "head_bytes_max": max([c[2] for c in conns], default=0),
         "health_ok": sum(1 for ok, _ in probes if ok), "health_probes": len(probes),
         "health_ms_median": round(lat[len(lat) // 2], 1) if lat else None,
         "health_ms_max": round(lat[-1], 1) if lat else None}))

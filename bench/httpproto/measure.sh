@@ -4,7 +4,8 @@
 #   bench/httpproto/measure.sh [BUILD_DIR]      (default /tmp/hp)
 #   env: REPS (3), DUR (10 s load run), IMPLS ("mhd h2o"; also "mhd_turbo"),
 #        NEWCONN (4000 connections), DRIBBLE (1000 connections), DRIBBLE_S (25),
-#        MEM_TCP (10000), MEM_TLS (1000)
+#        MEM_TCP (10000), MEM_TLS (1000), TESTS ("mem rps newconn dribble"),
+#        OUT (BUILD_DIR/results)
 #
 # Per repetition and server, each on a fresh server process:
 #   mem_tcp   KiB of server RSS per idle TCP connection (10,000 held)
@@ -14,7 +15,9 @@
 #   conn_s    new TLS connections/s (h2load, 100 at a time, one request each)
 #   cpu_conn  server CPU µs per new connection over that run
 #   dribble   1,000 connections sending their head a byte a second while
-#             /health is probed each second on a fresh connection
+#             /health is probed each second on a fresh connection: probes
+#             answered, their latency, connections the server closed and
+#             after how long (server deadlines set to 10 s)
 # Raw numbers go to BUILD_DIR/results/raw.tsv, medians to summary.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +31,8 @@ DRIBBLE_S=${DRIBBLE_S:-25}
 MEM_TCP=${MEM_TCP:-10000}
 MEM_TLS=${MEM_TLS:-1000}
 PORT=${PORT:-18500}
-OUT=$B/results
+OUT=${OUT:-$B/results}
+TESTS=${TESTS:-"mem rps newconn dribble"}
 URL=https://127.0.0.1:$PORT
 
 command -v h2load >/dev/null || { echo "needs h2load (apt-get install nghttp2-client)" >&2; exit 1; }
@@ -119,7 +123,8 @@ dribble() { # impl rep
 	start "$1" 10
 	j=$(python3 "$here/conns.py" dribble "$PORT" "$DRIBBLE" "$DRIBBLE_S")
 	echo "$1 dribble: $j" | tee -a "$log"
-	for k in health_ok health_probes health_ms_median health_ms_max still_open_at_end first_close_s; do
+	for k in health_ok health_probes health_ms_median health_ms_max still_open_at_end \
+		closed_lifetime_min_s closed_lifetime_median_s; do
 		put "$1" "dr_$k" "$2" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$j" "$k")"
 	done
 	stop
@@ -130,12 +135,20 @@ for rep in $(seq "$REPS"); do
 	order=$IMPLS
 	[ $((rep % 2)) = 0 ] && order=$(echo "$IMPLS" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for impl in $order; do
-		mem "$impl" "$rep" tcp "$MEM_TCP"
-		mem "$impl" "$rep" tls "$MEM_TLS"
-		rps "$impl" "$rep"
-		[ "$impl" = h2o ] && rps "$impl" "$rep" h2
-		newconn "$impl" "$rep"
-		dribble "$impl" "$rep"
+		for t in $TESTS; do
+			case $t in
+			mem)
+				mem "$impl" "$rep" tcp "$MEM_TCP"
+				mem "$impl" "$rep" tls "$MEM_TLS"
+				;;
+			rps)
+				rps "$impl" "$rep"
+				if [ "$impl" = h2o ]; then rps "$impl" "$rep" h2; fi
+				;;
+			newconn) newconn "$impl" "$rep" ;;
+			dribble) dribble "$impl" "$rep" ;;
+			esac
+		done
 	done
 done
 
