@@ -91,6 +91,11 @@ typedef int (*cp_handler)(struct cp_resp *resp, struct cp_req *req, struct fl_er
  * --metrics-public (GET /metrics). */
 #define CP_ROUTE_PUBLIC_OPT 2
 
+/* A route the HTTP layer may run on its event loop instead of a worker,
+ * saving two thread hand-offs, when cp_api_inline_ok() says this request
+ * will not block. For the hot path only: check-ins and health. */
+#define CP_ROUTE_INLINE 4
+
 struct cp_route {
 	const char *method;
 	const char *pattern; /* "/api/v1/devices/{id}" */
@@ -105,6 +110,11 @@ extern const struct cp_route cp_routes[];
 extern const size_t cp_routes_count;
 
 void cp_api_handle(struct cp_resp *resp, struct cp_req *req);
+/* 1 when req (head and body read) may be handled on the HTTP layer's event
+ * loop: its route is CP_ROUTE_INLINE, a device signature is not dated ahead
+ * of now (those are stored before the reply), and its handler's own test
+ * (a check-in carrying command results waits for their commit) says no. */
+int cp_api_inline_ok(const struct cp_route *r, const struct cp_req *req);
 /* The route method and raw path would reach, or NULL (no side effects): lets
  * the HTTP layer decide before reading a body whether to stream it. */
 const struct cp_route *cp_api_route(const char *method, const char *path);
@@ -164,6 +174,7 @@ int cp_h_routes(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_enroll_challenge(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_enroll(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_checkin(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_checkin_may_block(const struct cp_req *req);
 int cp_h_rotate_key(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_devices_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_device_show(struct cp_resp *, struct cp_req *, struct fl_err *);

@@ -148,6 +148,20 @@ static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
 	return 0;
 }
 
+int cp_checkin_may_block(const struct cp_req *req)
+{
+	static const char key[] = "\"command_results\"";
+	const size_t n = sizeof(key) - 1;
+
+	/* Results wait for their commit before the reply. A mention of the key
+	 * anywhere in the body is enough to send the check-in to a worker: a
+	 * false alarm costs a hand-off, never correctness. */
+	for (size_t i = 0; req->body && i + n <= req->body_len; i++)
+		if (req->body[i] == '"' && memcmp(req->body + i, key, n) == 0)
+			return 1;
+	return 0;
+}
+
 int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
 	static const char *const allowed[] = {"inventory",	 "reported", "command_results",
