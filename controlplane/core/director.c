@@ -200,13 +200,7 @@ static void *maintainer(void *arg)
 		struct fl_err err = {0, ""};
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += d->interval_ms / 1000;
-		ts.tv_nsec += (long)(d->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		fl_timespec_after(&ts, CLOCK_REALTIME, d->interval_ms);
 		pthread_cond_timedwait(&d->wake, &d->tlock, &ts);
 		if (d->stopping)
 			break;

@@ -158,13 +158,7 @@ static void *hub_main(void *arg)
 
 		if (!e->closed && e->nsubs)
 			poll_once(e, fl_mono_ms());
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += e->poll_ms / 1000;
-		ts.tv_nsec += (long)(e->poll_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		fl_timespec_after(&ts, CLOCK_REALTIME, e->poll_ms);
 		if (!e->poke && !e->stopping)
 			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 		e->poke = 0;

@@ -1282,13 +1282,7 @@ static void *ctl_main(void *arg)
 		round_locked(c, NULL);
 		if (c->stop || atomic_load(&c->poked))
 			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += c->tick_ms / 1000;
-		ts.tv_nsec += (long)(c->tick_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		fl_timespec_after(&ts, CLOCK_REALTIME, c->tick_ms);
 		while (!c->stop && !atomic_load(&c->poked))
 			if (pthread_cond_timedwait(&c->cond, &c->mu, &ts) != 0)
 				break;

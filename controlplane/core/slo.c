@@ -1230,13 +1230,7 @@ static void *engine_main(void *arg)
 		if (cp_slo_engine_eval(e, fl_now(), &err) < 0)
 			fl_log(FL_LOG_ERROR, "SLO evaluation failed: %s", err.msg);
 		pthread_mutex_lock(&e->lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += e->eval_ms / 1000;
-		ts.tv_nsec += (long)(e->eval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		fl_timespec_after(&ts, CLOCK_MONOTONIC, e->eval_ms);
 		while (!e->stop && !e->kicked)
 			if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) != 0)
 				break;

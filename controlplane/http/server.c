@@ -550,12 +550,7 @@ static void *reaper_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&h->conns_mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		fl_timespec_after(&ts, CLOCK_REALTIME, 250);
 		pthread_cond_timedwait(&h->stop_cv, &h->stop_mu, &ts);
 	}
 	pthread_mutex_unlock(&h->stop_mu);

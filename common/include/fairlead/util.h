@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "fairlead/err.h"
 
@@ -17,6 +18,9 @@
 int64_t fl_now(void);
 /* Monotonic milliseconds, for timeouts and rates. */
 int64_t fl_mono_ms(void);
+/* *ts = now on clock + ms: the deadline a pthread_cond_timedwait on a
+ * condition variable of that clock wants. */
+void fl_timespec_after(struct timespec *ts, clockid_t clock, int64_t ms);
 /* RFC 3339 UTC ("2026-11-24T20:55:16Z"); out holds 32 bytes. */
 void fl_time_fmt(char out[32], int64_t t);
 
