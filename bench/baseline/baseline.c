@@ -4,6 +4,7 @@
  *   fairlead-bench-baseline --data DIR --listen 127.0.0.1:PORT --count N
  *                           [--seed S] [--first I] [--threads NPROC]
  *                           [--keepalive-ms 500] [--max-connections 10000]
+ *   fairlead-bench-baseline --verify-bench N
  *
  * An HTTPS server that does only what no design of a signed check-in can
  * avoid, on the HTTP stack fairleadd moves to: libmicrohttpd with an epoll
@@ -20,6 +21,10 @@
  * The public keys are those of fairlead-sim's preloaded devices (the same
  * seed and indices), so the simulator drives both servers identically.
  * This file is the only libmicrohttpd user of its binary.
+ *
+ * --verify-bench N prints, as JSON, the CPU time of one Ed25519 verification
+ * (fl_ed25519_verify) and of one whole fl_httpsig_verify of a signed
+ * check-in, each the mean of N: the unit of the CPU-per-check-in figure.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -32,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/tls.h" /* CP_TLS_PRIORITIES: fairleadd's one TLS policy */
@@ -196,6 +202,65 @@ static size_t bl_unescape(void *cls, struct MHD_Connection *conn, char *uri)
 	return strlen(uri);
 }
 
+static double bl_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* The cost of the one verification every signed check-in needs. */
+static int bl_verify_bench(long n, struct fl_err *err)
+{
+	static const char body[] = "{\"inventory\":{},\"desired_version\":0}";
+	uint8_t pk[FL_ED25519_PK_LEN], sk[FL_ED25519_SK_LEN], sig[FL_ED25519_SIG_LEN];
+	struct fl_buf si = FL_BUF_INIT, sv = FL_BUF_INIT, base = FL_BUF_INIT;
+	char keyid[FL_KEYID_LEN + 1], digest[FL_DIGEST_LEN];
+	struct fl_sig_params p;
+	double t0, raw_us, full_us;
+	volatile int bad = 0;
+	int rc;
+
+	fl_ed25519_keypair(pk, sk);
+	fl_keyid(keyid, pk);
+	fl_httpsig_digest(digest, body, sizeof(body) - 1);
+	if ((rc = fl_httpsig_sign(&si, &sv, "POST", "/api/v1/device/checkin", "", digest, keyid, sk,
+				  fl_now(), FL_SIG_DEFAULT_TTL)) < 0) {
+		fl_err_set(err, rc, "cannot sign");
+		goto cleanup;
+	}
+	if ((rc = fl_httpsig_parse(&p, sig, si.ptr, sv.ptr, err)) < 0)
+		goto cleanup;
+	if ((rc = fl_httpsig_base(&base, "POST", "/api/v1/device/checkin", "", digest, &p)) < 0) {
+		fl_err_set(err, rc, "cannot build the signature base");
+		goto cleanup;
+	}
+	t0 = bl_cpu_us();
+	for (long i = 0; i < n; i++)
+		bad |= fl_ed25519_verify(sig, base.ptr, base.len, pk) != 0;
+	raw_us = (bl_cpu_us() - t0) / (double)n;
+	t0 = bl_cpu_us();
+	for (long i = 0; i < n; i++)
+		bad |= fl_httpsig_verify(&p, sig, pk, "POST", "/api/v1/device/checkin", "", digest,
+					 body, sizeof(body) - 1, fl_now(), err) != 0;
+	full_us = (bl_cpu_us() - t0) / (double)n;
+	if (bad || fl_httpsig_verify(&p, sig, pk, "POST", "/api/v1/device/checkin", "", digest,
+				     body, sizeof(body) - 1, fl_now(), err) != 0) {
+		rc = fl_err_set(err, FL_ERROR, "a benchmarked verification failed");
+		goto cleanup;
+	}
+	printf("{\"iterations\":%ld,\"ed25519_verify_us\":%.2f,\"httpsig_verify_us\":%.2f}\n", n,
+	       raw_us, full_us);
+	rc = 0;
+cleanup:
+	memset(sk, 0, sizeof(sk));
+	fl_buf_release(&base);
+	fl_buf_release(&si);
+	fl_buf_release(&sv);
+	return rc;
+}
+
 static int bl_parse_listen(struct sockaddr_in *sa, const char *listen)
 {
 	char host[64];
@@ -227,12 +292,13 @@ int main(int argc, char **argv)
 	    {"threads", required_argument, NULL, 't'},
 	    {"keepalive-ms", required_argument, NULL, 'k'},
 	    {"max-connections", required_argument, NULL, 'm'},
+	    {"verify-bench", required_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *listen = "127.0.0.1:8444", *seed = "fairlead", *prefix = "sim-";
 	long count = 0, first = 0, threads = sysconf(_SC_NPROCESSORS_ONLN), keepalive = 500;
-	long maxconn = 10000;
+	long maxconn = 10000, verify_n = 0;
 	char path[1200];
 	struct fl_buf pem = FL_BUF_INIT;
 	struct fl_err err = {0, ""};
@@ -253,14 +319,23 @@ int main(int argc, char **argv)
 		case 't': threads = atol(optarg); break;
 		case 'k': keepalive = atol(optarg); break;
 		case 'm': maxconn = atol(optarg); break;
+		case 'v': verify_n = atol(optarg); break;
 		case 'h':
 			printf(
 			    "usage: fairlead-bench-baseline --data DIR [--listen ADDR:PORT] "
 			    "--count N [--seed S] [--first I] [--threads N] [--keepalive-ms MS]\n"
-			    "       [--max-connections N]\n");
+			    "       [--max-connections N]\n"
+			    "       fairlead-bench-baseline --verify-bench N\n");
 			return 0;
 		default: return 2;
 		}
+	}
+	if (verify_n > 0) {
+		if (fl_crypto_init() < 0 || bl_verify_bench(verify_n, &err) < 0) {
+			fprintf(stderr, "fairlead-bench-baseline: verify bench: %s\n", err.msg);
+			return 1;
+		}
+		return 0;
 	}
 	if (!data || count <= 0 || threads < 1 || threads > 512 || maxconn < 1) {
 		fprintf(stderr, "fairlead-bench-baseline: --data DIR and --count N are required\n");
