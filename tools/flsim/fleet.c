@@ -98,6 +98,7 @@ struct sim {
 	uint64_t late_count;
 	int64_t interval_ms;
 	uint64_t conns_opened;
+	uint64_t shed_retry_after, shed_plain; /* 503s with and without Retry-After */
 	/* the server's CPU ticks at the start and end of the measured window */
 	long long srv_ticks0, srv_ticks1;
 	int srv_state; /* 0: not read, 1: start read, 2: both read, -1: unreadable */
@@ -496,8 +497,15 @@ static void on_done(void *ctx, const struct sim_result *r)
 	int follow_up = 0;
 
 	s->progress_n++;
-	if (s->measuring && now <= s->t_end_ms)
+	if (s->measuring && now <= s->t_end_ms) {
 		s->conns_opened += (uint64_t)(r->new_conns > 0 ? r->new_conns : 0);
+		if (r->kind == SIM_TX_OK && r->status == 503) {
+			if (r->retry_after >= 0)
+				s->shed_retry_after++;
+			else
+				s->shed_plain++;
+		}
+	}
 	/* A kept-alive connection the server closed as we reused it (its idle
 	 * timeout raced our send): retried once on a fresh connection, as an
 	 * agent would; counted, not an error. */
@@ -582,6 +590,10 @@ static void on_done(void *ctx, const struct sim_result *r)
 
 	if (follow_up) {
 		d->due_ms = now;
+	} else if (r->kind == SIM_TX_OK && r->status == 503 && r->retry_after >= 0) {
+		/* A shedding server said when to come back: a device obeys (at
+		 * most a minute here, so that a run stays bounded). */
+		d->due_ms = now + (r->retry_after > 60 ? 60 : r->retry_after) * 1000;
 	} else {
 		int64_t iv = d->interval_ms;
 
@@ -938,7 +950,7 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 			s->samples = s->upd_offered = 0;
 			s->late_max_ms = 0;
 			s->late_count = 0;
-			s->conns_opened = 0;
+			s->conns_opened = s->shed_retry_after = s->shed_plain = 0;
 			s->measuring = 1;
 			take_server_cpu(s, 1);
 		}

@@ -36,7 +36,8 @@ enum sim_tx_kind {
 
 struct sim_result {
 	enum sim_tx_kind kind;
-	long new_conns; /* connections this transfer opened (0: it reused one) */
+	long new_conns;	  /* connections this transfer opened (0: it reused one) */
+	long retry_after; /* seconds of a Retry-After reply header; -1: none */
 	long status;
 	const char *body; /* kept reply body (max_body > 0), NUL-terminated */
 	size_t body_len;

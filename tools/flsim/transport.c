@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "fairlead/buf.h"
@@ -37,6 +38,7 @@ struct xfer {
 	int drop, hash, dropped, too_big;
 	struct fl_sha256_ctx sha;
 	int64_t bytes;
+	long retry_after;
 	int64_t t0;
 	sim_done_fn done;
 	void *ctx;
@@ -225,6 +227,23 @@ static void xfer_put(struct sim_tx *tx, struct xfer *x)
 	tx->free_list = x;
 }
 
+/* Notes Retry-After (delay-seconds form), which a shedding server sends
+ * with 503; an HTTP-date form counts as present with 1 s. */
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t len = size * n;
+	static const char name[] = "retry-after:";
+
+	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		char *end;
+		long v = strtol(data + sizeof(name) - 1, &end, 10);
+
+		x->retry_after = end != data + sizeof(name) - 1 && v >= 0 ? v : 1;
+	}
+	return len;
+}
+
 int sim_tx_submit(struct sim_tx *tx, const struct sim_req *r, struct fl_err *err)
 {
 	struct xfer *x = r->chan ? &r->chan->x : tx->free_list;
@@ -255,6 +274,7 @@ int sim_tx_submit(struct sim_tx *tx, const struct sim_req *r, struct fl_err *err
 	x->hash = r->hash;
 	x->dropped = x->too_big = 0;
 	x->bytes = 0;
+	x->retry_after = -1;
 	x->done = r->done;
 	x->ctx = r->ctx;
 	if (x->hash)
@@ -283,6 +303,8 @@ int sim_tx_submit(struct sim_tx *tx, const struct sim_req *r, struct fl_err *err
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, tx->timeout_ms);
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
@@ -348,6 +370,7 @@ static void finish(struct sim_tx *tx, CURL *easy, CURLcode code)
 	memset(&r, 0, sizeof(r));
 	r.us = now_us() - x->t0;
 	r.bytes = x->bytes;
+	r.retry_after = x->retry_after;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &r.new_conns);
 	r.kind = x->dropped ? SIM_TX_DROPPED : x->too_big ? SIM_TX_BAD_LENGTH : classify(code);
