@@ -99,6 +99,8 @@ struct sim {
 	int64_t interval_ms;
 	uint64_t conns_opened;
 	uint64_t shed_retry_after, shed_plain; /* 503s with and without Retry-After */
+	/* outcomes of requests that landed after the window (not in the rates) */
+	uint64_t after_ok, after_503, after_timeout, after_other;
 	/* the server's CPU ticks at the start and end of the measured window */
 	long long srv_ticks0, srv_ticks1;
 	int srv_state; /* 0: not read, 1: start read, 2: both read, -1: unreadable */
@@ -497,7 +499,16 @@ static void on_done(void *ctx, const struct sim_result *r)
 	int follow_up = 0;
 
 	s->progress_n++;
-	if (s->measuring && now <= s->t_end_ms) {
+	if (now > s->t_end_ms) {
+		if (r->kind == SIM_TX_TIMEOUT)
+			s->after_timeout++;
+		else if (r->kind != SIM_TX_OK)
+			s->after_other++;
+		else if (r->status == 503)
+			s->after_503++;
+		else
+			s->after_ok++;
+	} else if (s->measuring) {
 		s->conns_opened += (uint64_t)(r->new_conns > 0 ? r->new_conns : 0);
 		if (r->kind == SIM_TX_OK && r->status == 503) {
 			if (r->retry_after >= 0)
