@@ -761,6 +761,15 @@ static json_t *result_json(struct sim *s, double secs)
 				    json_string(sim_conn_mode_name(s->o->conn_mode)));
 		json_object_set_new(out, "connections_opened",
 				    json_integer((json_int_t)s->conns_opened));
+		json_object_set_new(out, "shed",
+				    json_pack("{s:I,s:I}", "with_retry_after",
+					      (json_int_t)s->shed_retry_after,
+					      "without_retry_after", (json_int_t)s->shed_plain));
+		json_object_set_new(
+		    out, "after_window",
+		    json_pack("{s:I,s:I,s:I,s:I}", "answered", (json_int_t)s->after_ok, "http_503",
+			      (json_int_t)s->after_503, "timeout", (json_int_t)s->after_timeout,
+			      "other_transport", (json_int_t)s->after_other));
 	}
 	if (out && s->o->server_pid > 0) {
 		/* CPU per signed check-in: the server's time over the window
