@@ -3,7 +3,7 @@
 # in the same run, written to bench/results/latest.json and latest.md.
 #
 #   scripts/bench.sh            the full run (10k, 100k, 1M devices; ~5 min on 2 cores)
-#   FL_BENCH_QUICK=1 scripts/bench.sh   small sizes and short runs, to try the harness
+#   FL_BENCH_QUICK=1 scripts/bench.sh   small sizes and short runs, to try the harness (~4 min)
 #
 # Environment: BUILD (default build), FL_BENCH_DURATION (seconds per rate
 # measurement, default 15), FL_BENCH_ACTIVE (devices that play, default 10000),
@@ -176,8 +176,10 @@ start_baseline() { # [extra options]
 	local port
 	port=$(free_port)
 	BL_URL="https://127.0.0.1:$port"
+	# its own thread count: an epoll pool of one thread per core, the design
+	# fairleadd's HTTP layer moves to
 	"$BIN/fairlead-bench-baseline" --data "$DATA" --listen "127.0.0.1:$port" --count "$ACTIVE" \
-		--seed $SEED --threads $THREADS "$@" >>"$W/baseline.log" 2>&1 &
+		--seed $SEED "$@" >>"$W/baseline.log" 2>&1 &
 	BL_PID=$!
 	PIDS+=("$BL_PID")
 	wait_healthy "$BL_URL" "$BL_PID" 60
@@ -553,7 +555,7 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	| {
 	  machine: $machine[0],
 	  settings: {active_devices: $active, duration_s: $dur, concurrency: $conc,
-	             server_threads: $threads, elapsed_s: $elapsed},
+	             server_threads: $threads, baseline_threads: $machine[0].nproc, elapsed_s: $elapsed},
 	  checkins: {
 	    goal: "fairleadd >= 70% of the baseline rate at every size, no fall-off with fleet size",
 	    method: "each size against the baseline measured right before it",
@@ -597,7 +599,7 @@ jq -r '
 	. as $r |
 	"# Fairlead benchmark results\n",
 	"Machine: \(.machine.nproc) cores, \(.machine.cpu), \(.machine.memory), \(.machine.os), \(.machine.kernel); commit \(.machine.commit), \(.machine.date); load before \(.machine.load_before). ",
-	"Run: \(.settings.active_devices) devices playing, \(.settings.concurrency) requests in flight, \(.settings.duration_s) s per rate, server threads \(.settings.server_threads); the whole run took \(.settings.elapsed_s) s.\n",
+	"Run: \(.settings.active_devices) devices playing, \(.settings.concurrency) requests in flight, \(.settings.duration_s) s per rate, fairleadd threads \(.settings.server_threads), baseline threads \(.settings.baseline_threads); the whole run took \(.settings.elapsed_s) s.\n",
 	"| # | figure | fairleadd | baseline | ratio | goal | status |",
 	"|---|---|---|---|---|---|---|",
 	(.checkins.fairleadd[] | "| 1 | signed check-ins/s, \(.registered) registered (p50 / p99 ms) | \(.ok_per_s|f0)/s (\(.p50_ms|f2) / \(.p99_ms|f2)) | \(.baseline.ok_per_s|f0)/s (\(.baseline.p50_ms|f2) / \(.baseline.p99_ms|f2)) | \(.share_of_baseline) | >= 0.70 | \(if .share_of_baseline >= 0.7 then "met" else "**missed**" end) |"),
