@@ -107,11 +107,23 @@ assert_eq "$(jq .ok "$T/fetch.json")" "5" "fetched"
 stop_server
 
 # 5. the baseline server answers the same devices, and refuses wrong signatures
-BPORT=$(free_port)
-"$BASE" --data "$DATA" --listen "127.0.0.1:$BPORT" --count 200 --seed smoke \
-	>"$T/baseline.log" 2>&1 &
-PIDS+=($!)
-wait_for "baseline server" 10 curl -sf --cacert "$CA" "https://127.0.0.1:$BPORT/api/v1/health"
+# a free port may be taken by another process's client socket before the
+# baseline binds it: it then exits at once, and another port is tried
+up=0
+for _ in 1 2 3; do
+	BPORT=$(free_port)
+	"$BASE" --data "$DATA" --listen "127.0.0.1:$BPORT" --count 200 --seed smoke \
+		>"$T/baseline.log" 2>&1 &
+	BPID=$!
+	PIDS+=($BPID)
+	for _ in $(seq 1 100); do
+		curl -sf --cacert "$CA" "https://127.0.0.1:$BPORT/api/v1/health" >/dev/null 2>&1 && up=1 && break 2
+		kill -0 $BPID 2>/dev/null || continue 2
+		sleep 0.1
+	done
+	break
+done
+[ $up = 1 ] || fail "baseline server not healthy: $(tail -3 "$T/baseline.log")"
 "$SIM" run --server "https://127.0.0.1:$BPORT" --ca "$CA" --preloaded 200 --seed smoke \
 	--concurrency 8 --duration 2 --bad-signature 10 --json --out "$T/base.json" \
 	>"$T/simb.log" 2>&1 || fail "sim vs baseline: $(tail -5 "$T/simb.log")"
@@ -119,7 +131,6 @@ assert_eq "$(jq .total.errors "$T/base.json")" "0" "baseline errors: $(jq -c .er
 [ "$(jq .by_kind.checkin.ok "$T/base.json")" -gt 0 ] || fail "no check-ins on the baseline"
 assert_eq "$(jq .expected.bad_signature_401 "$T/base.json")" \
 	"$(jq .expected.bad_signature_sent "$T/base.json")" "baseline refuses wrong signatures"
-BPID=${PIDS[-1]}
 
 # 6. a connection per device: 20 devices, at most 20 connections, all kept
 "$SIM" run --server "https://127.0.0.1:$BPORT" --ca "$CA" --preloaded 20 --seed smoke \
@@ -147,12 +158,21 @@ assert_eq "$(jq .total.errors "$T/new.json")" "0" "new mode errors: $(jq -c .err
 	fail "requests reused connections: $(jq -c '{connections_opened, total}' "$T/new.json")"
 
 # 8. through the delay proxy: every request answered, every byte passed on
-PPORT=$(free_port)
-"$FL_BIN_DIR/fairlead-bench-proxy" --listen "127.0.0.1:$PPORT" --upstream "127.0.0.1:$BPORT" \
-	--rtt-ms 100 --stats "$T/proxy.json" >"$T/proxy.log" 2>&1 &
-PXPID=$!
-PIDS+=($PXPID)
-wait_for "delay proxy" 10 curl -sf --cacert "$CA" "https://127.0.0.1:$PPORT/api/v1/health"
+up=0
+for _ in 1 2 3; do # another port when this one was taken (as for the baseline)
+	PPORT=$(free_port)
+	"$FL_BIN_DIR/fairlead-bench-proxy" --listen "127.0.0.1:$PPORT" --upstream "127.0.0.1:$BPORT" \
+		--rtt-ms 100 --stats "$T/proxy.json" >"$T/proxy.log" 2>&1 &
+	PXPID=$!
+	PIDS+=($PXPID)
+	for _ in $(seq 1 100); do
+		curl -sf --cacert "$CA" "https://127.0.0.1:$PPORT/api/v1/health" >/dev/null 2>&1 && up=1 && break 2
+		kill -0 $PXPID 2>/dev/null || continue 2
+		sleep 0.1
+	done
+	break
+done
+[ $up = 1 ] || fail "delay proxy not passing requests: $(tail -3 "$T/proxy.log")"
 "$SIM" run --server "https://127.0.0.1:$PPORT" --ca "$CA" --preloaded 20 --seed smoke \
 	--concurrency 20 --duration 2 --conn-mode device --json --out "$T/slow.json" \
 	>"$T/sims.log" 2>&1 || fail "sim via proxy: $(tail -5 "$T/sims.log")"
