@@ -76,6 +76,7 @@ struct px_conn {
 	struct px_dir dir[2]; /* 0: client -> upstream, 1: upstream -> client */
 	int dead;
 	struct px_conn *next_dead;
+	struct px_conn *prev, *next; /* the open connections, closed at exit */
 };
 
 struct px {
@@ -87,6 +88,7 @@ struct px {
 	uint64_t bytes[2];
 	struct px_chunk *ghead, *gtail;
 	struct px_conn *dead;
+	struct px_conn *conns;
 };
 
 static volatile sig_atomic_t px_stop;
@@ -187,6 +189,12 @@ static void px_close(struct px *p, struct px_conn *c)
 			c->end[e].fd = -1;
 		}
 	p->open--;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	/* Freed after the current batch of events, which may still name it. */
 	c->next_dead = p->dead;
 	p->dead = c;
@@ -339,6 +347,10 @@ static int px_accept(struct px *p, struct fl_err *err)
 		}
 		p->open++;
 		p->accepted++;
+		c->next = p->conns;
+		if (p->conns)
+			p->conns->prev = c;
+		p->conns = c;
 		if (p->open > p->peak)
 			p->peak = p->open;
 		for (int e = 0; e < 2; e++) {
@@ -438,6 +450,17 @@ static int px_listen(struct px *p, const struct sockaddr_in *sa, struct fl_err *
 	return 0;
 }
 
+/* Frees the connections closed during the last batch of events. */
+static void px_reap(struct px *p)
+{
+	while (p->dead) {
+		struct px_conn *c = p->dead;
+
+		p->dead = c->next_dead;
+		free(c);
+	}
+}
+
 static int px_run(struct px *p, struct fl_err *err)
 {
 	struct epoll_event evs[256];
@@ -467,14 +490,21 @@ static int px_run(struct px *p, struct fl_err *err)
 			}
 			px_event(p, evs[i].data.ptr, evs[i].events);
 		}
-		while (p->dead) {
-			struct px_conn *c = p->dead;
-
-			p->dead = c->next_dead;
-			free(c);
-		}
+		px_reap(p);
 	}
 	return 0;
+}
+
+/* Closes what is still open: the end of a run. */
+static void px_shutdown(struct px *p)
+{
+	while (p->conns)
+		px_close(p, p->conns);
+	px_reap(p);
+	if (p->lfd >= 0)
+		close(p->lfd);
+	if (p->ep >= 0)
+		close(p->ep);
 }
 
 static int px_write_stats(const struct px *p, const char *file, struct fl_err *err)
@@ -515,6 +545,7 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	memset(&p, 0, sizeof(p));
+	p.lfd = p.ep = -1;
 	p.max_conns = 20000;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -559,6 +590,7 @@ int main(int argc, char **argv)
 			upstream, rtt);
 		rc = px_run(&p, &err);
 	}
+	px_shutdown(&p);
 	if (rc < 0) {
 		fprintf(stderr, "fairlead-bench-proxy: %s\n", err.msg);
 		return 1;
