@@ -192,6 +192,18 @@ static int need_state(const struct globals *g, const char *usage)
 	return 0;
 }
 
+/* Makes this process the only agent on the state directory until it exits
+ * (create: make the directory first, for the commands that may start it). */
+static int lock_state(int *fd, const struct globals *g, int create, const char *what)
+{
+	struct fl_err err = {0};
+
+	if ((create && ag_state_dir_init(g->state, &err) < 0) ||
+	    ag_state_lock(fd, g->state, &err) < 0)
+		return fail(what, &err);
+	return 0;
+}
+
 /* The server to talk to: the flag, else the one recorded at enrollment. */
 static int open_transport(struct ag_transport **t, const struct globals *g, struct fl_err *err)
 {
@@ -213,7 +225,7 @@ static int cmd_keygen(struct globals *g, int argc, char **argv)
 {
 	struct fl_err err = {0};
 	struct ag_key key;
-	int rc;
+	int lock = -1, rc;
 
 	for (int i = 0; i < argc; i++) {
 		int m;
@@ -227,13 +239,18 @@ static int cmd_keygen(struct globals *g, int argc, char **argv)
 		if (m < 0)
 			return usage_error(usage_keygen, "%s needs a value", argv[i]);
 	}
-	if ((rc = need_state(g, usage_keygen)) != 0)
+	if ((rc = need_state(g, usage_keygen)) != 0 ||
+	    (rc = lock_state(&lock, g, 1, "keygen")) != 0)
 		return rc;
-	if (ag_state_dir_init(g->state, &err) < 0 || ag_key_ensure(&key, NULL, g->state, &err) < 0)
-		return fail("keygen", &err);
+	if (ag_key_ensure(&key, NULL, g->state, &err) < 0) {
+		rc = fail("keygen", &err);
+		goto cleanup;
+	}
 	printf("%s\n", key.pk_b64);
 	ag_key_wipe(&key);
-	return 0;
+cleanup:
+	close(lock);
+	return rc;
 }
 
 static int cmd_enroll(struct globals *g, int argc, char **argv)
@@ -246,7 +263,7 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 	struct fl_trust_root root;
 	const char *root_file = NULL;
 	json_t *labels = json_object(), *inv = NULL;
-	int rc = EXIT_FAILURE;
+	int lock = -1, rc = EXIT_FAILURE;
 
 	if (!labels) {
 		fprintf(stderr, "fairlead-agent: out of memory\n");
@@ -297,6 +314,9 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 		rc = usage_error(usage_enroll, "%s", "--token must not be empty");
 		goto cleanup;
 	}
+	if ((rc = lock_state(&lock, g, 1, "enroll")) != 0)
+		goto cleanup;
+	rc = EXIT_FAILURE;
 	/* The root is checked before the server hears of this device, so a bad
 	 * file costs nothing; it is stored only once enrollment succeeded. */
 	if (root_file) {
@@ -348,6 +368,8 @@ static int cmd_enroll(struct globals *g, int argc, char **argv)
 	printf("%s %s\n", id.device_id, id.state);
 	rc = 0;
 cleanup:
+	if (lock >= 0)
+		close(lock);
 	ag_transport_free(t);
 	json_decref(labels);
 	json_decref(inv);
@@ -397,7 +419,7 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	struct ag_sli *sli = NULL;
 	struct ag_reports *reports = NULL;
 	size_t report_max = 0;
-	int once = 0, no_sli = 0, rc;
+	int once = 0, no_sli = 0, lock = -1, rc;
 
 	for (int i = 0; i < argc; i++) {
 		int m;
@@ -500,6 +522,8 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	}
 	po.dir = g->state;
 	so.dir = g->state;
+	if ((rc = lock_state(&lock, g, 0, "run")) != 0)
+		return rc;
 	rc = EXIT_FAILURE;
 	if (setup_signals(&err) < 0 || open_transport(&t, g, &err) < 0) {
 		rc = fail("run", &err);
@@ -540,6 +564,7 @@ cleanup:
 	ag_poll_free(p);
 	ag_reports_free(reports);
 	ag_transport_free(t);
+	close(lock);
 	return rc;
 }
 
@@ -549,7 +574,7 @@ static int cmd_rotate(struct globals *g, int argc, char **argv)
 	struct ag_transport *t = NULL;
 	struct ag_clock clock;
 	struct fl_err err = {0};
-	int rc;
+	int lock = -1, rc;
 
 	for (int i = 0; i < argc; i++) {
 		int m;
@@ -563,7 +588,8 @@ static int cmd_rotate(struct globals *g, int argc, char **argv)
 		if (m < 0)
 			return usage_error(usage_rotate, "%s needs a value", argv[i]);
 	}
-	if ((rc = need_state(g, usage_rotate)) != 0)
+	if ((rc = need_state(g, usage_rotate)) != 0 ||
+	    (rc = lock_state(&lock, g, 0, "rotate-key")) != 0)
 		return rc;
 	rc = EXIT_FAILURE;
 	if (open_transport(&t, g, &err) < 0) {
@@ -592,6 +618,7 @@ static int cmd_rotate(struct globals *g, int argc, char **argv)
 	rc = 0;
 cleanup:
 	ag_transport_free(t);
+	close(lock);
 	return rc;
 }
 

@@ -1,7 +1,11 @@
 #include "agent/state.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "fairlead/buf.h"
 #include "fairlead/fs.h"
@@ -35,6 +39,53 @@ int ag_state_exists(const char *dir, const char *name)
 	if (ag_state_path(path, sizeof(path), dir, name, NULL) < 0)
 		return 0;
 	return fl_fs_exists(path);
+}
+
+int ag_state_lock(int *out_fd, const char *dir, struct fl_err *err)
+{
+	char path[AG_PATH_MAX], pid[24];
+	ssize_t n;
+	int fd = -1, rc;
+
+	*out_fd = -1;
+	if ((rc = ag_state_path(path, sizeof(path), dir, AG_LOCK_FILE, err)) < 0)
+		return rc;
+	/* flock, not fcntl locks: those are dropped when any descriptor of the
+	 * file closes, and are shared with children after fork. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = fl_err_set(err, errno == ENOENT ? FL_ENOTFOUND : FL_ERROR,
+				"cannot lock state directory %s: %s", dir, strerror(errno));
+		goto cleanup;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK) {
+			rc = fl_err_set(err, FL_ERROR, "cannot lock state directory %s: %s", dir,
+					strerror(errno));
+			goto cleanup;
+		}
+		/* The holder may not have written its pid yet: then it is unknown. */
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		rc = fl_err_set(err, FL_ECONFLICT,
+				"state directory %s is in use by another fairlead-agent (pid %s)",
+				dir, pid[0] ? pid : "unknown");
+		goto cleanup;
+	}
+	/* A pid left by a holder that died is stale but harmless: the kernel
+	 * dropped its lock. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		rc = fl_err_set(err, FL_ERROR, "cannot write %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	*out_fd = fd;
+	fd = -1;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 int ag_state_read_json(json_t **out, const char *dir, const char *name, size_t cap,

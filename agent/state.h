@@ -7,6 +7,8 @@
  *   desired.json    {"desired_version":N,"desired":{...}}: the twin as applied
  *   results.json    {"pending":[RESULT...]}: command results not yet
  *                   acknowledged by a successful check-in
+ *   lock            flock(2)ed by the one agent process using the directory;
+ *                   holds its pid (informational: the lock is what counts)
  *
  * Loaders return FL_ENOTFOUND for an absent file and FL_EINVAL with a message
  * naming the file for a corrupt one.
@@ -25,6 +27,7 @@
 #define AG_IDENTITY_FILE "identity.json"
 #define AG_DESIRED_FILE	 "desired.json"
 #define AG_RESULTS_FILE	 "results.json"
+#define AG_LOCK_FILE	 "lock"
 
 struct ag_identity {
 	char device_id[65];
@@ -40,6 +43,12 @@ int ag_state_path(char *out, size_t cap, const char *dir, const char *name, stru
 int ag_state_dir_init(const char *dir, struct fl_err *err);
 /* 1 when dir/name exists. */
 int ag_state_exists(const char *dir, const char *name);
+
+/* Takes the exclusive lock of dir for the life of the process: *out_fd is
+ * the open (close-on-exec, so hooks do not inherit it) descriptor to keep;
+ * closing it or exiting releases the lock. FL_ECONFLICT naming the holder's
+ * pid when another process holds it; FL_ENOTFOUND when dir does not exist. */
+int ag_state_lock(int *out_fd, const char *dir, struct fl_err *err);
 
 /* Reads dir/name as a JSON object of at most cap bytes (caller owns *out).
  * FL_ENOTFOUND when absent; FL_EINVAL naming the file when corrupt. */

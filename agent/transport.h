@@ -5,7 +5,8 @@
  *
  * json() has the contract of fl_httpc_json(): 0 on 2xx with the reply in *out
  * (caller owns, may be NULL), the FL_E* code of an error status with the
- * server's message in err, FL_ERROR/FL_ETIMEOUT on transport failure.
+ * server's message in err, FL_ERROR/FL_ETIMEOUT on transport failure,
+ * FL_ETLS when the TLS handshake or the certificate check failed.
  * *retry_after is the Retry-After header in seconds or -1.
  */
 #ifndef AG_TRANSPORT_H

@@ -18,6 +18,7 @@
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
+#include "fairlead/relref.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
 
@@ -199,8 +200,13 @@ static int normalize_slots(struct ag_update *u, struct fl_err *err)
  * the '@' of "release" (name@version). */
 static int name_from_release(struct ag_update *u, struct fl_err *err)
 {
-	const char *rel = st_str(u, "release"), *at = strrchr(rel, '@');
-	json_t *name = at ? json_stringn(rel, (size_t)(at - rel)) : json_string("");
+	struct fl_relref ref;
+	json_t *name;
+
+	/* A reference that does not parse names no release (""). */
+	if (fl_relref_parse(&ref, st_str(u, "release"), NULL) < 0)
+		ref.name[0] = '\0';
+	name = json_string(ref.name);
 
 	if (!name || json_object_set_new(u->st, "name", name) < 0)
 		return oom(err);

@@ -9,6 +9,7 @@
 #include "fairlead/crypto.h"
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
+#include "fairlead/relref.h"
 #include "fairlead/selector.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
@@ -439,19 +440,11 @@ cleanup:
  * semantic version), so a typo is a usage error, not a 404. */
 static int check_release_ref(struct cli_ctx *ctx, const char *ref, struct fl_err *err)
 {
-	const char *at = strrchr(ref, '@');
-	char name[65];
+	struct fl_relref rr;
 
-	if (at && at != ref && (size_t)(at - ref) < sizeof(name)) {
-		memcpy(name, ref, (size_t)(at - ref));
-		name[at - ref] = '\0';
-		if (fl_id_valid(name) && fl_trust_semver_valid(at + 1))
-			return 0;
-	}
-	return cli_usage(ctx, err,
-			 "'%.80s' is not NAME@VERSION (a release name and a semantic "
-			 "version)",
-			 ref);
+	if (fl_relref_parse(&rr, ref, err) < 0)
+		return cli_usage(ctx, err, "%s", err->msg);
+	return 0;
 }
 
 /* Prints "assigned N, skipped M" and the skipped devices with the reasons

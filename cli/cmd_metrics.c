@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
 
 /* Appends "&NAME=VALUE" (escaped) to b when value is set. */
@@ -177,10 +178,11 @@ static int cli_drift(struct cli_ctx *ctx, const struct cli_args *a, struct fl_er
 	const char *since = cli_args_get(a, "--since"), *rel = a->pos[0];
 	struct fl_buf target = FL_BUF_INIT;
 	json_t *reply = NULL;
+	struct fl_relref rr;
 	int rc;
 
-	if (!strchr(rel, '@'))
-		return cli_usage(ctx, err, "drift needs NAME@VERSION, not '%s'", rel);
+	if (fl_relref_parse(&rr, rel, err) < 0)
+		return cli_usage(ctx, err, "drift needs NAME@VERSION: %s", err->msg);
 	if ((rc = check_since(ctx, since, err)) < 0)
 		return rc;
 	if ((rc = fl_buf_puts(&target, "/api/v1/drift")) < 0 ||

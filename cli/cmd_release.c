@@ -16,6 +16,7 @@
 #include "fairlead/envelope.h"
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
+#include "fairlead/relref.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
 
@@ -86,7 +87,7 @@ static int build_release(json_t **out, struct cli_ctx *ctx, const struct cli_arg
 	*out = NULL;
 	if (!name || !ver || !kind)
 		return cli_usage(ctx, err, "release create needs --name, --version and --kind");
-	if (!fl_id_valid(name))
+	if (!fl_relref_name_valid(name))
 		return cli_usage(ctx, err, "--name: '%s' is not a valid release name", name);
 	if (!fl_trust_semver_valid(ver))
 		return cli_usage(ctx, err, "--version: '%s' is not a semantic version", ver);
@@ -547,25 +548,6 @@ cleanup:
 
 /* ---- list, show, diff ---- */
 
-/* Splits "NAME@VERSION" into its checked halves (copies). */
-static int parse_ref(char name[65], char version[129], struct cli_ctx *ctx, const char *ref,
-		     struct fl_err *err)
-{
-	const char *at = strrchr(ref, '@');
-
-	if (!at || at == ref || (size_t)(at - ref) > 64 || strlen(at + 1) > 128)
-		return cli_usage(ctx, err, "'%.80s' is not NAME@VERSION", ref);
-	memcpy(name, ref, (size_t)(at - ref));
-	name[at - ref] = '\0';
-	snprintf(version, 129, "%s", at + 1);
-	if (!fl_id_valid(name) || !fl_trust_semver_valid(version))
-		return cli_usage(ctx, err,
-				 "'%.80s' is not NAME@VERSION (a release name and a "
-				 "semantic version)",
-				 ref);
-	return 0;
-}
-
 static int cli_release_list(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
 	static const char *const headers[] = {"NAME",	 "VERSION", "KIND",
@@ -691,15 +673,15 @@ static int view_from_server(struct rel_view *v, struct cli_ctx *ctx, const char 
 			    struct fl_err *err)
 {
 	struct fl_buf target = FL_BUF_INIT;
-	char name[65], version[129];
+	struct fl_relref rr;
 	json_t *sigs, *s;
 	size_t i;
 	int rc;
 
-	if ((rc = parse_ref(name, version, ctx, ref, err)) < 0)
-		return rc;
-	if (cli_target(&target, "/api/v1/releases/", name, "/") < 0 ||
-	    fl_url_escape(&target, version) < 0) {
+	if (fl_relref_parse(&rr, ref, err) < 0)
+		return cli_usage(ctx, err, "%s", err->msg);
+	if (cli_target(&target, "/api/v1/releases/", rr.name, "/") < 0 ||
+	    fl_url_escape(&target, rr.version) < 0) {
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;
 	}

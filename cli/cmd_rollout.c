@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
 
 #define MAX_SLOS 8
@@ -194,10 +195,11 @@ cleanup:
 static int cli_rollout_start(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
 	json_t *body = NULL, *reply = NULL;
+	struct fl_relref rr;
 	int rc;
 
-	if (!strchr(a->pos[0], '@'))
-		return cli_usage(ctx, err, "release must be NAME@VERSION");
+	if (fl_relref_parse(&rr, a->pos[0], err) < 0)
+		return cli_usage(ctx, err, "%s", err->msg);
 	if ((rc = build_start(&body, ctx, a, err)) < 0)
 		return rc;
 	if ((rc = cli_api(&reply, ctx, "POST", "/api/v1/rollouts", body, err)) < 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/replay.h"
 #include "fairlead/fs.h"
 #include "fairlead/log.h"
 #include "fairlead/util.h"
@@ -23,7 +24,14 @@ void cp_config_defaults(struct cp_config *c)
 	c->resign_ms = 60000;
 	c->max_header = 8192;
 	c->request_timeout_ms = 30000;
-	c->keepalive_ms = 500;
+	c->keepalive_ms = 5000;
+	c->io_threads = 2;
+	c->queue_max = 4096;
+	c->queue_wait_ms = 2000;
+	c->header_timeout_ms = 10000;
+	c->max_headers = 100;
+	c->max_connections = 20000;
+	c->max_conn_per_ip = 0;
 	c->flush_ms = 1000;
 	/* A device polls every few seconds at most; 10/s with a burst of 40
 	 * leaves room for retries without letting one key starve the others. */
@@ -162,10 +170,20 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	app->started_at = fl_now();
 	pthread_mutex_init(&app->push_lock, NULL);
 	snprintf(db, sizeof(db), "%s/fairlead.db", cfg->data_dir);
+	if (!cfg->skip_check && (rc = cp_store_check(db, err)) < 0) {
+		/* Served, a damaged page fails requests at random or loses rows. */
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		fl_err_set(err, rc, "%.180s (restore a backup; --skip-check starts anyway)", why);
+		cp_app_free(app, NULL);
+		return rc;
+	}
 	if ((rc = cp_store_open(&app->store, db, -1, err)) < 0 ||
 	    (rc = cp_registry_new(&app->reg, err)) < 0 ||
 	    (rc = cp_registry_load(app->reg, app->store, err)) < 0 ||
 	    (rc = cp_expset_new(&app->nonces, err)) < 0 ||
+	    (rc = cp_replay_load(app->nonces, app->store, app->started_at, err)) < 0 ||
 	    (rc = cp_expset_new(&app->challenges, err)) < 0 ||
 	    (rc = cp_expset_new(&app->done_cmds, err)) < 0 ||
 	    (rc = cp_ratelimit_new(&app->rl_device, cfg->device_rate, cfg->device_burst, err)) <
@@ -175,7 +193,8 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
 	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = ingest_open(app, err)) < 0 ||
 	    (rc = releases_open(app, err)) < 0 || (rc = slo_open(app, err)) < 0 ||
-	    (rc = rollouts_open(app, err)) < 0) {
+	    (rc = rollouts_open(app, err)) < 0 ||
+	    (rc = cp_events_new(&app->events, app->store, 500, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
 	}
@@ -189,6 +208,7 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 
 	if (!app)
 		return 0;
+	cp_events_free(app->events);
 	/* First: its rounds use the write-behind, the ingest and the director. */
 	cp_rollout_ctl_free(app->rollouts);
 	cp_slo_engine_free(app->slo);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/director.h"
+#include "core/events.h"
 #include "core/expset.h"
 #include "core/ingest.h"
 #include "core/ratelimit.h"
@@ -34,7 +35,7 @@ struct cp_config {
 	int resign_ms;	   /* interval of the timestamp/assignment re-signing thread */
 	size_t max_header; /* bytes */
 	int request_timeout_ms;
-	int keepalive_ms;		  /* idle time a connection may hold a worker */
+	int keepalive_ms;		  /* idle time before a connection is closed */
 	int flush_ms;			  /* write-behind interval */
 	double device_rate, device_burst; /* per device key */
 	double token_rate, token_burst;	  /* per operator token */
@@ -49,6 +50,19 @@ struct cp_config {
 	int slo_eval_ms;
 	/* Rollouts (issue 5): the controller's tick (it also wakes on pokes). */
 	int rollout_tick_ms;
+	/* The HTTP layer (http/server.c): event-loop threads, the bounded
+	 * queue in front of the workers (threads), and the connection limits
+	 * and deadlines. */
+	int io_threads;
+	size_t queue_max;      /* requests waiting for a worker before 503 */
+	int queue_wait_ms;     /* longest wait for a worker before 503 */
+	int header_timeout_ms; /* a request head must be complete by then */
+	size_t max_headers;    /* header lines of one request */
+	int max_connections;
+	int max_conn_per_ip; /* 0: no limit */
+	/* Integrity: start without PRAGMA quick_check of the database (serve
+	 * --skip-check), for an operator who knows the damage and must serve. */
+	int skip_check;
 };
 
 void cp_config_defaults(struct cp_config *c);
@@ -61,6 +75,9 @@ struct cp_counters {
 	_Atomic int64_t checkins;
 	_Atomic int64_t rate_limited;
 	_Atomic int64_t replays;
+	_Atomic int64_t connections;	 /* open now */
+	_Atomic int64_t closed_deadline; /* closed for missing a deadline */
+	_Atomic int64_t shed;		 /* refused 503: the workers were saturated */
 };
 
 struct cp_app {
@@ -86,6 +103,8 @@ struct cp_app {
 	struct cp_slo_engine *slo;
 	/* The rollout controller (issue 5); NULL without the release parts. */
 	struct cp_rollout_ctl *rollouts;
+	/* The live event stream's hub (core/events.h). */
+	struct cp_events *events;
 	struct cp_counters counters;
 	int64_t started_at;
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,14 +42,22 @@ static const char usage_serve[] =
     "usage: fairleadd serve --data DIR [options]\n"
     "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8443)\n"
     "  --web DIR              console files to serve (default: none)\n"
-    "  --threads N            worker threads (default 16)\n"
+    "  --threads N            worker threads that run handlers (default 16)\n"
+    "  --io-threads N         event-loop threads that hold connections (default 2)\n"
+    "  --queue-max N          requests waiting for a worker before 503 (default 4096)\n"
+    "  --queue-wait-ms MS     longest wait for a worker before 503 (default 2000)\n"
+    "  --max-connections N    open connections at most (default 20000)\n"
+    "  --max-conn-per-ip N    open connections per client address (default 0: no limit)\n"
+    "  --header-timeout-ms MS a request head must arrive within this (default 10000)\n"
+    "  --max-headers N        header lines of a request, 431 past it (default 100)\n"
     "  --poll-interval SECS   check-in interval suggested to agents (default 30)\n"
     "  --flush-ms MS          write-behind interval (default 1000)\n"
     "  --max-body BYTES       request body limit (default 1048576)\n"
     "  --max-artifact BYTES   limit of one uploaded artifact (default 2147483648)\n"
     "  --max-header BYTES     request header limit (default 8192)\n"
     "  --request-timeout-ms MS  (default 30000)\n"
-    "  --keepalive-ms MS      idle keep-alive time per connection (default 500)\n"
+    "  --keepalive-ms MS      idle time before a connection is closed, rounded up to\n"
+    "                         whole seconds (default 5000)\n"
     "  --rate-device R        requests/s per device key, burst 4R (default 10; 0: off)\n"
     "  --rate-token R         requests/s per API token, burst 4R (default 50; 0: off)\n"
     "  --rate-anon R          requests/s per address on unauthenticated routes and\n"
@@ -62,7 +71,8 @@ static const char usage_serve[] =
     "  --metrics-public       serve GET /metrics without a token\n"
     "  --slo-dir DIR          SLO definition files, *.json and OpenSLO *.yaml/*.yml\n"
     "                         (default DATA/slo.d; a bad file stops the start)\n"
-    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n";
+    "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n"
+    "  --skip-check           start without checking the database (PRAGMA quick_check)\n";
 
 static int die(const char *what, const struct fl_err *err)
 {
@@ -171,6 +181,24 @@ static int num_opt(long *out, const char *s, long lo, long hi, const char *name)
 	return 0;
 }
 
+/* Each connection is a descriptor: a server meant to hold tens of thousands
+ * of them needs the soft limit raised to the hard one (or to what
+ * --max-connections needs, with room for files and the database). */
+static void raise_fd_limit(const struct cp_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections + 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)cfg->max_connections)
+		fl_log(FL_LOG_WARN,
+		       "open files limited to %llu: fewer than --max-connections %d can be "
+		       "held",
+		       (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
 static int cmd_serve(struct cp_config *cfg)
 {
 	struct fl_err err = {0, ""};
@@ -189,6 +217,7 @@ static int cmd_serve(struct cp_config *cfg)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(cfg);
 
 	if (cp_app_new(&app, cfg, &err) < 0)
 		return die("start", &err);
@@ -196,6 +225,10 @@ static int cmd_serve(struct cp_config *cfg)
 		cp_app_free(app, NULL);
 		return die("releases", &err);
 	}
+	/* Signatures created in the start second are refused (core/replay.h):
+	 * listen only once it is over, so that no fresh one can be made in it. */
+	while (fl_now() <= app->started_at)
+		usleep(20 * 1000);
 	if (cp_http_start(&http, app, &err) < 0) {
 		cp_app_free(app, NULL);
 		return die("start", &err);
@@ -238,7 +271,15 @@ int main(int argc, char **argv)
 		O_INGEST_QUEUE,
 		O_METRICS_PUBLIC,
 		O_SLO_DIR,
-		O_SLO_EVAL
+		O_SLO_EVAL,
+		O_IO_THREADS,
+		O_QUEUE_MAX,
+		O_QUEUE_WAIT,
+		O_MAX_CONN,
+		O_MAX_CONN_IP,
+		O_HEADER_TIMEOUT,
+		O_MAX_HEADERS,
+		O_SKIP_CHECK
 	};
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -264,6 +305,14 @@ int main(int argc, char **argv)
 	    {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
 	    {"slo-dir", required_argument, NULL, O_SLO_DIR},
 	    {"slo-eval-ms", required_argument, NULL, O_SLO_EVAL},
+	    {"io-threads", required_argument, NULL, O_IO_THREADS},
+	    {"queue-max", required_argument, NULL, O_QUEUE_MAX},
+	    {"queue-wait-ms", required_argument, NULL, O_QUEUE_WAIT},
+	    {"max-connections", required_argument, NULL, O_MAX_CONN},
+	    {"max-conn-per-ip", required_argument, NULL, O_MAX_CONN_IP},
+	    {"header-timeout-ms", required_argument, NULL, O_HEADER_TIMEOUT},
+	    {"max-headers", required_argument, NULL, O_MAX_HEADERS},
+	    {"skip-check", no_argument, NULL, O_SKIP_CHECK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -427,6 +476,42 @@ int main(int argc, char **argv)
 			cfg.ingest.max_pending = (size_t)v;
 			break;
 		case O_METRICS_PUBLIC: cfg.metrics_public = 1; break;
+		case O_IO_THREADS:
+			if (num_opt(&v, optarg, 1, 64, "--io-threads") < 0)
+				return 2;
+			cfg.io_threads = (int)v;
+			break;
+		case O_QUEUE_MAX:
+			if (num_opt(&v, optarg, 1, 1000000, "--queue-max") < 0)
+				return 2;
+			cfg.queue_max = (size_t)v;
+			break;
+		case O_QUEUE_WAIT:
+			if (num_opt(&v, optarg, 1, 600000, "--queue-wait-ms") < 0)
+				return 2;
+			cfg.queue_wait_ms = (int)v;
+			break;
+		case O_MAX_CONN:
+			if (num_opt(&v, optarg, 1, 10000000, "--max-connections") < 0)
+				return 2;
+			cfg.max_connections = (int)v;
+			break;
+		case O_MAX_CONN_IP:
+			if (num_opt(&v, optarg, 0, 10000000, "--max-conn-per-ip") < 0)
+				return 2;
+			cfg.max_conn_per_ip = (int)v;
+			break;
+		case O_HEADER_TIMEOUT:
+			if (num_opt(&v, optarg, 100, 600000, "--header-timeout-ms") < 0)
+				return 2;
+			cfg.header_timeout_ms = (int)v;
+			break;
+		case O_MAX_HEADERS:
+			if (num_opt(&v, optarg, 8, 10000, "--max-headers") < 0)
+				return 2;
+			cfg.max_headers = (size_t)v;
+			break;
+		case O_SKIP_CHECK: cfg.skip_check = 1; break;
 		default: return 2;
 		}
 	}

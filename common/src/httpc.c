@@ -3,17 +3,26 @@
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fairlead/httpsig.h"
 #include "fairlead/json.h"
 #include "fairlead/util.h"
 
+struct fl_httpc_share {
+	CURLSH *sh;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
 struct fl_httpc {
 	CURL *curl;
+	struct fl_httpc_share *share;
+	int own_share; /* made by fl_httpc_new, freed with the client */
 	char *base_url;
 	char *ca_file;
 	char *token;
@@ -25,6 +34,68 @@ struct fl_httpc {
 	uint8_t sk[FL_ED25519_SK_LEN];
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+	struct fl_httpc_share *s = ctx;
+
+	(void)h;
+	(void)access; /* one mutex per kind of data: shared reads are short */
+	pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+	struct fl_httpc_share *s = ctx;
+
+	(void)h;
+	pthread_mutex_unlock(&s->locks[data]);
+}
+
+int fl_httpc_share_new(struct fl_httpc_share **out, struct fl_err *err)
+{
+	struct fl_httpc_share *s;
+	int i;
+
+	*out = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return fl_err_set(err, FL_ERROR, "cannot initialise libcurl");
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->sh = curl_share_init())) {
+		free(s);
+		curl_global_cleanup();
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s->locks[i], NULL);
+	/* TLS sessions, so that a new connection (the server closed the last
+	 * one) resumes instead of paying a full handshake; names, so that it
+	 * skips the resolver too. Connections are not shared: each client keeps
+	 * its own, which keeps one client's requests in order. */
+	if (curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+		fl_httpc_share_free(s);
+		return fl_err_set(err, FL_ERROR, "cannot set up a libcurl share");
+	}
+	*out = s;
+	return 0;
+}
+
+void fl_httpc_share_free(struct fl_httpc_share *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	curl_share_cleanup(s->sh);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&s->locks[i]);
+	free(s);
+	curl_global_cleanup();
+}
 
 int fl_httpc_new(struct fl_httpc **out, const struct fl_httpc_opts *opts, struct fl_err *err)
 {
@@ -41,6 +112,16 @@ int fl_httpc_new(struct fl_httpc **out, const struct fl_httpc_opts *opts, struct
 	if (!c)
 		goto oom;
 	c->curl = curl_easy_init();
+	c->share = opts->share;
+	if (!c->share) {
+		int rc = fl_httpc_share_new(&c->share, err);
+
+		if (rc < 0) {
+			fl_httpc_free(c); /* balances our curl_global_init */
+			return rc;
+		}
+		c->own_share = 1;
+	}
 	c->base_url = strdup(opts->base_url);
 	c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
 	c->token = opts->token ? strdup(opts->token) : NULL;
@@ -56,8 +137,11 @@ int fl_httpc_new(struct fl_httpc **out, const struct fl_httpc_opts *opts, struct
 	*out = c;
 	return 0;
 oom:
-	fl_httpc_free(c);
-	curl_global_cleanup();
+	/* fl_httpc_free balances curl_global_init; without c, we do. */
+	if (c)
+		fl_httpc_free(c);
+	else
+		curl_global_cleanup();
 	return fl_err_set(err, FL_ENOMEM, "out of memory");
 }
 
@@ -67,6 +151,9 @@ void fl_httpc_free(struct fl_httpc *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	/* After the handle: libcurl refuses to free a share still in use. */
+	if (c->own_share)
+		fl_httpc_share_free(c->share);
 	free(c->base_url);
 	free(c->ca_file);
 	if (c->token) {
@@ -180,7 +267,10 @@ static int prepare(struct curl_slist **h, struct fl_buf *url, struct fl_httpc *c
 	if ((rc = add_header(h, "Expect", "")) < 0)
 		return rc;
 
+	/* reset keeps live connections and caches; the share is attached again
+	 * with every other option so that none depends on what reset kept. */
 	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_SHARE, c->share->sh);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url->ptr);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, *h);
@@ -197,12 +287,74 @@ static int prepare(struct curl_slist **h, struct fl_buf *url, struct fl_httpc *c
 	return 0;
 }
 
+static int is_tls_failure(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CLIENTCERT:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED: return 1;
+	default: return 0;
+	}
+}
+
+/* OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID and X509_V_ERR_CERT_HAS_EXPIRED,
+ * as CURLINFO_SSL_VERIFYRESULT reports them (this file must not include
+ * OpenSSL's headers). */
+#define VERIFY_NOT_YET_VALID 9
+#define VERIFY_EXPIRED	     10
+
+/* FL_ETLS for a failed handshake. A certificate rejected on time is nearly
+ * always a device clock that is wrong (no RTC, NTP not synced yet), not an
+ * attack, so the message says so and shows the clock the check used. */
+static int tls_failure(struct fl_httpc *c, CURLcode cc, struct fl_err *err)
+{
+	const char *why = NULL;
+	long verify = 0;
+	char now[32];
+
+	if (cc == CURLE_PEER_FAILED_VERIFICATION &&
+	    curl_easy_getinfo(c->curl, CURLINFO_SSL_VERIFYRESULT, &verify) == CURLE_OK) {
+		if (verify == VERIFY_NOT_YET_VALID)
+			why = "is not yet valid";
+		else if (verify == VERIFY_EXPIRED)
+			why = "has expired";
+	}
+	/* The wording of OpenSSL's reason, for a libcurl that left the result
+	 * unset on this path. */
+	if (!why && cc == CURLE_PEER_FAILED_VERIFICATION && strstr(c->errbuf, "not yet valid"))
+		why = "is not yet valid";
+	if (!why && cc == CURLE_PEER_FAILED_VERIFICATION && strstr(c->errbuf, "has expired"))
+		why = "has expired";
+	if (!why)
+		return fl_err_set(err, FL_ETLS, "TLS with %s failed: %s", c->base_url,
+				  c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+	/* time(), not fl_now(): it is the clock OpenSSL checked against. */
+	fl_time_fmt(now, (int64_t)time(NULL));
+	return fl_err_set(err, FL_ETLS,
+			  "TLS: the server certificate %s by this device's clock (%s); check the "
+			  "clock",
+			  why, now);
+}
+
 static int perform(struct fl_httpc *c, struct fl_err *err)
 {
 	CURLcode cc = curl_easy_perform(c->curl);
 
 	if (cc == CURLE_OK)
 		return 0;
+	if (is_tls_failure(cc))
+		return tls_failure(c, cc, err);
 	return fl_err_set(err,
 			  cc == CURLE_OPERATION_TIMEDOUT ? FL_ETIMEOUT
 			  : cc == CURLE_WRITE_ERROR	 ? FL_ETOOBIG

@@ -3,12 +3,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* jansson recurses once per level of nesting and allows 2,048 levels, more
+ * than a server worker's stack holds: count the levels first, in one pass
+ * that does not recurse. Brackets inside strings do not count; input this
+ * pass misreads is input jansson refuses at that same point. */
+static int check_depth(const char *data, size_t len, struct fl_err *err)
+{
+	int depth = 0, in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = data[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > FL_JSON_MAX_DEPTH)
+				return fl_err_set(err, FL_EINVAL,
+						  "JSON nested deeper than %d levels",
+						  FL_JSON_MAX_DEPTH);
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 int fl_json_parse(json_t **out, const char *data, size_t len, struct fl_err *err)
 {
 	json_error_t je;
 	json_t *v;
+	int rc;
 
 	*out = NULL;
+	if ((rc = check_depth(data, len, err)) < 0)
+		return rc;
 	/* JSON_REJECT_DUPLICATES: two "state" keys must not mean "the last one". */
 	v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (!v)
@@ -29,6 +62,38 @@ int fl_json_parse_object(json_t **out, const char *data, size_t len, struct fl_e
 		*out = NULL;
 		return fl_err_set(err, FL_EINVAL, "request body must be a JSON object");
 	}
+	return 0;
+}
+
+/* 1 when v nests deeper than max. Recursion stops at max + 1 levels, and
+ * parsed values are at most FL_JSON_MAX_DEPTH deep anyway. */
+static int deeper_than(const json_t *v, int max)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+
+	if (!json_is_array(v) && !json_is_object(v))
+		return 0;
+	if (max <= 0)
+		return 1;
+	if (json_is_array(v)) {
+		json_array_foreach ((json_t *)(uintptr_t)v, i, x)
+			if (deeper_than(x, max - 1))
+				return 1;
+	} else {
+		json_object_foreach ((json_t *)(uintptr_t)v, key, x)
+			if (deeper_than(x, max - 1))
+				return 1;
+	}
+	return 0;
+}
+
+int fl_json_doc_check(const json_t *v, const char *what, struct fl_err *err)
+{
+	if (deeper_than(v, FL_JSON_DOC_DEPTH))
+		return fl_err_set(err, FL_EINVAL, "%s nested deeper than %d levels", what,
+				  FL_JSON_DOC_DEPTH);
 	return 0;
 }
 

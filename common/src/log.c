@@ -17,6 +17,11 @@ void fl_log_set_level(enum fl_log_level level)
 	min_level = level;
 }
 
+int fl_log_enabled(enum fl_log_level level)
+{
+	return level >= min_level;
+}
+
 int fl_log_parse_level(enum fl_log_level *out, const char *name)
 {
 	for (int i = 0; i < 4; i++)

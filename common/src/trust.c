@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fairlead/json.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
 
 static const char *const role_names[FL_TRUST_ROLE_COUNT] = {"root", "release", "timestamp",
@@ -526,7 +527,7 @@ static int parse_release_body(struct fl_trust_release *r, struct fl_err *err)
 	    (rc = fl_json_str(&r->kind, doc, "kind", 1, err)) < 0 ||
 	    (rc = fl_json_str(&r->version, doc, "version", 1, err)) < 0)
 		return rc;
-	if (!fl_id_valid(r->name))
+	if (!fl_relref_name_valid(r->name))
 		return fl_err_set(err, FL_EINVAL, "invalid release name '%.64s'", r->name);
 	if (strcmp(r->kind, "model") != 0 && strcmp(r->kind, "firmware") != 0 &&
 	    strcmp(r->kind, "config") != 0)
@@ -630,18 +631,11 @@ void fl_trust_release_free(struct fl_trust_release *r)
 
 /* ---- timestamp ---- */
 
-/* "NAME@VERSION" with a valid name and semantic version. */
 static int release_ref_valid(const char *ref)
 {
-	const char *at = strchr(ref, '@');
-	char name[65];
-	size_t n;
+	struct fl_relref rr;
 
-	if (!at || (n = (size_t)(at - ref)) == 0 || n >= sizeof(name))
-		return 0;
-	memcpy(name, ref, n);
-	name[n] = '\0';
-	return fl_id_valid(name) && fl_trust_semver_valid(at + 1);
+	return fl_relref_parse(&rr, ref, NULL) == 0;
 }
 
 int fl_trust_timestamp_verify(struct fl_trust_timestamp *out, const struct fl_trust_root *root,

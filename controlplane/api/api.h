@@ -75,7 +75,11 @@ struct cp_resp {
 			  * If-None-Match handled by the HTTP layer; etag is its
 			  * strong ETag, e.g. "\"<sha256>\"" */
 	char etag[80];
-	int64_t head_length;	  /* >= 0 on a HEAD reply: its Content-Length */
+	int64_t head_length; /* >= 0 on a HEAD reply: its Content-Length */
+	/* A Server-Sent Events stream of the event log from sse_after (< 0:
+	 * from now), fed by the HTTP layer from app->events. */
+	int sse;
+	int64_t sse_after;
 	const char *content_type; /* static; of a raw reply, NULL: application/json */
 };
 
@@ -208,6 +212,7 @@ int cp_h_rollout_resume(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_rollout_abort(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_rollout_promote(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_events_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_events_stream(struct cp_resp *, struct cp_req *, struct fl_err *);
 /* The update part of a check-in reply (h_releases.c). */
 int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
 		      const json_t *update, const json_t *inventory, struct fl_err *err);

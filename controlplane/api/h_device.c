@@ -4,7 +4,9 @@
  * The check-in is the hot path: it reads only memory unless the device's
  * desired twin changed or commands wait for it, and it writes nothing to
  * SQLite; the write-behind batches last-seen, inventory, reported twin and
- * command results (core/writebehind.h).
+ * command results (core/writebehind.h). A check-in carrying command results
+ * is answered only once they are committed: the agent forgets a result it
+ * sees acknowledged.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "api.h"
 #include "fairlead/json.h"
 #include "fairlead/map.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
 
 #define MAX_REPORTED (64 * 1024)
@@ -20,6 +23,8 @@
 #define DONE_TTL     600
 #define MAX_REASON   512
 
+/* Records the command results; the caller waits for the write-behind
+ * before answering. */
 static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 {
 	size_t i;
@@ -49,16 +54,25 @@ static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 		const char *id = json_string_value(json_object_get(r, "id"));
 		char *res = NULL, key[140];
 		json_t *rv = json_object_get(r, "result");
+		int rc;
 
 		snprintf(key, sizeof(key), "%s %s", req->who.id, id);
-		/* A result the agent resends (its ack got lost) is recorded once. */
+		/* A result the agent resends (its ack got lost, or its write failed
+		 * and it is still queued) is recorded once; the wait covers it. */
 		if (cp_expset_claim(req->app->done_cmds, key, req->now + DONE_TTL, req->now) < 0)
 			continue;
-		if (rv)
-			res = fl_json_dumps(rv);
-		cp_wb_command(req->app->wb, req->who.id, id,
-			      json_string_value(json_object_get(r, "status")), res, req->now);
+		if (rv && !(res = fl_json_dumps(rv)))
+			rc = FL_ENOMEM;
+		else
+			rc = cp_wb_command(req->app->wb, req->who.id, id,
+					   json_string_value(json_object_get(r, "status")), res,
+					   req->now);
 		free(res);
+		if (rc < 0) {
+			/* Not recorded: forget the claim so that the agent's resend is. */
+			(void)cp_expset_take(req->app->done_cmds, key, req->now);
+			return fl_err_set(err, FL_EUNAVAIL, "command result not recorded; retry");
+		}
 		cp_registry_add_commands(req->app->reg, req->who.id, -1);
 	}
 	return 0;
@@ -72,7 +86,8 @@ static int take_update(char **out, const json_t *u, struct fl_err *err)
 	static const char *const states[] = {"assigned",   "downloading",  "verifying",
 					     "installing", "health_check", "committed",
 					     "failed",	   "rolled_back"};
-	const char *release = NULL, *state = NULL, *reason = NULL, *at;
+	const char *release = NULL, *state = NULL, *reason = NULL;
+	struct fl_relref ref;
 	json_t *progress;
 	int known = 0, rc;
 
@@ -84,8 +99,7 @@ static int take_update(char **out, const json_t *u, struct fl_err *err)
 	    (rc = fl_json_str(&state, u, "state", 1, err)) < 0 ||
 	    (rc = fl_json_str(&reason, u, "reason", 0, err)) < 0)
 		return rc;
-	at = strchr(release, '@');
-	if (!at || strlen(release) > 129 || at - release > 64 || at == release || !at[1])
+	if (fl_relref_parse(&ref, release, NULL) < 0)
 		return fl_err_set(err, FL_EINVAL, "update.release must be NAME@VERSION");
 	for (size_t i = 0; i < FL_ARRAY_SIZE(states); i++)
 		known |= strcmp(state, states[i]) == 0;
@@ -122,7 +136,13 @@ static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
 		if (cp_expset_has(req->app->done_cmds, key, req->now))
 			continue;
 		json_array_append(keep, row);
-		cp_wb_command(req->app->wb, req->who.id, id, "delivered", NULL, req->now);
+		/* Not waited for: the command is delivered again until its result
+		 * is stored. Out of memory is a 503 all the same, never silent. */
+		if ((rc = cp_wb_command(req->app->wb, req->who.id, id, "delivered", NULL,
+					req->now)) < 0) {
+			json_decref(rows);
+			return fl_err_set(err, rc, "command '%s' not recorded; retry", id);
+		}
 	}
 	json_decref(rows);
 	return 0;
@@ -170,6 +190,12 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 			  rep_s ? fl_hash_str(rep_s) : 0, &inv_changed, &rep_changed);
 	if ((rc = cp_wb_checkin(req->app->wb, req->who.id, req->now, inv_changed ? inv_s : NULL,
 				rep_changed ? rep_s : NULL, upd_s)) < 0)
+		goto cleanup;
+	/* Results are acknowledged only once stored (and a resent one only once
+	 * its first copy is); last seen and the twin may stay written behind. */
+	if (results && json_array_size(results) > 0 &&
+	    (rc = cp_wb_wait(req->app->wb, cp_wb_ticket(req->app->wb), fl_mono_ms() + CP_GC_WAIT_MS,
+			     err)) < 0)
 		goto cleanup;
 	atomic_fetch_add(&req->app->counters.checkins, 1);
 	/* An update status may decide a rollout: wake its controller. */

@@ -284,6 +284,8 @@ int cp_h_device_desired(struct cp_resp *resp, struct cp_req *req, struct fl_err 
 		rc = fl_err_set(err, FL_ETOOBIG, "desired twin over 64 KiB");
 		goto cleanup;
 	}
+	if ((rc = fl_json_doc_check(desired, "desired twin", err)) < 0)
+		goto cleanup;
 	cp_audit_rec_init(&a, req, "device.desire", id, desired);
 	if ((rc = cp_store_device_set_desired(&version, req->app->store, id, desired, &a, err)) < 0)
 		goto cleanup;
@@ -350,7 +352,8 @@ int cp_h_command_create(struct cp_resp *resp, struct cp_req *req, struct fl_err 
 		return rc;
 	if ((rc = cp_body_object(&body, req, allowed, err)) < 0 ||
 	    (rc = fl_json_str(&type, body, "type", 1, err)) < 0 ||
-	    (rc = fl_json_obj(&args, body, "args", 0, err)) < 0)
+	    (rc = fl_json_obj(&args, body, "args", 0, err)) < 0 ||
+	    (args && (rc = fl_json_doc_check(args, "args", err)) < 0))
 		goto cleanup;
 	for (size_t i = 0; i < FL_ARRAY_SIZE(types); i++)
 		known |= strcmp(type, types[i]) == 0;

@@ -133,6 +133,14 @@ static void server_metrics(struct fl_buf *b, struct cp_app *app, int64_t now)
 	sample_i(b, "fairlead_rate_limited_total", atomic_load(&c->rate_limited));
 	family(b, "fairlead_replays_total", "counter", "Device requests refused as replays.");
 	sample_i(b, "fairlead_replays_total", atomic_load(&c->replays));
+	family(b, "fairlead_http_connections", "gauge", "Client connections open.");
+	sample_i(b, "fairlead_http_connections", atomic_load(&c->connections));
+	family(b, "fairlead_http_deadline_closed_total", "counter",
+	       "Connections closed for missing the header or body deadline.");
+	sample_i(b, "fairlead_http_deadline_closed_total", atomic_load(&c->closed_deadline));
+	family(b, "fairlead_http_shed_total", "counter",
+	       "Requests answered 503 because the workers were saturated.");
+	sample_i(b, "fairlead_http_shed_total", atomic_load(&c->shed));
 
 	family(b, "fairlead_writebehind_pending_devices", "gauge",
 	       "Devices with check-in changes not yet written.");

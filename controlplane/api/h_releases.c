@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "core/assign.h"
 #include "fairlead/crypto.h"
 #include "fairlead/envelope.h"
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
+#include "fairlead/relref.h"
 #include "fairlead/selector.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
@@ -37,63 +39,12 @@
 #define MAX_REASON 512
 #define RECV_CHUNK ((size_t)64 * 1024)
 
-/* civetweb's worker threads have 100 KiB stacks (its build default), and
- * libgit2 with zlib goes deeper than that: every call into the release store
- * runs on a helper thread with a normal stack, joined at once. */
-#define GIT_STACK ((size_t)8 << 20)
-
-struct git_call {
-	int (*fn)(struct git_call *);
-	struct cp_req *req;
-	const void *in;
-	char *out;
-	size_t cap;
-	struct fl_err *err;
-	int rc;
-};
-
-static void *git_call_main(void *arg)
-{
-	struct git_call *c = arg;
-
-	c->rc = c->fn(c);
-	return NULL;
-}
-
-static int on_git_stack(struct git_call *c)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
-
-	if (pthread_attr_init(&attr) != 0)
-		return fl_err_set(c->err, FL_ENOMEM, "cannot start a store thread");
-	pthread_attr_setstacksize(&attr, GIT_STACK);
-	rc = pthread_create(&t, &attr, git_call_main, c);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		return fl_err_set(c->err, FL_EAGAIN, "cannot start a store thread");
-	pthread_join(t, NULL);
-	return c->rc;
-}
-
-static int artifact_path_fn(struct git_call *c)
-{
-	return cp_relstore_artifact_path(c->out, c->cap, c->req->app->relstore, c->in, c->err);
-}
-
-static int commit_fn(struct git_call *c)
-{
-	return cp_relstore_commit_release(c->req->app->relstore, c->in, c->out, c->err);
-}
-
-/* cp_relstore_artifact_path on a big stack. */
+/* The release store path of an artifact. (Handlers run on the HTTP layer's
+ * workers, whose stacks are large enough for libgit2 and zlib.) */
 static int artifact_path(char *out, size_t cap, struct cp_req *req, const char *sha,
 			 struct fl_err *err)
 {
-	struct git_call c = {artifact_path_fn, req, sha, out, cap, err, 0};
-
-	return on_git_stack(&c);
+	return cp_relstore_artifact_path(out, cap, req->app->relstore, sha, err);
 }
 
 static int releases_ready(struct cp_req *req, struct fl_err *err)
@@ -303,7 +254,7 @@ static int receive(int fd, char hex[65], struct cp_req *req, struct fl_err *err)
 	char *chunk = malloc(RECV_CHUNK);
 	int n, rc = 0;
 
-	/* On the heap: civetweb's worker threads have small stacks. */
+	/* On the heap: one chunk per upload, whatever the stack. */
 	if (!chunk)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	fl_sha256_begin(&ctx);
@@ -509,12 +460,8 @@ static int push_locked(json_t **out, struct cp_req *req, const struct fl_envelop
 	files.n_artifacts = rel.nartifacts;
 	files.lineage = kv;
 	files.n_lineage = nkv;
-	{
-		struct git_call c = {commit_fn, req, &files, commit, sizeof(commit), err, 0};
-
-		if ((rc = on_git_stack(&c)) < 0)
-			goto cleanup;
-	}
+	if ((rc = cp_relstore_commit_release(req->app->relstore, &files, commit, err)) < 0)
+		goto cleanup;
 
 	row.name = rel.name;
 	row.version = rel.version;
@@ -628,124 +575,75 @@ cleanup:
 
 /* ---- assignments ---- */
 
-/* Splits "NAME@VERSION" into the two buffers, validated. */
-static int parse_release_ref(char name[65], char version[65], const char *ref, struct fl_err *err)
-{
-	const char *at = strchr(ref, '@');
-
-	if (!at || (size_t)(at - ref) > 64 || strlen(at + 1) > 64)
-		return fl_err_set(err, FL_EINVAL, "release must be NAME@VERSION");
-	memcpy(name, ref, (size_t)(at - ref));
-	name[at - ref] = '\0';
-	snprintf(version, 65, "%s", at + 1);
-	if (!fl_id_valid(name) || !fl_trust_semver_valid(version))
-		return fl_err_set(err, FL_EINVAL,
-				  "release must be NAME@VERSION (a valid name and "
-				  "semantic version)");
-	return 0;
-}
-
-/* Why a device may not get this release, or NULL. reason is static. */
-static const char *unassignable(const json_t *dev, const json_t *hardware)
-{
-	const char *state = json_string_value(json_object_get(dev, "state"));
-	const char *hw =
-	    json_string_value(json_object_get(json_object_get(dev, "inventory"), "hw_model"));
-	size_t i;
-	json_t *h;
-
-	if (strcmp(state, "revoked") == 0 || strcmp(state, "decommissioned") == 0 ||
-	    strcmp(state, "rejected") == 0)
-		return "device state does not allow releases";
-	if (json_array_size(hardware) == 0)
-		return NULL;
-	json_array_foreach (hardware, i, h)
-		if (hw && json_is_string(h) && strcmp(json_string_value(h), hw) == 0)
-			return NULL;
-	return "release hardware does not include the device's hw_model";
-}
-
-/* Signs and stores one device's assignment; *assignment gets its summary. */
-static int assign_one(json_t **assignment, struct cp_req *req, const json_t *dev, const json_t *rel,
-		      int rollback, struct fl_err *err)
+/* Signs and stores one device's assignment (the device passed
+ * cp_assign_check); *assignment gets its summary. */
+static int assign_one(json_t **assignment, struct cp_req *req, const json_t *dev,
+		      const struct fl_relref *ref, const json_t *rel, int rollback,
+		      struct fl_err *err)
 {
 	const char *id = json_string_value(json_object_get(dev, "id"));
-	const char *name = json_string_value(json_object_get(rel, "name"));
-	const char *version = json_string_value(json_object_get(rel, "version"));
-	struct cp_assignment_payload p = {0};
-	struct cp_assignment_row r = {0};
+	struct cp_assignment_row r;
 	struct fl_buf env = FL_BUF_INIT;
 	struct cp_audit_rec a;
-	char ref[160];
+	char text[160];
 	int rc;
 
-	snprintf(ref, sizeof(ref), "%s@%s", name, version);
-	p.device_id = id;
-	p.release = ref;
-	p.release_sha256 = json_string_value(json_object_get(rel, "sha256"));
-	p.counter = json_integer_value(json_object_get(rel, "counter"));
-	p.rollback = rollback;
-	if ((rc = cp_director_sign_assignment(&env, req->app->director, &p, req->now, err)) < 0)
+	snprintf(text, sizeof(text), "%s@%s", ref->name, ref->version);
+	if ((rc = cp_assign_sign(&r, &env, req->app->director, id, ref, rel, rollback, req->now,
+				 err)) < 0)
 		goto cleanup;
-	r.device_id = id;
-	r.name = name;
-	r.version = version;
-	r.counter = p.counter;
-	r.rollback = rollback;
-	r.issued_at = p.issued;
-	r.expires_at = p.expires;
-	r.envelope = env.ptr;
 	cp_audit_rec_init(&a, req, "device.assign", id, NULL);
-	a.details = json_pack("{s:s,s:b}", "release", ref, "rollback", rollback);
+	a.details = json_pack("{s:s,s:b}", "release", text, "rollback", rollback);
 	rc = cp_store_assignment_set(req->app->store, &r, &a, err);
 	json_decref(a.details);
 	if (rc < 0)
 		goto cleanup;
-	cp_registry_set_assigned(req->app->reg, id, ref);
+	cp_registry_set_assigned(req->app->reg, id, text);
 	if (assignment)
-		*assignment = json_pack("{s:s,s:s,s:I,s:b,s:I,s:I}", "release", ref,
-					"release_sha256", p.release_sha256, "counter",
-					(json_int_t)p.counter, "rollback", rollback, "issued_at",
-					(json_int_t)p.issued, "expires_at", (json_int_t)p.expires);
+		*assignment =
+		    json_pack("{s:s,s:s,s:I,s:b,s:I,s:I}", "release", text, "release_sha256",
+			      json_string_value(json_object_get(rel, "sha256")), "counter",
+			      (json_int_t)r.counter, "rollback", rollback, "issued_at",
+			      (json_int_t)r.issued_at, "expires_at", (json_int_t)r.expires_at);
 cleanup:
 	fl_buf_release(&env);
 	return rc;
 }
 
 /* Parses the body shared by both assign routes and loads the release. */
-static int assign_body(json_t **body, json_t **rel, int *rollback, struct cp_req *req,
-		       const char *const *allowed, struct fl_err *err)
+static int assign_body(json_t **body, struct fl_relref *ref, json_t **rel, int *rollback,
+		       struct cp_req *req, const char *const *allowed, struct fl_err *err)
 {
-	char name[65], version[65];
-	const char *ref = NULL;
+	const char *text = NULL;
 	int rc;
 
 	*rollback = 0;
 	if ((rc = cp_body_object(body, req, allowed, err)) < 0 ||
-	    (rc = fl_json_str(&ref, *body, "release", 1, err)) < 0 ||
+	    (rc = fl_json_str(&text, *body, "release", 1, err)) < 0 ||
 	    (rc = fl_json_bool(rollback, *body, "rollback", 0, err)) < 0 ||
-	    (rc = parse_release_ref(name, version, ref, err)) < 0)
+	    (rc = fl_relref_parse(ref, text, err)) < 0)
 		return rc;
-	return cp_store_release_get(rel, req->app->store, name, version, err);
+	return cp_store_release_get(rel, req->app->store, ref->name, ref->version, err);
 }
 
 int cp_h_device_assign(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
 	static const char *const allowed[] = {"release", "rollback", NULL};
 	json_t *body = NULL, *rel = NULL, *dev = NULL, *assignment = NULL;
-	const char *id, *why;
+	struct fl_relref ref;
+	const char *id;
 	int rollback, rc;
 
 	if ((rc = releases_ready(req, err)) < 0 || (rc = cp_param_id(&id, req, 0, err)) < 0)
 		return rc;
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) < 0 ||
-	    (rc = assign_body(&body, &rel, &rollback, req, allowed, err)) < 0)
+	    (rc = assign_body(&body, &ref, &rel, &rollback, req, allowed, err)) < 0)
 		goto cleanup;
-	if ((why = unassignable(dev, json_object_get(rel, "hardware")))) {
-		rc = fl_err_set(err, FL_ECONFLICT, "cannot assign to '%s': %s", id, why);
+	if ((rc = cp_assign_check(dev, rel, err)) < 0) {
+		fl_err_prefix(err, "cannot assign to '%s'", id);
 		goto cleanup;
 	}
-	if ((rc = assign_one(&assignment, req, dev, rel, rollback, err)) < 0)
+	if ((rc = assign_one(&assignment, req, dev, &ref, rel, rollback, err)) < 0)
 		goto cleanup;
 	cp_device_overlay(dev, req);
 	json_object_set_new(dev, "assignment", assignment);
@@ -765,13 +663,14 @@ int cp_h_assign(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	json_t *body = NULL, *rel = NULL, *page = NULL, *assigned = json_array(),
 	       *skipped = json_array();
 	struct fl_selector *sel = NULL;
+	struct fl_relref ref;
 	const char *expr = NULL;
 	char after[80] = "";
 	int rollback, more = 1, rc;
 
 	if ((rc = releases_ready(req, err)) < 0)
 		goto cleanup;
-	if ((rc = assign_body(&body, &rel, &rollback, req, allowed, err)) < 0)
+	if ((rc = assign_body(&body, &ref, &rel, &rollback, req, allowed, err)) < 0)
 		goto cleanup;
 	if ((rc = fl_json_str(&expr, body, "selector", 1, err)) < 0)
 		goto cleanup;
@@ -791,18 +690,18 @@ int cp_h_assign(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		more = json_array_size(page) == 500;
 		json_array_foreach (page, i, dev) {
 			const char *id = json_string_value(json_object_get(dev, "id"));
-			const char *why;
+			struct fl_err why = {0, ""};
 
 			snprintf(after, sizeof(after), "%s", id);
 			if (!fl_selector_match(sel, json_object_get(dev, "labels"),
 					       json_string_value(json_object_get(dev, "state"))))
 				continue;
-			if ((why = unassignable(dev, json_object_get(rel, "hardware")))) {
+			if (cp_assign_check(dev, rel, &why) < 0) {
 				json_array_append_new(
-				    skipped, json_pack("{s:s,s:s}", "id", id, "reason", why));
+				    skipped, json_pack("{s:s,s:s}", "id", id, "reason", why.msg));
 				continue;
 			}
-			if ((rc = assign_one(NULL, req, dev, rel, rollback, err)) < 0)
+			if ((rc = assign_one(NULL, req, dev, &ref, rel, rollback, err)) < 0)
 				goto cleanup;
 			json_array_append_new(assigned, json_string(id));
 		}
@@ -973,7 +872,7 @@ int cp_device_update_status(json_t **out, struct cp_req *req, json_t *dev, struc
 {
 	const char *id = json_string_value(json_object_get(dev, "id"));
 	json_t *inv = json_object_get(dev, "inventory"), *st = NULL, *running;
-	char name[65] = "", version[65] = "";
+	struct fl_relref ref;
 	struct cp_dev d;
 	int in_sync = 1, rc;
 
@@ -984,10 +883,10 @@ int cp_device_update_status(json_t **out, struct cp_req *req, json_t *dev, struc
 	if (rc < 0 && rc != FL_ENOTFOUND)
 		return rc;
 	running = json_object_get(inv, "running");
-	if (d.assigned[0] && parse_release_ref(name, version, d.assigned, NULL) == 0) {
-		const char *have = running_version(inv, name);
+	if (d.assigned[0] && fl_relref_parse(&ref, d.assigned, NULL) == 0) {
+		const char *have = running_version(inv, ref.name);
 
-		in_sync = have && strcmp(have, version) == 0;
+		in_sync = have && strcmp(have, ref.version) == 0;
 	}
 	*out = json_pack(
 	    "{s:o,s:O,s:O,s:O,s:o,s:b}", "assigned",
@@ -1006,7 +905,7 @@ int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
 		      const json_t *update, const json_t *inventory, struct fl_err *err)
 {
 	json_t *row = NULL, *ts = NULL, *a_env = NULL, *r_env = NULL;
-	char name[65], version[65];
+	struct fl_relref ref;
 	const char *have, *text;
 	int64_t ts_version = 0, root_version = 0;
 	char *root = NULL;
@@ -1015,12 +914,12 @@ int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
 	/* Quarantined devices check in but receive no releases. */
 	if (!d->assigned[0] || strcmp(d->state, "accepted") != 0 || !req->app->director)
 		return 0;
-	if (parse_release_ref(name, version, d->assigned, NULL) < 0)
+	if (fl_relref_parse(&ref, d->assigned, NULL) < 0)
 		return 0;
 	/* From memory: a device that committed its assignment and runs it needs
 	 * nothing, and costs no SQL. */
-	have = running_version(inventory, name);
-	if (have && strcmp(have, version) == 0 &&
+	have = running_version(inventory, ref.name);
+	if (have && strcmp(have, ref.version) == 0 &&
 	    (!update ||
 	     (strcmp(json_string_value(json_object_get(update, "release")), d->assigned) == 0 &&
 	      strcmp(json_string_value(json_object_get(update, "state")), "committed") == 0)))

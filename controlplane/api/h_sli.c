@@ -3,7 +3,8 @@
  *
  * POST /api/v1/device/reports validates the whole batch before anything is
  * queued (one bad report refuses the request, nothing stored) and hands it
- * to the ingest queue (core/ingest.h); SQLite is not on that path.
+ * to the ingest queue (core/ingest.h), then answers once the queue's next
+ * commit holds it (a group commit shared by every request in the meantime).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "fairlead/drift.h"
 #include "fairlead/envelope.h"
 #include "fairlead/json.h"
+#include "fairlead/relref.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
 
@@ -56,18 +58,6 @@ static int int_field(int64_t *out, const json_t *o, const char *key, int require
 				  key, (long long)min);
 	*out = json_integer_value(v);
 	return 0;
-}
-
-static int release_valid(const char *ref)
-{
-	const char *at = strchr(ref, '@');
-	char name[65];
-
-	if (!at || at == ref || (size_t)(at - ref) > 64 || strlen(at + 1) > 64)
-		return 0;
-	memcpy(name, ref, (size_t)(at - ref));
-	name[at - ref] = '\0';
-	return fl_id_valid(name) && fl_trust_semver_valid(at + 1);
 }
 
 static int feature_name_valid(const char *s)
@@ -208,7 +198,9 @@ static int take_report(struct cp_ingest_report *r, const json_t *o, int idx, int
 				  idx);
 	rel = json_object_get(o, "release");
 	if (rel && !json_is_null(rel)) {
-		if (!json_is_string(rel) || !release_valid(json_string_value(rel)))
+		struct fl_relref rr;
+
+		if (!json_is_string(rel) || fl_relref_parse(&rr, json_string_value(rel), NULL) < 0)
 			return fl_err_set(err, FL_EINVAL,
 					  "reports[%d].release must be NAME@VERSION or null", idx);
 		snprintf(r->release, sizeof(r->release), "%s", json_string_value(rel));
@@ -294,6 +286,12 @@ int cp_h_reports(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	}
 	if (rc < 0)
 		goto cleanup;
+	/* Acknowledged means stored: the agent deletes its copy on a 200. On a
+	 * 503 the reports stay queued here and the agent's resend is a duplicate
+	 * that waits for them again. */
+	if ((rc = cp_ingest_wait(req->app->ingest, res.ticket, fl_mono_ms() + CP_GC_WAIT_MS, err)) <
+	    0)
+		goto cleanup;
 	/* New SLIs may decide a rollout's gates: wake its controller. */
 	if (res.accepted > 0)
 		cp_rollout_poke(req->app->rollouts, req->who.id);
@@ -328,10 +326,12 @@ static int release_param(char *out, size_t cap, struct cp_req *req, int need_ver
 			 struct fl_err *err)
 {
 	int rc = opt_param(out, cap, req, "release", err);
+	struct fl_relref rr;
 
 	if (rc < 0 || !out[0])
 		return rc;
-	if (strchr(out, '@') ? !release_valid(out) : (need_version || !fl_id_valid(out)))
+	rc = need_version ? fl_relref_parse(&rr, out, NULL) : fl_relref_parse_any(&rr, out, NULL);
+	if (rc < 0)
 		return fl_err_set(err, FL_EINVAL,
 				  need_version ? "release must be NAME@VERSION"
 					       : "release must be NAME or NAME@VERSION");
@@ -484,13 +484,13 @@ static int release_baseline(struct fl_drift_baseline *out, struct cp_req *req, c
 {
 	struct fl_envelope env = {0};
 	json_t *row = NULL, *meta = NULL;
-	char name[65];
-	const char *at = strchr(ref, '@'), *text;
+	struct fl_relref rr;
+	const char *text;
 	int rc;
 
-	memcpy(name, ref, (size_t)(at - ref));
-	name[at - ref] = '\0';
-	if ((rc = cp_store_release_get(&row, req->app->store, name, at + 1, err)) < 0) {
+	if ((rc = fl_relref_parse(&rr, ref, err)) < 0)
+		return rc;
+	if ((rc = cp_store_release_get(&row, req->app->store, rr.name, rr.version, err)) < 0) {
 		if (rc == FL_ENOTFOUND)
 			fl_err_set(err, rc, "release '%s' not found", ref);
 		return rc;

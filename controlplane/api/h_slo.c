@@ -230,3 +230,30 @@ int cp_h_events_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *er
 				      ? json_incref(json_object_get(last, "seq"))
 				      : json_null()));
 }
+
+int cp_h_events_stream(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+{
+	const char *last = req->header(req->conn, "Last-Event-ID");
+	int64_t after = -1;
+	int rc;
+
+	/* A reconnecting EventSource sends the last id it saw; a first
+	 * connection may ask for a backlog with ?after=SEQ; otherwise the
+	 * stream starts at the newest event. */
+	if (last && *last) {
+		char *end;
+		long long v = strtoll(last, &end, 10);
+
+		if (*end || v < 0 || last[0] < '0' || last[0] > '9')
+			return fl_err_set(err, FL_EINVAL, "Last-Event-ID is not a sequence number");
+		after = v;
+	} else if ((rc = int_param(&after, req, "after", 0, INT64_MAX, err)) < 0) {
+		return rc;
+	}
+	if (!req->app->events)
+		return fl_err_set(err, FL_EUNAVAIL, "the event stream is not running");
+	resp->status = 200;
+	resp->sse = 1;
+	resp->sse_after = after;
+	return 0;
+}

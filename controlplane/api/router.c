@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "core/replay.h"
 #include "fairlead/httpsig.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
@@ -118,6 +119,8 @@ const struct cp_route cp_routes[] = {
 	 "burn-rate alerts by state, newest first", 0},
 	{"GET", "/api/v1/events", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_events_list,
 	 "events (alert transitions) after a sequence number", 0},
+	{"GET", "/api/v1/events/stream", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_events_stream,
+	 "the event log live, as Server-Sent Events", 0},
 	{"POST", "/api/v1/rollouts", CP_AUTH_TOKEN, ASSIGNERS, cp_h_rollout_start,
 	 "start a canary rollout of a release to the devices a selector matches", 0},
 	{"GET", "/api/v1/rollouts", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_rollouts_list,
@@ -355,7 +358,6 @@ static int auth_device(struct cp_req *req, struct fl_err *err)
 	struct fl_sig_params p;
 	uint8_t sig[FL_ED25519_SIG_LEN];
 	struct cp_dev d;
-	char nkey[FL_KEYID_LEN + 72];
 	int rc;
 
 	rc = fl_httpsig_parse(&p, sig, req->header(req->conn, "Signature-Input"),
@@ -364,22 +366,26 @@ static int auth_device(struct cp_req *req, struct fl_err *err)
 		return rc;
 	if (cp_registry_by_keyid(&d, req->app->reg, p.keyid) < 0)
 		return fl_err_set(err, FL_EUNAUTH, "unknown device key");
-	/* The replay cache lives in memory and starts empty: a request signed
-	 * before this process started could be a replay it cannot recognise. The
-	 * agent signs every attempt afresh, so refusing those costs one retry. */
-	if (p.created < req->app->started_at)
+	/* The replay cache starts empty but for future-dated nonces
+	 * (core/replay.h): a request signed before this process started could be
+	 * a replay it cannot recognise. The agent signs every attempt afresh, so
+	 * refusing those costs one retry. */
+	if (cp_replay_before_start(p.created, req->app->started_at))
 		return fl_err_set(err, FL_EUNAUTH, "signed before the server started; sign again");
 	rc = fl_httpsig_verify(&p, sig, d.pk, req->method, req->path, req->query,
 			       req->header(req->conn, "Content-Digest"), req->body, req->body_len,
 			       req->now, err);
 	if (rc < 0)
 		return rc;
-	snprintf(nkey, sizeof(nkey), "%s %s", p.keyid, p.nonce);
 	/* Keep the nonce for as long as the signature could still be accepted. */
-	if (cp_expset_claim(req->app->nonces, nkey, p.expires + FL_SIG_SKEW + 1, req->now) < 0) {
+	rc = cp_replay_claim(req->app->nonces, req->app->store, p.keyid, p.nonce, p.created,
+			     p.expires + FL_SIG_SKEW + 1, req->now, err);
+	if (rc == FL_EEXISTS) {
 		atomic_fetch_add(&req->app->counters.replays, 1);
 		return fl_err_set(err, FL_EUNAUTH, "replayed request (nonce already seen)");
 	}
+	if (rc < 0)
+		return rc;
 	req->who.kind = CP_AUTH_DEVICE;
 	snprintf(req->who.id, sizeof(req->who.id), "%s", d.id);
 	snprintf(req->who.keyid, sizeof(req->who.keyid), "%s", d.keyid);

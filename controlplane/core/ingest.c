@@ -38,9 +38,9 @@ struct cp_ingest {
 	struct cp_ingest_config cfg;
 	pthread_mutex_t lock;	    /* guards devs, cur and stats */
 	pthread_mutex_t flush_lock; /* one flush at a time */
-	pthread_cond_t wake;
+	struct cp_gc gc;	    /* acknowledgements wait for their commit */
 	pthread_t thread;
-	int running, stopping;
+	int running;
 	struct fl_map devs; /* id -> struct dev * */
 	struct batch cur;
 	struct cp_ingest_stats stats;
@@ -123,7 +123,7 @@ int cp_ingest_new(struct cp_ingest **out, struct cp_store *store, const struct c
 	}
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_mutex_init(&in->flush_lock, NULL);
-	pthread_cond_init(&in->wake, NULL);
+	cp_gc_init(&in->gc);
 	fl_map_init(&in->devs);
 	fl_map_init(&in->cur.states);
 	in->stats.capacity = in->cfg.max_pending;
@@ -150,7 +150,7 @@ void cp_ingest_free(struct cp_ingest *in)
 	for (size_t i = 0; fl_map_next(&in->devs, &i, &k, &v);)
 		dev_free(v);
 	fl_map_release(&in->devs);
-	pthread_cond_destroy(&in->wake);
+	cp_gc_release(&in->gc);
 	pthread_mutex_destroy(&in->flush_lock);
 	pthread_mutex_destroy(&in->lock);
 	free(in);
@@ -333,8 +333,16 @@ int cp_ingest_submit(struct cp_ingest_result *res, struct cp_ingest *in, const c
 	in->stats.accepted += res->accepted;
 	in->stats.duplicates += res->duplicates;
 	res->acked_seq = d->seq;
+	/* Duplicates get the ticket too: a resent report may still be waiting
+	 * (requeued after a failed write) and must not be acknowledged early. */
+	res->ticket = cp_gc_ticket(&in->gc);
 	pthread_mutex_unlock(&in->lock);
 	return 0;
+}
+
+int cp_ingest_wait(struct cp_ingest *in, uint64_t ticket, int64_t deadline_ms, struct fl_err *err)
+{
+	return cp_gc_wait(&in->gc, ticket, deadline_ms, err);
 }
 
 /* Puts a batch that failed to write back in front of what came meanwhile. */
@@ -378,18 +386,24 @@ static void requeue(struct cp_ingest *in, struct batch *b)
 int cp_ingest_flush(struct cp_ingest *in, struct fl_err *err)
 {
 	struct cp_sli_dev_state *states = NULL;
+	struct fl_err local = {0, ""};
 	struct batch b;
 	const char *k;
 	void *v;
 	size_t ns = 0;
+	uint64_t gen;
 	int64_t t0;
 	int rc = 0;
 
+	/* The flusher passes no err; the log needs the cause all the same. */
+	if (!err)
+		err = &local;
 	pthread_mutex_lock(&in->flush_lock);
 	pthread_mutex_lock(&in->lock);
 	b = in->cur;
 	memset(&in->cur, 0, sizeof(in->cur));
 	fl_map_init(&in->cur.states);
+	gen = cp_gc_close(&in->gc);
 	pthread_mutex_unlock(&in->lock);
 	if (b.n == 0 && fl_map_len(&b.states) == 0)
 		goto done;
@@ -410,11 +424,11 @@ int cp_ingest_flush(struct cp_ingest *in, struct fl_err *err)
 		in->stats.flushes++;
 	pthread_mutex_unlock(&in->lock);
 	if (rc < 0) {
-		fl_log(FL_LOG_WARN, "SLI ingest flush failed, will retry: %s",
-		       err ? err->msg : "?");
+		fl_log(FL_LOG_WARN, "SLI ingest flush failed, will retry: %s", err->msg);
 		requeue(in, &b);
 	}
 done:
+	cp_gc_done(&in->gc, gen, rc);
 	batch_release(&b);
 	fl_map_release(&b.states);
 	pthread_mutex_unlock(&in->flush_lock);
@@ -436,31 +450,18 @@ static void *flusher(void *arg)
 {
 	struct cp_ingest *in = arg;
 
-	pthread_mutex_lock(&in->lock);
-	while (!in->stopping) {
-		struct timespec ts;
+	/* Every interval, and at once while a request waits for its commit. */
+	while (!cp_gc_nap(&in->gc, in->cfg.flush_ms)) {
 		int64_t now_ms;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += in->cfg.flush_ms / 1000;
-		ts.tv_nsec += (long)(in->cfg.flush_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&in->wake, &in->lock, &ts);
-		if (in->stopping)
-			break;
-		pthread_mutex_unlock(&in->lock);
-		cp_ingest_flush(in, NULL);
+		/* A failure is logged and counted inside; the batch stays queued. */
+		(void)cp_ingest_flush(in, NULL);
 		now_ms = fl_mono_ms();
 		if (!in->last_retain_ms || now_ms - in->last_retain_ms >= RETAIN_EVERY_MS) {
 			in->last_retain_ms = now_ms;
 			retain(in);
 		}
-		pthread_mutex_lock(&in->lock);
 	}
-	pthread_mutex_unlock(&in->lock);
 	return NULL;
 }
 
@@ -477,10 +478,7 @@ int cp_ingest_stop(struct cp_ingest *in, struct fl_err *err)
 	int rc = 0;
 
 	if (in->running) {
-		pthread_mutex_lock(&in->lock);
-		in->stopping = 1;
-		pthread_cond_signal(&in->wake);
-		pthread_mutex_unlock(&in->lock);
+		cp_gc_stop(&in->gc);
 		pthread_join(in->thread, NULL);
 		in->running = 0;
 	}

@@ -11,10 +11,12 @@
  *
  * The queue is bounded: a batch that does not fit is refused whole with
  * FL_EAGAIN (the agent keeps it and retries). A flusher thread writes the
- * queue in one transaction every interval and applies retention every
- * minute; cp_ingest_stop() writes what is left, so an acknowledged report is
- * never lost on a clean stop. A batch that fails to write is kept and
- * retried. The check-in path never waits on this module.
+ * queue in one transaction every interval, and at once when a request waits
+ * in cp_ingest_wait() (a group commit: core/groupcommit.h), and applies
+ * retention every minute. The handler answers only after that wait, so an
+ * acknowledged report survives a crash; cp_ingest_stop() writes what is
+ * left. A batch that fails to write is kept and retried, and its waiters get
+ * FL_EUNAVAIL. The check-in path never waits on this module.
  */
 #ifndef CP_INGEST_H
 #define CP_INGEST_H
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/carbon.h"
+#include "core/groupcommit.h"
 #include "fairlead/err.h"
 #include "store/store.h"
 
@@ -65,6 +68,7 @@ struct cp_ingest_result {
 	int64_t accepted;
 	int64_t duplicates;
 	int64_t acked_seq; /* the highest seq now held for the device */
+	uint64_t ticket;   /* for cp_ingest_wait() before acknowledging */
 };
 
 /* Submits a device's reports (seq strictly increasing) and its agent's
@@ -74,6 +78,11 @@ struct cp_ingest_result {
 int cp_ingest_submit(struct cp_ingest_result *res, struct cp_ingest *in, const char *device_id,
 		     struct cp_ingest_report *reports, size_t n, int64_t dropped, int64_t now,
 		     struct fl_err *err);
+
+/* Waits until the reports of a submit (res->ticket) are committed: 0, or
+ * FL_EUNAVAIL when their write failed or deadline_ms (fl_mono_ms()) passed;
+ * the reports then stay queued and the client resends them. */
+int cp_ingest_wait(struct cp_ingest *in, uint64_t ticket, int64_t deadline_ms, struct fl_err *err);
 
 /* Writes the queue now (tests, shutdown). */
 int cp_ingest_flush(struct cp_ingest *in, struct fl_err *err);

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/assign.h"
 #include "core/slo.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
 #include "fairlead/map.h"
+#include "fairlead/relref.h"
 #include "fairlead/selector.h"
 #include "fairlead/trust.h"
 #include "fairlead/tz.h"
@@ -807,8 +809,7 @@ static int commit_step(struct cp_rollout_ctl *c, struct cp_rollout_step *st, con
 struct signed_set {
 	struct cp_assignment_row *rows;
 	struct fl_buf *envs;
-	char (*names)[65];
-	char (*versions)[65];
+	struct fl_relref *refs;
 	size_t n;
 };
 
@@ -820,21 +821,8 @@ static void assign_free(struct signed_set *s)
 		fl_buf_release(&s->envs[i]);
 	free(s->rows);
 	free(s->envs);
-	free(s->names);
-	free(s->versions);
+	free(s->refs);
 	memset(s, 0, sizeof(*s));
-}
-
-static int split_ref(char name[65], char version[65], const char *ref)
-{
-	const char *at = strchr(ref, '@');
-
-	if (!at || at == ref || (size_t)(at - ref) > 64 || strlen(at + 1) > 64 || !at[1])
-		return -1;
-	memcpy(name, ref, (size_t)(at - ref));
-	name[at - ref] = '\0';
-	snprintf(version, 65, "%s", at + 1);
-	return 0;
 }
 
 /* Signs one assignment per (device, ref) pair into s. */
@@ -854,40 +842,27 @@ static int sign_set(struct signed_set *s, struct cp_rollout_ctl *c, const char *
 		return fl_err_set(err, FL_EAGAIN, "releases are not configured on this server");
 	s->rows = calloc(n, sizeof(*s->rows));
 	s->envs = calloc(n, sizeof(*s->envs));
-	s->names = calloc(n, sizeof(*s->names));
-	s->versions = calloc(n, sizeof(*s->versions));
-	if (!s->rows || !s->envs || !s->names || !s->versions) {
+	s->refs = calloc(n, sizeof(*s->refs));
+	if (!s->rows || !s->envs || !s->refs) {
 		assign_free(s);
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n; i++) {
-		struct cp_assignment_payload p = {0};
-
-		if (split_ref(s->names[i], s->versions[i], refs[i]) < 0) {
-			rc = fl_err_set(err, FL_EINVAL, "bad release '%s'", refs[i]);
+		if ((rc = fl_relref_parse(&s->refs[i], refs[i], err)) < 0)
 			break;
-		}
 		if (strcmp(last, refs[i]) != 0) {
 			json_decref(rel);
 			rel = NULL;
-			if ((rc = cp_store_release_get(&rel, c->d.store, s->names[i],
-						       s->versions[i], err)) < 0)
+			if ((rc = cp_store_release_get(&rel, c->d.store, s->refs[i].name,
+						       s->refs[i].version, err)) < 0)
 				break;
 			snprintf(last, sizeof(last), "%s", refs[i]);
 		}
 		s->envs[i] = (struct fl_buf)FL_BUF_INIT;
 		s->n = i + 1;
-		p.device_id = devices[i];
-		p.release = refs[i];
-		p.release_sha256 = jstr(rel, "sha256");
-		p.counter = jint(rel, "counter");
-		p.rollback = rollback;
-		if ((rc = cp_director_sign_assignment(&s->envs[i], c->d.director, &p, now, err)) <
-		    0)
+		if ((rc = cp_assign_sign(&s->rows[i], &s->envs[i], c->d.director, devices[i],
+					 &s->refs[i], rel, rollback, now, err)) < 0)
 			break;
-		s->rows[i] = (struct cp_assignment_row){devices[i], s->names[i],   s->versions[i],
-							p.counter,  rollback,	   p.issued,
-							p.expires,  s->envs[i].ptr};
 	}
 	json_decref(rel);
 	if (rc < 0)
@@ -972,6 +947,27 @@ static int window_open(const json_t *spec, int64_t now)
 	return 0;
 }
 
+/* 1 when the device may receive rel now (cp_assign_check), 0 when not (or
+ * it is gone), <0 on a store error. Every round asks again, hence debug. */
+static int may_receive(struct cp_rollout_ctl *c, const struct view *v, const char *id,
+		       const json_t *rel, struct fl_err *err)
+{
+	struct fl_err why = {0, ""};
+	json_t *dev = NULL;
+	int rc = cp_store_device_get(&dev, c->d.store, id, err);
+
+	if (rc == FL_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = cp_assign_check(dev, rel, &why) == 0;
+	if (!rc)
+		fl_log(FL_LOG_DEBUG, "rollout %s: %s not assigned: %s", jstr(v->ro, "id"), id,
+		       why.msg);
+	json_decref(dev);
+	return rc;
+}
+
 /* Assigns the next devices of the cohort in rank order, keeping at most
  * max_updating unfinished. */
 static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, struct fl_err *err)
@@ -980,7 +976,8 @@ static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, st
 	const char **ids, **refs;
 	struct signed_set set = {0};
 	struct cp_rollout_step st;
-	json_t *d, *list = NULL, *details;
+	struct fl_relref rr;
+	json_t *d, *list = NULL, *details, *rel = NULL;
 	size_t n = 0, i;
 	int rc;
 
@@ -994,10 +991,19 @@ static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, st
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	}
 	list = json_array();
+	if ((rc = fl_relref_parse(&rr, v->ref, err)) < 0 ||
+	    (rc = cp_store_release_get(&rel, c->d.store, rr.name, rr.version, err)) < 0)
+		goto cleanup;
 	json_array_foreach (v->devs, i, d) {
 		if ((int64_t)i >= v->cohort || (int64_t)n >= cap)
 			break;
 		if (strcmp(jstr(d, "state"), "pending") != 0)
+			continue;
+		/* The rule held at the start; the device may have been revoked
+		 * (or its hardware changed) since. It stays pending, unsigned. */
+		if ((rc = may_receive(c, v, jstr(d, "device_id"), rel, err)) < 0)
+			goto cleanup;
+		if (rc == 0)
 			continue;
 		ids[n] = jstr(d, "device_id");
 		refs[n++] = v->ref;
@@ -1018,8 +1024,10 @@ static int assign_more(struct cp_rollout_ctl *c, struct view *v, int64_t now, st
 		rc = commit_step(c, &st, "rollout.assign", details, err);
 		json_decref(details);
 	}
+cleanup:
 	assign_free(&set);
 	json_decref(list);
+	json_decref(rel);
 	free(ids);
 	free(refs);
 	return rc;
@@ -1361,25 +1369,6 @@ static int ranked_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->id, y->id);
 }
 
-/* Why a device may not get rel, or NULL (as the assign routes decide). */
-static const char *unassignable(const json_t *dev, const json_t *hardware)
-{
-	const char *state = jstr(dev, "state");
-	const char *hw =
-	    json_string_value(json_object_get(json_object_get(dev, "inventory"), "hw_model"));
-	size_t i;
-	json_t *h;
-
-	if (strcmp(state, "accepted") != 0)
-		return "device is not accepted";
-	if (json_array_size(hardware) == 0)
-		return NULL;
-	json_array_foreach (hardware, i, h)
-		if (hw && json_is_string(h) && strcmp(json_string_value(h), hw) == 0)
-			return NULL;
-	return "release hardware does not include the device's hw_model";
-}
-
 /* The release of name the device committed before: what its inventory says
  * it runs, when that release is known here. */
 static void prev_release(char out[160], struct cp_store *s, const json_t *dev, const char *name)
@@ -1456,7 +1445,8 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 	    "min_devices", "max_updating", "timeout_s",	  "windows", "gates",
 	    "slos",	   "slo_max_burn", "require_sli", NULL};
 	const char *ref = NULL, *expr = NULL, *id_in = NULL;
-	char name[65], version[65], id[65];
+	struct fl_relref rr;
+	char id[65];
 	json_t *spec = NULL, *rel = NULL, *page = NULL, *skipped = json_array(), *busy = NULL;
 	json_t *details = NULL, *dev;
 	struct fl_selector *sel = NULL;
@@ -1477,11 +1467,8 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 	    (rc = fl_json_str(&expr, body, "selector", 1, err)) < 0 ||
 	    (rc = fl_json_str(&id_in, body, "id", 0, err)) < 0)
 		goto cleanup;
-	if (split_ref(name, version, ref) < 0 || !fl_id_valid(name) ||
-	    !fl_trust_semver_valid(version)) {
-		rc = fl_err_set(err, FL_EINVAL, "release must be NAME@VERSION");
+	if ((rc = fl_relref_parse(&rr, ref, err)) < 0)
 		goto cleanup;
-	}
 	if (!expr[0]) {
 		rc = fl_err_set(err, FL_EINVAL, "selector must not be empty");
 		goto cleanup;
@@ -1503,22 +1490,23 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 		fl_hex_encode(hex, r, sizeof(r));
 		snprintf(id, sizeof(id), "ro-%s", hex);
 	}
-	if ((rc = cp_store_release_get(&rel, c->d.store, name, version, err)) < 0)
+	if ((rc = cp_store_release_get(&rel, c->d.store, rr.name, rr.version, err)) < 0)
 		goto cleanup;
 	while (more) {
 		if ((rc = cp_store_devices_page(&page, c->d.store, after, 500, err)) < 0)
 			goto cleanup;
 		more = json_array_size(page) == 500;
 		json_array_foreach (page, i, dev) {
-			const char *did = jstr(dev, "id"), *why;
+			const char *did = jstr(dev, "id");
+			struct fl_err why = {0, ""};
 
 			snprintf(after, sizeof(after), "%s", did);
 			if (!fl_selector_match(sel, json_object_get(dev, "labels"),
 					       jstr(dev, "state")))
 				continue;
-			if ((why = unassignable(dev, json_object_get(rel, "hardware")))) {
+			if (cp_assign_check(dev, rel, &why) < 0) {
 				json_array_append_new(
-				    skipped, json_pack("{s:s,s:s}", "id", did, "reason", why));
+				    skipped, json_pack("{s:s,s:s}", "id", did, "reason", why.msg));
 				continue;
 			}
 			if (n == CP_ROLLOUT_MAX_TARGETS) {
@@ -1539,7 +1527,7 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 			}
 			cp_rollout_rank_key(rk[n].key, id, did);
 			snprintf(rk[n].id, sizeof(rk[n].id), "%s", did);
-			prev_release(rk[n].prev, c->d.store, dev, name);
+			prev_release(rk[n].prev, c->d.store, dev, rr.name);
 			n++;
 		}
 		json_decref(page);
@@ -1563,7 +1551,8 @@ static int start_locked(json_t **out, struct cp_rollout_ctl *c, const json_t *bo
 	    json_pack("{s:s,s:s,s:I,s:O,s:I}", "release", ref, "selector", expr, "targets",
 		      (json_int_t)n, "spec", spec, "skipped", (json_int_t)json_array_size(skipped));
 	{
-		struct cp_rollout_new r = {id, name, version, expr, actor, spec, targets, n, now};
+		struct cp_rollout_new r = {id,	 rr.name, rr.version, expr, actor,
+					   spec, targets, n,	      now};
 		struct cp_audit_rec a = {actor, "rollout.start", id, details};
 
 		rc = cp_store_rollout_create(&busy, c->d.store, &r, details, &a, err);

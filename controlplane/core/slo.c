@@ -15,6 +15,7 @@
 #include "fairlead/fs.h"
 #include "fairlead/json.h"
 #include "fairlead/log.h"
+#include "fairlead/relref.h"
 #include "fairlead/selector.h"
 #include "fairlead/sketch.h"
 #include "fairlead/trust.h"
@@ -168,20 +169,6 @@ static int check_factor(const struct cp_slo_pair *p, const struct cp_slo *slo, s
 			  p->severity, name, p->factor, slo->objective, mb);
 }
 
-static int parse_release(const char *r)
-{
-	const char *at = strchr(r, '@');
-	char name[129];
-
-	if (!at)
-		return fl_id_valid(r);
-	if ((size_t)(at - r) >= sizeof(name))
-		return 0;
-	memcpy(name, r, (size_t)(at - r));
-	name[at - r] = '\0';
-	return fl_id_valid(name) && fl_trust_semver_valid(at + 1);
-}
-
 static int parse_sli(struct cp_slo *out, const json_t *sli, struct fl_err *err)
 {
 	static const char *const allowed[] = {"kind", "threshold_ms", "threshold_g", NULL};
@@ -269,7 +256,9 @@ int cp_slo_parse(struct cp_slo *out, const json_t *def, struct fl_err *err)
 		snprintf(out->selector, sizeof(out->selector), "%s", sel);
 	}
 	if (*rel) {
-		if (strlen(rel) >= sizeof(out->release) || !parse_release(rel))
+		struct fl_relref rr;
+
+		if (strlen(rel) >= sizeof(out->release) || fl_relref_parse_any(&rr, rel, NULL) < 0)
 			return fl_err_set(
 			    err, FL_EINVAL,
 			    "release must be NAME or NAME@VERSION (semantic version)");

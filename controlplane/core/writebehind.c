@@ -21,9 +21,9 @@ struct cp_wb {
 	int interval_ms;
 	pthread_mutex_t lock;	    /* guards cur and stats */
 	pthread_mutex_t flush_lock; /* one flush at a time */
-	pthread_cond_t wake;
+	struct cp_gc gc;	    /* command results wait for their commit */
 	pthread_t thread;
-	int running, stopping;
+	int running;
 	struct batch cur;
 	struct cp_wb_stats stats;
 };
@@ -59,7 +59,7 @@ int cp_wb_new(struct cp_wb **out, struct cp_store *store, int interval_ms, struc
 	wb->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	pthread_mutex_init(&wb->lock, NULL);
 	pthread_mutex_init(&wb->flush_lock, NULL);
-	pthread_cond_init(&wb->wake, NULL);
+	cp_gc_init(&wb->gc);
 	fl_map_init(&wb->cur.devices);
 	*out = wb;
 	return 0;
@@ -70,7 +70,7 @@ void cp_wb_free(struct cp_wb *wb)
 	if (!wb)
 		return;
 	batch_release(&wb->cur);
-	pthread_cond_destroy(&wb->wake);
+	cp_gc_release(&wb->gc);
 	pthread_mutex_destroy(&wb->flush_lock);
 	pthread_mutex_destroy(&wb->lock);
 	free(wb);
@@ -155,6 +155,21 @@ out:
 	return rc;
 }
 
+uint64_t cp_wb_ticket(struct cp_wb *wb)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&wb->lock);
+	t = cp_gc_ticket(&wb->gc);
+	pthread_mutex_unlock(&wb->lock);
+	return t;
+}
+
+int cp_wb_wait(struct cp_wb *wb, uint64_t ticket, int64_t deadline_ms, struct fl_err *err)
+{
+	return cp_gc_wait(&wb->gc, ticket, deadline_ms, err);
+}
+
 /* Moves the failed batch's contents back in front of what arrived meanwhile. */
 static void requeue(struct cp_wb *wb, struct batch *b)
 {
@@ -222,19 +237,25 @@ static void requeue(struct cp_wb *wb, struct batch *b)
 
 int cp_wb_flush(struct cp_wb *wb, struct fl_err *err)
 {
+	struct fl_err local = {0, ""};
 	struct batch b;
 	struct cp_checkin_rec *recs = NULL;
 	const char *k;
 	void *v;
 	size_t n = 0;
+	uint64_t gen;
 	int64_t t0;
 	int rc = 0;
 
+	/* The flusher passes no err; the log needs the cause all the same. */
+	if (!err)
+		err = &local;
 	pthread_mutex_lock(&wb->flush_lock);
 	pthread_mutex_lock(&wb->lock);
 	b = wb->cur;
 	memset(&wb->cur, 0, sizeof(wb->cur));
 	fl_map_init(&wb->cur.devices);
+	gen = cp_gc_close(&wb->gc);
 	pthread_mutex_unlock(&wb->lock);
 
 	if (fl_map_len(&b.devices) == 0 && b.nresults == 0)
@@ -257,11 +278,11 @@ int cp_wb_flush(struct cp_wb *wb, struct fl_err *err)
 		wb->stats.flushes++;
 	pthread_mutex_unlock(&wb->lock);
 	if (rc < 0) {
-		fl_log(FL_LOG_WARN, "write-behind flush failed, will retry: %s",
-		       err ? err->msg : "?");
+		fl_log(FL_LOG_WARN, "write-behind flush failed, will retry: %s", err->msg);
 		requeue(wb, &b);
 	}
 done:
+	cp_gc_done(&wb->gc, gen, rc);
 	batch_release(&b);
 	pthread_mutex_unlock(&wb->flush_lock);
 	return rc;
@@ -271,25 +292,10 @@ static void *flusher(void *arg)
 {
 	struct cp_wb *wb = arg;
 
-	pthread_mutex_lock(&wb->lock);
-	while (!wb->stopping) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += wb->interval_ms / 1000;
-		ts.tv_nsec += (long)(wb->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&wb->wake, &wb->lock, &ts);
-		if (wb->stopping)
-			break;
-		pthread_mutex_unlock(&wb->lock);
-		cp_wb_flush(wb, NULL);
-		pthread_mutex_lock(&wb->lock);
-	}
-	pthread_mutex_unlock(&wb->lock);
+	/* Every interval, and at once while a request waits for its commit.
+	 * A failure is logged and counted inside; the batch stays queued. */
+	while (!cp_gc_nap(&wb->gc, wb->interval_ms))
+		(void)cp_wb_flush(wb, NULL);
 	return NULL;
 }
 
@@ -306,10 +312,7 @@ int cp_wb_stop(struct cp_wb *wb, struct fl_err *err)
 	int rc = 0;
 
 	if (wb->running) {
-		pthread_mutex_lock(&wb->lock);
-		wb->stopping = 1;
-		pthread_cond_signal(&wb->wake);
-		pthread_mutex_unlock(&wb->lock);
+		cp_gc_stop(&wb->gc);
 		pthread_join(wb->thread, NULL);
 		wb->running = 0;
 	}

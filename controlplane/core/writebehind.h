@@ -2,9 +2,13 @@
  * writebehind.h - check-in writes, batched off the request path.
  *
  * A check-in only records what changed (last seen, inventory, reported twin,
- * command results) in memory and returns. A flusher thread writes the batch
- * to the store in one transaction every interval; cp_wb_stop() writes what is
- * left. A batch that fails to write is kept and retried, never dropped.
+ * command results) in memory. A flusher thread writes the batch to the store
+ * in one transaction every interval, and at once when a request waits in
+ * cp_wb_wait() (a group commit: core/groupcommit.h); cp_wb_stop() writes what
+ * is left. A batch that fails to write is kept and retried, never dropped.
+ * Last seen, inventory and twin are not waited for: a crash may lose the
+ * last interval of them, and the next check-in sends them again. Command
+ * results are waited for before the check-in is acknowledged.
  */
 #ifndef CP_WRITEBEHIND_H
 #define CP_WRITEBEHIND_H
@@ -12,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/groupcommit.h"
 #include "fairlead/err.h"
 #include "store/store.h"
 
@@ -42,6 +47,11 @@ int cp_wb_checkin(struct cp_wb *wb, const char *device_id, int64_t now, const ch
  * JSON or NULL, copied. */
 int cp_wb_command(struct cp_wb *wb, const char *device_id, const char *cmd_id, const char *status,
 		  const char *result, int64_t now);
+/* A ticket covering everything recorded before the call. */
+uint64_t cp_wb_ticket(struct cp_wb *wb);
+/* Waits until ticket's changes are committed: 0, or FL_EUNAVAIL when their
+ * write failed or deadline_ms (fl_mono_ms()) passed; they stay queued. */
+int cp_wb_wait(struct cp_wb *wb, uint64_t ticket, int64_t deadline_ms, struct fl_err *err);
 /* Writes the current batch now (tests, shutdown). */
 int cp_wb_flush(struct cp_wb *wb, struct fl_err *err);
 void cp_wb_stats(struct cp_wb_stats *out, struct cp_wb *wb);

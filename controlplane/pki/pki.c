@@ -23,9 +23,10 @@
 
 #define PKI_CA_DAYS	3650
 #define PKI_SERVER_DAYS 825
-/* notBefore lies a little in the past so that a client whose clock is a few
- * minutes behind ours still accepts a cert made just now. */
-#define PKI_BACKDATE_SECS 300
+/* notBefore lies a day in the past, for the CA and the server cert alike:
+ * a device whose clock is hours behind ours (no RTC battery, NTP not yet
+ * synced after boot) must still accept a cert made just now. */
+#define PKI_BACKDATE_SECS 86400
 #define PKI_SERIAL_BITS	  128
 
 struct pki_ext {

@@ -20,6 +20,8 @@
 /*
  * Creates tls_dir if needed and writes a new CA (10 years) and a server cert
  * (825 days, SAN localhost, 127.0.0.1, ::1 and the host name) signed by it.
+ * Both are valid from a day before now (notBefore), so that clients whose
+ * clock is up to a day behind accept them.
  * Every file is written atomically; ca.pem is written last, so its presence
  * means a complete set. Returns FL_EEXISTS if ca.pem already exists.
  */

@@ -1,12 +1,9 @@
 #include "relstore.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,38 +13,16 @@
 
 #include "fairlead/crypto.h"
 #include "fairlead/fs.h"
-#include "fairlead/map.h"
+#include "fairlead/relref.h"
 #include "fairlead/util.h"
+#include "relstore_int.h"
 
-/* Artifacts move through one buffer of this size: memory stays flat whatever
- * their length. */
-#define CHUNK ((size_t)64 * 1024)
+#define SIG_NAME  "Fairlead"
+#define SIG_EMAIL "fairlead@localhost"
+#define REF_MAX	  256
+#define TAG_MAX	  130 /* "NAME/VERSION": 64 + 1 + 64 + NUL */
 
-#define META_FILE     "release.json"
-#define SUMS_FILE     "SHA256SUMS"
-#define ART_DIR	      "artifacts"
-#define BRANCH_PREFIX "refs/heads/releases/"
-#define TAG_PREFIX    "refs/tags/"
-#define SIG_NAME      "Fairlead"
-#define SIG_EMAIL     "fairlead@localhost"
-/* SHA256SUMS is ours and small; a bigger one is not ours. */
-#define SUMS_MAX ((size_t)1024 * 1024)
-#define REF_MAX	 256
-#define TAG_MAX	 130 /* "NAME/VERSION": 64 + 1 + 64 + NUL */
-
-struct cp_relstore {
-	pthread_mutex_t lock; /* every libgit2 call and the index */
-	int lock_ok;
-	int git_ok; /* git_libgit2_init() done: shutdown owed */
-	git_repository *repo;
-	git_odb *odb;
-	char *cache_dir;
-	struct fl_map index; /* sha256 hex -> git_oid * (owned) of the blob */
-};
-
-/* The one translation of libgit2 errors: the message of git_error_last()
- * after the context, and the code mapped from libgit2's. */
-static int FL_PRINTF(3, 4) git_fail(struct fl_err *err, int grc, const char *fmt, ...)
+int cp_relstore_git_fail(struct fl_err *err, int grc, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
 	char what[200];
@@ -79,7 +54,8 @@ int cp_relstore_init(const char *path, struct fl_err *err)
 		return fl_err_set(err, FL_EEXISTS, "release repository '%s' already exists", path);
 	git_libgit2_init();
 	if (git_repository_init(&repo, path, 1) < 0)
-		rc = git_fail(err, FL_ERROR, "cannot create release repository '%s'", path);
+		rc = cp_relstore_git_fail(err, FL_ERROR, "cannot create release repository '%s'",
+					  path);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return rc;
@@ -99,19 +75,13 @@ static int version_valid(const char *v)
 	return strstr(v, "..") == NULL;
 }
 
-/* Names must also be valid git ref components: fl_id_valid allows a trailing
- * '.' and ".lock", which git does not. */
+/* Release names are git ref components: fl_relref_name_valid says so. */
 static int name_valid(const char *name)
 {
-	size_t n;
-
-	if (!fl_id_valid(name))
-		return 0;
-	n = strlen(name);
-	return name[n - 1] != '.' && (n < 5 || strcmp(name + n - 5, ".lock") != 0);
+	return fl_relref_name_valid(name);
 }
 
-static int sha_hex_valid(const char *s)
+int cp_relstore_sha_hex_valid(const char *s)
 {
 	size_t i;
 
@@ -167,7 +137,7 @@ static int release_validate(const struct cp_release_files *rel, struct fl_err *e
 	for (size_t i = 0; i < rel->n_artifacts; i++) {
 		const struct cp_release_artifact *a = &rel->artifacts[i];
 
-		if (!name_valid(a->name) || !a->path || !sha_hex_valid(a->sha256_hex)) {
+		if (!name_valid(a->name) || !a->path || !cp_relstore_sha_hex_valid(a->sha256_hex)) {
 			rc = fl_err_set(err, FL_EINVAL,
 					"artifact %zu: invalid name, path or sha256", i + 1);
 			goto exit;
@@ -199,141 +169,7 @@ exit:
 	return rc;
 }
 
-/* --- the sha256 -> blob index --- */
-
-static int index_put(struct cp_relstore *rs, const char *sha, const git_oid *oid,
-		     struct fl_err *err)
-{
-	git_oid *v;
-	void *old = NULL;
-
-	if (fl_map_get(&rs->index, sha))
-		return 0; /* same content, same blob */
-	v = malloc(sizeof(*v));
-	if (!v)
-		return fl_err_set(err, FL_ENOMEM, "out of memory");
-	git_oid_cpy(v, oid);
-	if (fl_map_put(&rs->index, sha, v, &old) < 0) {
-		free(v);
-		return fl_err_set(err, FL_ENOMEM, "out of memory");
-	}
-	free(old);
-	return 0;
-}
-
-/* Adds the artifacts that one release commit's SHA256SUMS lists. */
-static int index_commit(struct cp_relstore *rs, const git_oid *commit_id, struct fl_err *err)
-{
-	git_commit *commit = NULL;
-	git_tree *tree = NULL;
-	git_blob *sums = NULL;
-	git_tree_entry *art = NULL;
-	const git_tree_entry *e;
-	char *text = NULL;
-	char *line, *save = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
-	int grc, rc = 0;
-
-	git_oid_tostr(hex, sizeof(hex), commit_id);
-	if ((grc = git_commit_lookup(&commit, rs->repo, commit_id)) < 0 ||
-	    (grc = git_commit_tree(&tree, commit)) < 0) {
-		rc = git_fail(err, grc, "release commit %s", hex);
-		goto exit;
-	}
-	e = git_tree_entry_byname(tree, SUMS_FILE);
-	if (!e)
-		goto exit; /* no artifacts in this release */
-	if ((grc = git_blob_lookup(&sums, rs->repo, git_tree_entry_id(e))) < 0) {
-		rc = git_fail(err, grc, "release commit %s: " SUMS_FILE, hex);
-		goto exit;
-	}
-	if ((size_t)git_blob_rawsize(sums) > SUMS_MAX) {
-		rc = fl_err_set(err, FL_ERROR, "release commit %s: " SUMS_FILE " is too big", hex);
-		goto exit;
-	}
-	text = strndup(git_blob_rawcontent(sums), (size_t)git_blob_rawsize(sums));
-	if (!text) {
-		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
-		goto exit;
-	}
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		/* "<64 hex>  artifacts/<name>", as relstore_commit writes it. */
-		if (strlen(line) < 66 || line[64] != ' ' || line[65] != ' ') {
-			rc = fl_err_set(err, FL_ERROR, "release commit %s: malformed " SUMS_FILE,
-					hex);
-			goto exit;
-		}
-		line[64] = '\0';
-		if (!sha_hex_valid(line) || git_tree_entry_bypath(&art, tree, line + 66) < 0 ||
-		    git_tree_entry_type(art) != GIT_OBJECT_BLOB) {
-			rc = fl_err_set(err, FL_ERROR,
-					"release commit %s: " SUMS_FILE " names a missing artifact",
-					hex);
-			goto exit;
-		}
-		if ((rc = index_put(rs, line, git_tree_entry_id(art), err)) < 0)
-			goto exit;
-		git_tree_entry_free(art);
-		art = NULL;
-	}
-exit:
-	git_tree_entry_free(art);
-	free(text);
-	git_blob_free(sums);
-	git_tree_free(tree);
-	git_commit_free(commit);
-	return rc;
-}
-
-static int index_rebuild(struct cp_relstore *rs, struct fl_err *err)
-{
-	git_revwalk *walk = NULL;
-	git_oid id;
-	int grc, rc = 0;
-
-	if ((grc = git_revwalk_new(&walk, rs->repo)) < 0 ||
-	    (grc = git_revwalk_push_glob(walk, BRANCH_PREFIX "*")) < 0) {
-		rc = git_fail(err, grc, "cannot walk the release branches");
-		goto exit;
-	}
-	while ((grc = git_revwalk_next(&id, walk)) == 0)
-		if ((rc = index_commit(rs, &id, err)) < 0)
-			goto exit;
-	if (grc != GIT_ITEROVER)
-		rc = git_fail(err, grc, "cannot walk the release branches");
-exit:
-	git_revwalk_free(walk);
-	return rc;
-}
-
-static void index_release(struct fl_map *m)
-{
-	const char *k;
-	void *v;
-
-	for (size_t i = 0; fl_map_next(m, &i, &k, &v);)
-		free(v);
-	fl_map_release(m);
-}
-
 /* --- open / free --- */
-
-/* Extractions killed half-way leave "<sha>.tmp-XXXXXXXXXXXX" files behind. */
-static void cache_sweep(const char *cache_dir)
-{
-	DIR *d = opendir(cache_dir);
-	struct dirent *e;
-	char sub[PATH_MAX];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (strlen(e->d_name) == 2 && isxdigit((unsigned char)e->d_name[0]) &&
-		    isxdigit((unsigned char)e->d_name[1]) &&
-		    (size_t)snprintf(sub, sizeof(sub), "%s/%s", cache_dir, e->d_name) < sizeof(sub))
-			fl_fs_sweep_tmp(sub, NULL, NULL);
-	closedir(d);
-}
 
 int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char *cache_dir,
 		     struct fl_err *err)
@@ -351,8 +187,10 @@ int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char
 		goto exit;
 	}
 	rs->lock_ok = 1;
+	if ((rc = cp_relstore_cache_init(rs, err)) < 0)
+		goto exit;
 	if (git_libgit2_init() < 0) {
-		rc = git_fail(err, FL_ERROR, "cannot initialise libgit2");
+		rc = cp_relstore_git_fail(err, FL_ERROR, "cannot initialise libgit2");
 		goto exit;
 	}
 	rs->git_ok = 1;
@@ -365,12 +203,23 @@ int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char
 	 * module is the process's only libgit2 user. */
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if ((grc = git_repository_open_bare(&rs->repo, repo_path)) < 0) {
-		rc = git_fail(err, grc, "cannot open release repository '%s'", repo_path);
+		rc = cp_relstore_git_fail(err, grc, "cannot open release repository '%s'",
+					  repo_path);
 		goto exit;
 	}
 	if ((grc = git_repository_odb(&rs->odb, rs->repo)) < 0) {
-		rc = git_fail(err, grc, "release repository '%s'", repo_path);
+		rc = cp_relstore_git_fail(err, grc, "release repository '%s'", repo_path);
 		goto exit;
+	}
+	/* git_repository_path ends in '/'. */
+	{
+		size_t len = strlen(git_repository_path(rs->repo)) + sizeof("objects");
+
+		if (!(rs->objects_dir = malloc(len))) {
+			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+			goto exit;
+		}
+		snprintf(rs->objects_dir, len, "%sobjects", git_repository_path(rs->repo));
 	}
 	if ((rc = fl_fs_mkdir_p(cache_dir, 0755, err)) < 0)
 		goto exit;
@@ -379,8 +228,8 @@ int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto exit;
 	}
-	cache_sweep(rs->cache_dir);
-	if ((rc = index_rebuild(rs, err)) < 0)
+	cp_relstore_cache_sweep(rs->cache_dir);
+	if ((rc = cp_relstore_index_rebuild(rs, err)) < 0)
 		goto exit;
 	*out = rs;
 	rs = NULL;
@@ -393,7 +242,9 @@ void cp_relstore_free(struct cp_relstore *rs)
 {
 	if (!rs)
 		return;
-	index_release(&rs->index);
+	cp_relstore_index_release(&rs->index);
+	cp_relstore_cache_release(rs);
+	free(rs->objects_dir);
 	git_odb_free(rs->odb);
 	git_repository_free(rs->repo);
 	free(rs->cache_dir);
@@ -430,7 +281,7 @@ static int stream_artifact(git_oid *out, struct cp_relstore *rs,
 		goto exit;
 	}
 	if ((grc = git_odb_open_wstream(&st, rs->odb, a->length, GIT_OBJECT_BLOB)) < 0) {
-		rc = git_fail(err, grc, "artifact '%s'", a->name);
+		rc = cp_relstore_git_fail(err, grc, "artifact '%s'", a->name);
 		goto exit;
 	}
 	fl_sha256_begin(&h);
@@ -455,7 +306,7 @@ static int stream_artifact(git_oid *out, struct cp_relstore *rs,
 		}
 		fl_sha256_update(&h, buf, (size_t)n);
 		if ((grc = git_odb_stream_write(st, buf, (size_t)n)) < 0) {
-			rc = git_fail(err, grc, "artifact '%s'", a->name);
+			rc = cp_relstore_git_fail(err, grc, "artifact '%s'", a->name);
 			goto exit;
 		}
 		done += (uint64_t)n;
@@ -474,7 +325,7 @@ static int stream_artifact(git_oid *out, struct cp_relstore *rs,
 		goto exit;
 	}
 	if ((grc = git_odb_stream_finalize_write(out, st)) < 0)
-		rc = git_fail(err, grc, "artifact '%s'", a->name);
+		rc = cp_relstore_git_fail(err, grc, "artifact '%s'", a->name);
 exit:
 	git_odb_stream_free(st);
 	close(fd);
@@ -528,8 +379,8 @@ static int build_tree(git_oid *out, struct cp_relstore *rs, const struct cp_rele
 	grc = git_treebuilder_write(out, root);
 exit:
 	if (grc < 0)
-		rc = git_fail(err, grc, "release %s %s: cannot write the tree", rel->name,
-			      rel->version);
+		rc = cp_relstore_git_fail(err, grc, "release %s %s: cannot write the tree",
+					  rel->name, rel->version);
 	fl_buf_release(&sums);
 	git_treebuilder_free(arts);
 	git_treebuilder_free(root);
@@ -607,14 +458,14 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 		goto exit;
 	}
 	if (grc != GIT_ENOTFOUND) {
-		rc = git_fail(err, grc, "release %s", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s", tagname);
 		goto exit;
 	}
 	grc = git_reference_name_to_id(&old_tip, rs->repo, branch);
 	if (grc == 0)
 		have_parent = 1;
 	else if (grc != GIT_ENOTFOUND) {
-		rc = git_fail(err, grc, "release branch of '%s'", rel->name);
+		rc = cp_relstore_git_fail(err, grc, "release branch of '%s'", rel->name);
 		goto exit;
 	}
 
@@ -631,7 +482,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	if ((grc = git_signature_new(&sig, SIG_NAME, SIG_EMAIL, (git_time_t)fl_now(), 0)) < 0 ||
 	    (grc = git_tree_lookup(&tree, rs->repo, &tree_id)) < 0 ||
 	    (have_parent && (grc = git_commit_lookup(&parent, rs->repo, &old_tip)) < 0)) {
-		rc = git_fail(err, grc, "release %s", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s", tagname);
 		goto exit;
 	}
 	{
@@ -642,7 +493,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	}
 	if (grc < 0 ||
 	    (grc = git_object_lookup(&commit, rs->repo, &commit_id, GIT_OBJECT_COMMIT)) < 0) {
-		rc = git_fail(err, grc, "release %s: cannot write the commit", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s: cannot write the commit", tagname);
 		goto exit;
 	}
 	fl_buf_clear(&msg);
@@ -652,7 +503,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	}
 	if ((grc = git_tag_annotation_create(&tag_id, rs->repo, tagname, commit, sig, msg.ptr)) <
 	    0) {
-		rc = git_fail(err, grc, "release %s: cannot write the tag", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s: cannot write the tag", tagname);
 		goto exit;
 	}
 
@@ -669,7 +520,7 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 		goto exit;
 	}
 	if (grc < 0) {
-		rc = git_fail(err, grc, "release %s: cannot move the branch", tagname);
+		rc = cp_relstore_git_fail(err, grc, "release %s: cannot move the branch", tagname);
 		goto exit;
 	}
 
@@ -678,17 +529,19 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 	if (grc < 0) {
 		rc = grc == GIT_EEXISTS
 			 ? fl_err_set(err, FL_EEXISTS, "release %s already exists", tagname)
-			 : git_fail(err, grc, "release %s: cannot create the tag", tagname);
+			 : cp_relstore_git_fail(err, grc, "release %s: cannot create the tag",
+						tagname);
 		if (branch_rollback(rs, branch, have_parent ? &old_tip : NULL, &commit_id) < 0)
-			rc = git_fail(err, FL_ERROR,
-				      "release %s: tag failed and the branch could not be put back",
-				      tagname);
+			rc = cp_relstore_git_fail(
+			    err, FL_ERROR,
+			    "release %s: tag failed and the branch could not be put back", tagname);
 		goto exit;
 	}
 
 	/* Serving may start now. */
 	for (size_t i = 0; i < rel->n_artifacts; i++)
-		if ((rc = index_put(rs, rel->artifacts[i].sha256_hex, &art_ids[i], err)) < 0)
+		if ((rc = cp_relstore_index_put(rs, rel->artifacts[i].sha256_hex, &art_ids[i],
+						err)) < 0)
 			goto exit;
 	git_oid_tostr(out_commit_hex, 41, &commit_id);
 exit:
@@ -703,144 +556,6 @@ exit:
 	fl_buf_release(&msg);
 	free(buf);
 	free(art_ids);
-	return rc;
-}
-
-/* --- the artifact cache --- */
-
-static int cached(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Streams the blob into a temp file next to path, checks its SHA-256 and
- * renames it into place, so that a reader sees all of it or nothing. */
-static int extract(struct cp_relstore *rs, const char *path, const char *sha, const git_oid *oid,
-		   struct fl_err *err)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX], rhex[13];
-	uint8_t rnd[6], want[FL_SHA256_LEN], got[FL_SHA256_LEN];
-	git_odb_stream *st = NULL;
-	git_object_t type;
-	struct fl_sha256_ctx h;
-	size_t len = 0, done = 0;
-	char *buf = NULL;
-	int fd = -1, grc, rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s/%.2s", rs->cache_dir, sha);
-	fl_random(rnd, sizeof(rnd));
-	fl_hex_encode(rhex, rnd, sizeof(rnd));
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rhex) >= sizeof(tmp))
-		return fl_err_set(err, FL_ETOOBIG, "artifact cache path is too long");
-	if ((rc = fl_fs_mkdir_p(dir, 0755, err)) < 0)
-		return rc;
-	buf = malloc(CHUNK);
-	if (!buf)
-		return fl_err_set(err, FL_ENOMEM, "out of memory");
-	if ((grc = git_odb_open_rstream(&st, &len, &type, rs->odb, oid)) < 0) {
-		rc = git_fail(err, grc == GIT_ENOTFOUND ? FL_ERROR : grc,
-			      "artifact %s: cannot stream its blob (repacked?)", sha);
-		goto exit;
-	}
-	if (type != GIT_OBJECT_BLOB) {
-		rc = fl_err_set(err, FL_ERROR, "artifact %s: not a blob", sha);
-		goto exit;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = fl_err_set(err, FL_ERROR, "cannot create '%s': %s", tmp, strerror(errno));
-		goto exit;
-	}
-	fl_sha256_begin(&h);
-	while (done < len) {
-		size_t want_n = len - done < CHUNK ? len - done : CHUNK;
-		int n = git_odb_stream_read(st, buf, want_n);
-
-		if (n < 0) {
-			rc = git_fail(err, n, "artifact %s: cannot read its blob", sha);
-			goto exit;
-		}
-		if (n == 0 || (size_t)n > want_n) {
-			rc = fl_err_set(err, FL_ERROR, "artifact %s: blob is truncated", sha);
-			goto exit;
-		}
-		fl_sha256_update(&h, buf, (size_t)n);
-		if (write_all(fd, buf, (size_t)n) < 0) {
-			rc = fl_err_set(err, FL_ERROR, "cannot write '%s': %s", tmp,
-					strerror(errno));
-			goto exit;
-		}
-		done += (size_t)n;
-	}
-	fl_sha256_end(&h, got);
-	/* The repository is trusted no more than the network: what is served
-	 * must be what was signed. */
-	if (fl_hex_decode(want, sizeof(want), sha) < 0 || !fl_memeq(got, want, sizeof(got))) {
-		rc = fl_err_set(err, FL_ERROR, "artifact %s: blob does not match its sha256", sha);
-		goto exit;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		rc = fl_err_set(err, FL_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
-		goto exit;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = fl_err_set(err, FL_ERROR, "cannot rename '%s': %s", tmp, strerror(errno));
-		goto exit;
-	}
-	tmp[0] = '\0';
-	rc = fl_fs_sync_dir(dir, err);
-exit:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0])
-		unlink(tmp);
-	git_odb_stream_free(st);
-	free(buf);
-	return rc;
-}
-
-int cp_relstore_artifact_path(char *out, size_t cap, struct cp_relstore *rs, const char *sha256_hex,
-			      struct fl_err *err)
-{
-	const git_oid *oid;
-	int rc = 0;
-
-	if (!sha_hex_valid(sha256_hex))
-		return fl_err_set(err, FL_EINVAL, "artifact hash is not 64 lower-case hex digits");
-	if ((size_t)snprintf(out, cap, "%s/%.2s/%s", rs->cache_dir, sha256_hex, sha256_hex) >= cap)
-		return fl_err_set(err, FL_ETOOBIG, "artifact cache path is too long");
-	/* The hot path: cache files are complete, verified and immutable. */
-	if (cached(out))
-		return 0;
-	pthread_mutex_lock(&rs->lock);
-	/* Another thread may have extracted it while this one waited. */
-	if (!cached(out)) {
-		oid = fl_map_get(&rs->index, sha256_hex);
-		if (!oid)
-			rc = fl_err_set(err, FL_ENOTFOUND, "artifact %s", sha256_hex);
-		else
-			rc = extract(rs, out, sha256_hex, oid, err);
-	}
-	pthread_mutex_unlock(&rs->lock);
 	return rc;
 }
 
@@ -887,7 +602,7 @@ static int release_entry(json_t **out, struct cp_relstore *rs, git_reference *re
 	if (!name_valid(tagname) || !version_valid(version))
 		return 0;
 	if ((grc = git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT)) < 0) {
-		rc = git_fail(err, grc, "release tag '%s'", full);
+		rc = cp_relstore_git_fail(err, grc, "release tag '%s'", full);
 		goto exit;
 	}
 	/* Releases carry annotated tags; a lightweight one has the commit's time. */
@@ -922,7 +637,7 @@ int cp_relstore_list(json_t **out, struct cp_relstore *rs, struct fl_err *err)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	pthread_mutex_lock(&rs->lock);
 	if ((grc = git_reference_iterator_new(&it, rs->repo)) < 0) {
-		rc = git_fail(err, grc, "cannot list releases");
+		rc = cp_relstore_git_fail(err, grc, "cannot list releases");
 		goto exit;
 	}
 	while ((grc = git_reference_next(&ref, it)) == 0) {
@@ -936,7 +651,7 @@ int cp_relstore_list(json_t **out, struct cp_relstore *rs, struct fl_err *err)
 		}
 	}
 	if (grc != GIT_ITEROVER) {
-		rc = git_fail(err, grc, "cannot list releases");
+		rc = cp_relstore_git_fail(err, grc, "cannot list releases");
 		goto exit;
 	}
 	/* Refs come in storage order (loose, then packed); sort for the caller. */
@@ -985,7 +700,7 @@ int cp_relstore_read_meta(struct fl_buf *out, struct cp_relstore *rs, const char
 		goto exit;
 	}
 	if (grc < 0) {
-		rc = git_fail(err, grc, "release %s/%s", name, version);
+		rc = cp_relstore_git_fail(err, grc, "release %s/%s", name, version);
 		goto exit;
 	}
 	e = git_tree_entry_byname((git_tree *)tree, META_FILE);
@@ -996,7 +711,7 @@ int cp_relstore_read_meta(struct fl_buf *out, struct cp_relstore *rs, const char
 	}
 	/* Metadata is small (the push path bounds it); artifacts never come here. */
 	if ((grc = git_blob_lookup(&blob, rs->repo, git_tree_entry_id(e))) < 0) {
-		rc = git_fail(err, grc, "release %s/%s: " META_FILE, name, version);
+		rc = cp_relstore_git_fail(err, grc, "release %s/%s: " META_FILE, name, version);
 		goto exit;
 	}
 	rc = fl_buf_put(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));

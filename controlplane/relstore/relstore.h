@@ -23,14 +23,20 @@
  * Artifacts are served from a content-addressed cache, CACHE/<sha[0:2]>/<sha>,
  * filled from git on first use. Blobs are streamed in fixed-size chunks in
  * both directions; no artifact is ever held whole in memory. The store only
- * writes loose objects, and libgit2 can stream only loose objects: do not
- * repack the repository (`git gc`), or extraction fails with FL_ERROR.
+ * writes loose objects and reads them itself with zlib, bounded by the file
+ * (libgit2 spins forever on a truncated one); do not repack the repository
+ * (`git gc`): libgit2 cannot stream packed blobs, and extraction fails.
+ *
+ * Damage is refused, never served: open checks every object it reads (and
+ * the headers of the artifacts) before libgit2 parses it, and a cache file is
+ * hashed again before it is first served, and after any change to it.
  *
  * Threads: every function may be called from any thread on one shared
  * cp_relstore. Writers, and everything that touches the git repository, are
  * serialised by a mutex inside; a cache hit in cp_relstore_artifact_path
- * takes no lock, and readers of cache files need none, since a cache file is
- * complete and verified before it is renamed into place and never changes.
+ * costs a stat and a lookup under a short lock. Cache files are complete and
+ * verified before they are renamed into place; a damaged one is replaced by
+ * rename, so readers of cache files need no lock.
  */
 #ifndef CP_RELSTORE_H
 #define CP_RELSTORE_H
@@ -87,8 +93,9 @@ int cp_relstore_init(const char *path, struct fl_err *err);
 
 /* Opens the bare repository at repo_path (FL_ENOTFOUND when there is none)
  * and the artifact cache in cache_dir (created when missing), and rebuilds
- * the sha256 -> blob index from every release branch. Free with
- * cp_relstore_free. */
+ * the sha256 -> blob index from every release branch. FL_ERROR "release
+ * store: object SHA in PATH is unreadable: CAUSE" for a truncated, corrupt or
+ * missing object. Free with cp_relstore_free. */
 int cp_relstore_open(struct cp_relstore **out, const char *repo_path, const char *cache_dir,
 		     struct fl_err *err);
 /* NULL is fine. No call on rs may be running or start. */
@@ -107,9 +114,12 @@ int cp_relstore_commit_release(struct cp_relstore *rs, const struct cp_release_f
 
 /* Writes the path of the cache file of the artifact with this SHA-256 (64
  * lower-case hex digits) into out (cap bytes), extracting it from git first
- * when it is not cached yet. The file is complete and verified; serve it
- * read-only. FL_ENOTFOUND when no release holds such an artifact, FL_EINVAL
- * for a malformed hash, FL_ETOOBIG when out is too small. */
+ * when it is not cached yet, or when the cached file no longer hashes to
+ * sha256_hex (checked once per file identity: inode, size, mtime, ctime).
+ * The file is complete and verified; serve it read-only. FL_ENOTFOUND when no
+ * release holds such an artifact, FL_EINVAL for a malformed hash, FL_ETOOBIG
+ * when out is too small, FL_EUNAVAIL when git cannot give the right bytes
+ * (the damaged cache file is removed, the next call tries again). */
 int cp_relstore_artifact_path(char *out, size_t cap, struct cp_relstore *rs, const char *sha256_hex,
 			      struct fl_err *err);
 

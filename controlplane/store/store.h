@@ -33,6 +33,11 @@ struct cp_audit_rec {
 	json_t *details;
 };
 
+/* Runs PRAGMA quick_check on the database file at path (before cp_store_open,
+ * which would migrate it): 0 when it is sound, FL_ERROR naming the file and
+ * the first problem SQLite reports when a page is damaged or unreadable.
+ * Reads every page once: seconds on a big database. */
+int cp_store_check(const char *path, struct fl_err *err);
 /* Opens (creating if needed) and migrates to target_version (-1: latest). */
 int cp_store_open(struct cp_store **out, const char *path, int target_version, struct fl_err *err);
 void cp_store_free(struct cp_store *s);
@@ -261,6 +266,15 @@ int cp_store_command_add(struct cp_store *s, const char *id, const char *device_
  * first, at most 16). */
 int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,
 			   struct fl_err *err);
+
+/* --- the replay cache across restarts (store/replay.c) ---------------- */
+
+/* Keeps the nonce of an accepted signature until expires, durably before it
+ * returns; prunes expired rows. FL_EEXISTS when the nonce is already kept. */
+int cp_store_replay_put(struct cp_store *s, const char *keyid, const char *nonce, int64_t created,
+			int64_t expires, int64_t now, struct fl_err *err);
+/* The unexpired nonces: [{"keyid","nonce","expires"}]; prunes the others. */
+int cp_store_replay_load(json_t **out, struct cp_store *s, int64_t now, struct fl_err *err);
 
 /* --- SLIs (issue 4) ---------------------------------------------------- */
 

@@ -1,6 +1,8 @@
 /* State files: write -> reload, defaults, corruption reported clearly. */
 #include <sys/stat.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "agent_test.h"
 
@@ -226,4 +228,29 @@ Test(agent_state, atomic_writes_leave_no_temp_files)
 		}
 	closedir(dh);
 	cr_assert(eq(int, n, 3)); /* device.key, identity.json, desired.json */
+}
+
+Test(agent_state, lock_is_exclusive_names_the_holder_and_is_released)
+{
+	const char *dir = ag_test_tmpdir();
+	char want[600], missing[300];
+	struct fl_err err = {0};
+	int a = -1, b = -1;
+
+	cr_assert(eq(int, ag_state_lock(&a, dir, &err), 0), "%s", err.msg);
+	cr_assert(fcntl(a, F_GETFD) & FD_CLOEXEC, "hooks must not inherit the lock");
+	/* flock locks belong to the open file: a second open conflicts even in
+	 * this process, as another agent's would. */
+	cr_assert(eq(int, ag_state_lock(&b, dir, &err), FL_ECONFLICT));
+	cr_assert(eq(int, b, -1));
+	snprintf(want, sizeof(want),
+		 "state directory %s is in use by another fairlead-agent (pid %ld)", dir,
+		 (long)getpid());
+	cr_assert(eq(str, err.msg, want));
+	close(a);
+	cr_assert(eq(int, ag_state_lock(&b, dir, &err), 0), "%s", err.msg);
+	close(b);
+
+	snprintf(missing, sizeof(missing), "%s/absent", dir);
+	cr_assert(eq(int, ag_state_lock(&a, missing, &err), FL_ENOTFOUND));
 }

@@ -233,6 +233,28 @@ Test(release_cli, push_precheck_refuses_before_any_connection)
 	ERR_HAS("cannot reach");
 }
 
+/* Every command that takes NAME@VERSION checks it with the one parser
+ * before anything is sent: the dead server is never reached. */
+Test(release_cli, release_refs_checked_locally)
+{
+	static const char *const bad[] = {"det@1.0", "det@", "@1.0.0", "d/t@1.0.0", "det.@1.0.0"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(fl("--server", server, "--token", "t", "rollout", "start", bad[i],
+				"--selector", "site=x", NULL),
+			     2, "rollout start %s", bad[i]);
+		ERR_HAS("is not NAME@VERSION");
+		cr_assert_eq(fl("--server", server, "--token", "t", "drift", bad[i], NULL), 2,
+			     "drift %s", bad[i]);
+		ERR_HAS("is not NAME@VERSION");
+		cr_assert_eq(fl("--server", server, "--token", "t", "device", "assign", "dev-1",
+				bad[i], NULL),
+			     2, "device assign %s", bad[i]);
+		ERR_HAS("is not NAME@VERSION");
+		cr_assert_null(strstr(last_err, "cannot reach"), "%s", last_err);
+	}
+}
+
 Test(release_cli, usage_errors)
 {
 	two_releases();

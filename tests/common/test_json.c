@@ -1,4 +1,6 @@
 /* test_json.c - strict JSON parsing and typed getters. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fairlead/json.h"
@@ -219,4 +221,107 @@ Test(json, dump_into_capped_buffer_fails)
 	cr_assert_lt(fl_json_dump(&b, obj), 0);
 	fl_buf_release(&b);
 	json_decref(obj);
+}
+
+/* n opening brackets (alternating [ and {"k":), a 1, then the closers. */
+static char *nested(int n)
+{
+	char *s = malloc((size_t)n * 6 + 2), *p = s;
+
+	cr_assert_not_null(s);
+	for (int i = 0; i < n; i++)
+		p += i % 2 ? sprintf(p, "{\"k\":") : sprintf(p, "[");
+	*p++ = '1';
+	for (int i = n - 1; i >= 0; i--)
+		*p++ = i % 2 ? '}' : ']';
+	*p = '\0';
+	return s;
+}
+
+Test(json, depth_limit)
+{
+	struct fl_err err = {0, ""};
+	json_t *v = NULL;
+	char *ok = nested(FL_JSON_MAX_DEPTH), *deep = nested(FL_JSON_MAX_DEPTH + 1);
+
+	cr_assert_eq(FL_JSON_MAX_DEPTH, 64);
+	cr_assert_eq(fl_json_parse(&v, ok, strlen(ok), &err), 0, "64 levels: %s", err.msg);
+	json_decref(v);
+	v = (json_t *)1;
+	cr_assert_eq(fl_json_parse(&v, deep, strlen(deep), &err), FL_EINVAL);
+	cr_assert_null(v);
+	cr_assert_str_eq(err.msg, "JSON nested deeper than 64 levels");
+	free(ok);
+	free(deep);
+}
+
+Test(json, depth_refused_before_parsing)
+{
+	/* Far beyond what the parser would take on a small stack, and not even
+	 * closed: refused by the count, not by the parser. */
+	size_t n = 100000;
+	char *s = malloc(n);
+	struct fl_err err = {0, ""};
+	json_t *v = NULL;
+
+	cr_assert_not_null(s);
+	memset(s, '[', n);
+	cr_assert_eq(fl_json_parse_object(&v, s, n, &err), FL_EINVAL);
+	cr_assert_str_eq(err.msg, "JSON nested deeper than 64 levels");
+	free(s);
+}
+
+Test(json, brackets_in_strings_do_not_count)
+{
+	char buf[4096], *p = buf;
+	json_t *v = NULL, *inner;
+	struct fl_err err = {0, ""};
+
+	/* 100 brackets inside a string, and escaped quotes and backslashes
+	 * that must not end the string early. */
+	p += sprintf(p, "{\"s\":\"");
+	for (int i = 0; i < 50; i++)
+		p += sprintf(p, "[{");
+	p += sprintf(p, "\\\" [[[[ \\\\\",\"t\":\"\\\\\\\"{{{{\",\"u\":[[\"]]]]\"]]}");
+	cr_assert_eq(fl_json_parse(&v, buf, strlen(buf), &err), 0, "%s: %s", buf, err.msg);
+	inner = json_array_get(json_object_get(v, "u"), 0);
+	cr_assert_str_eq(json_string_value(json_array_get(inner, 0)), "]]]]");
+	json_decref(v);
+}
+
+Test(json, closers_in_strings_do_not_hide_depth)
+{
+	/* "]]]" inside strings must not pay for 65 real levels. */
+	char buf[4096], *p = buf;
+	struct fl_err err = {0, ""};
+	json_t *v = NULL;
+
+	for (int i = 0; i < FL_JSON_MAX_DEPTH + 1; i++)
+		p += sprintf(p, "[\"]}\\\"]\",");
+	p += sprintf(p, "1");
+	for (int i = 0; i < FL_JSON_MAX_DEPTH + 1; i++)
+		*p++ = ']';
+	*p = '\0';
+	cr_assert_eq(fl_json_parse(&v, buf, strlen(buf), &err), FL_EINVAL);
+	cr_assert_str_eq(err.msg, "JSON nested deeper than 64 levels");
+}
+
+Test(json, doc_depth)
+{
+	struct fl_err err = {0, ""};
+	char *ok = nested(FL_JSON_DOC_DEPTH), *deep = nested(FL_JSON_DOC_DEPTH + 1);
+	json_t *a = NULL, *b = NULL, *s = json_string("x");
+
+	cr_assert_eq(FL_JSON_DOC_DEPTH, 32);
+	cr_assert_eq(fl_json_parse(&a, ok, strlen(ok), NULL), 0);
+	cr_assert_eq(fl_json_parse(&b, deep, strlen(deep), NULL), 0);
+	cr_assert_eq(fl_json_doc_check(a, "desired twin", &err), 0, "%s", err.msg);
+	cr_assert_eq(fl_json_doc_check(s, "desired twin", &err), 0);
+	cr_assert_eq(fl_json_doc_check(b, "desired twin", &err), FL_EINVAL);
+	cr_assert_str_eq(err.msg, "desired twin nested deeper than 32 levels");
+	json_decref(a);
+	json_decref(b);
+	json_decref(s);
+	free(ok);
+	free(deep);
 }

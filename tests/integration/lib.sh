@@ -49,10 +49,15 @@ assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '
 assert_ne() { [ "$1" != "$2" ] || fail "${3:-values equal}: did not expect '$2'"; }
 assert_match() { [[ "$1" =~ $2 ]] || fail "${3:-no match}: '$1' !~ /$2/"; }
 
+# Listening ports come from below the kernel's ephemeral range: a test that
+# opens thousands of client connections uses that range, and a port one of
+# them holds cannot be listened on.
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
@@ -112,8 +117,11 @@ api() {
 	local args=(-s --path-as-is --cacert "$DATA/tls/ca.pem" -X "$method" -w '\n%{http_code}'
 		-H "Authorization: Bearer $tok")
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	# API_MAX_TIME=S: for a reply that does not end (the event stream), the
+	# status of what came within S seconds
+	[ -n "${API_MAX_TIME:-}" ] && args+=(--max-time "$API_MAX_TIME")
 	local out
-	out=$(curl "${args[@]}" "$URL$path")
+	out=$(curl "${args[@]}" "$URL$path" || true)
 	echo "$(tail -n1 <<<"$out") $(sed '$d' <<<"$out")"
 }
 status_of() { echo "${1%% *}"; }

@@ -1,8 +1,10 @@
 /*
  * httpc.h - the HTTPS client of the agent and the CLI: the only libcurl user.
  *
- * One client keeps one connection alive across requests. TLS verification is
- * always on; the server's CA is pinned through ca_file. Requests carry either
+ * One client keeps one connection alive across requests, and when the server
+ * has closed it, resumes the TLS session on the next one (session IDs, TLS
+ * 1.3 tickets) from the client's share. TLS verification is always on; the
+ * server's CA is pinned through ca_file. Requests carry either
  * an operator bearer token or a device signature (httpsig.h), never both.
  * Responses are capped at max_body bytes.
  */
@@ -16,13 +18,22 @@
 #include "fairlead/crypto.h"
 #include "fairlead/err.h"
 
+/* TLS sessions and resolved names shared by clients (one simulated device's,
+ * say), so that a new connection of any resumes a session another made.
+ * Thread-safe; it must outlive every client using it. */
+struct fl_httpc_share;
+
+int fl_httpc_share_new(struct fl_httpc_share **out, struct fl_err *err);
+void fl_httpc_share_free(struct fl_httpc_share *s);
+
 struct fl_httpc_opts {
-	const char *base_url;	 /* "https://127.0.0.1:8443" */
-	const char *ca_file;	 /* PEM CA to pin; NULL: system store */
-	const char *token;	 /* operator bearer token, or NULL */
-	long timeout_ms;	 /* whole request; 0: 30 s */
-	long connect_timeout_ms; /* 0: 10 s */
-	size_t max_body;	 /* response cap; 0: 16 MiB */
+	const char *base_url;	      /* "https://127.0.0.1:8443" */
+	const char *ca_file;	      /* PEM CA to pin; NULL: system store */
+	const char *token;	      /* operator bearer token, or NULL */
+	long timeout_ms;	      /* whole request; 0: 30 s */
+	long connect_timeout_ms;      /* 0: 10 s */
+	size_t max_body;	      /* response cap; 0: 16 MiB */
+	struct fl_httpc_share *share; /* NULL: the client makes its own */
 };
 
 struct fl_httpc;
@@ -41,8 +52,10 @@ void fl_httpc_set_signer(struct fl_httpc *c, const char *keyid,
 			 const uint8_t sk[FL_ED25519_SK_LEN]);
 
 /* Sends one request. target is path plus optional "?query". Transport
- * failures return FL_ERROR (or FL_ETIMEOUT); any HTTP status returns 0 with
- * resp filled (release it with fl_http_resp_release). */
+ * failures return FL_ERROR (or FL_ETIMEOUT); a failed TLS handshake or
+ * certificate check returns FL_ETLS, and one on the certificate's validity
+ * period says the device's clock is the likely cause and shows it. Any HTTP
+ * status returns 0 with resp filled (release it with fl_http_resp_release). */
 int fl_httpc_do(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,
 		const char *target, const void *body, size_t len, struct fl_err *err);
 void fl_http_resp_release(struct fl_http_resp *r);

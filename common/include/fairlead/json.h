@@ -3,7 +3,8 @@
  *
  * Parsing never accepts duplicate keys, bare scalars where an object is
  * wanted, or trailing bytes. Write endpoints call fl_json_only() so that an
- * unknown field is an error, not silently ignored.
+ * unknown field is an error, not silently ignored. Nesting deeper than
+ * FL_JSON_MAX_DEPTH is refused before the parser sees it.
  */
 #ifndef FAIRLEAD_JSON_H
 #define FAIRLEAD_JSON_H
@@ -14,11 +15,24 @@
 #include "fairlead/buf.h"
 #include "fairlead/err.h"
 
+/* Arrays and objects nest at most this deep in any JSON we parse. */
+#define FL_JSON_MAX_DEPTH 64
+/* Free-form documents an operator gives the server (the desired twin,
+ * command arguments) nest at most this deep: they travel on inside other
+ * JSON (check-in replies, audit entries, the agent's state and reported
+ * twin), which must stay within FL_JSON_MAX_DEPTH for whoever parses it. */
+#define FL_JSON_DOC_DEPTH 32
+
 /* Parses len bytes into a new JSON value (caller owns *out). FL_EINVAL with
- * the position of the problem on malformed input. */
+ * the position of the problem on malformed input, and "JSON nested deeper
+ * than 64 levels" when [ and { nest past FL_JSON_MAX_DEPTH. */
 int fl_json_parse(json_t **out, const char *data, size_t len, struct fl_err *err);
 /* As fl_json_parse, and the value must be an object. */
 int fl_json_parse_object(json_t **out, const char *data, size_t len, struct fl_err *err);
+
+/* FL_EINVAL "WHAT nested deeper than 32 levels" when v nests deeper than
+ * FL_JSON_DOC_DEPTH (a scalar is 0 levels, [] and {} 1). */
+int fl_json_doc_check(const json_t *v, const char *what, struct fl_err *err);
 
 /* FL_EINVAL naming the first key of obj that is not in the NULL-terminated
  * list allowed. */

@@ -18,6 +18,9 @@ void fl_log_set_level(enum fl_log_level level);
 /* "debug", "info", "warn", "error"; FL_EINVAL otherwise. */
 int fl_log_parse_level(enum fl_log_level *out, const char *name);
 
+/* 1 when a line at level would be written: lets a hot path skip building
+ * the fields of a line nobody reads. */
+int fl_log_enabled(enum fl_log_level level);
 /* Logs msg (printf-style) with no extra fields. */
 void fl_log(enum fl_log_level level, const char *fmt, ...) FL_PRINTF(2, 3);
 /* Logs msg with the members of fields (may be NULL); steals fields. */

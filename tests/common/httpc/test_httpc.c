@@ -1,75 +1,116 @@
 /*
  * test_httpc.c - the file transfers of the HTTPS client against a real
- * civetweb TLS server in this process: a streamed upload arrives whole and is
+ * libmicrohttpd TLS server in this process (the server's TLS policy and
+ * Range parser): a streamed upload arrives whole and is
  * hashed on the server, a download resumes with Range, never takes more than
  * asked, and notices a server that ignores Range.
  */
-#include <civetweb.h>
+#include <fcntl.h>
+#include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fairlead/buf.h"
 #include "fairlead/crypto.h"
+#include "fairlead/fs.h"
 #include "fairlead/httpc.h"
 #include "fl_test.h"
+#include "http/parse.h"
+#include "http/tls.h"
 #include "pki/pki.h"
 
 static char blob_path[512];
 static char upload_hash[65];
 static long long upload_len;
 
-/* PUT /upload: hashes what arrives and answers {"sha256","length"}. */
-static int upload_handler(struct mg_connection *conn, void *cb)
-{
+struct upload {
 	struct fl_sha256_ctx ctx;
-	uint8_t d[FL_SHA256_LEN];
-	char buf[8192], body[160];
-	int n;
+	long long len;
+};
 
-	upload_len = 0;
-	fl_sha256_begin(&ctx);
-	while ((n = mg_read(conn, buf, sizeof(buf))) > 0) {
-		fl_sha256_update(&ctx, buf, (size_t)n);
-		upload_len += n;
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result rc = MHD_queue_response(c, status, r);
+
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* PUT /upload: hashes what arrives and answers {"sha256","length"}.
+ * GET /blob: the file with Range (the server's own Range parser).
+ * GET /norange: the whole file with 200, whatever Range says. */
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *data,
+			       size_t *data_size, void **con_cls)
+{
+	struct MHD_Response *r;
+	struct stat st;
+	int64_t first = 0, last;
+	char hdr[96];
+	int fd, rr;
+
+	(void)cls, (void)version;
+	if (strcmp(url, "/upload") == 0) {
+		struct upload *u = *con_cls;
+		uint8_t d[FL_SHA256_LEN];
+		char body[160];
+		int n;
+
+		if (!u) {
+			u = calloc(1, sizeof(*u));
+			fl_sha256_begin(&u->ctx);
+			*con_cls = u;
+			return MHD_YES;
+		}
+		if (*data_size) {
+			fl_sha256_update(&u->ctx, data, *data_size);
+			u->len += (long long)*data_size;
+			*data_size = 0;
+			return MHD_YES;
+		}
+		fl_sha256_end(&u->ctx, d);
+		fl_hex_encode(upload_hash, d, sizeof(d));
+		upload_len = u->len;
+		free(u);
+		*con_cls = NULL;
+		n = snprintf(body, sizeof(body), "{\"sha256\":\"%s\",\"length\":%lld}", upload_hash,
+			     upload_len);
+		r = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+		MHD_add_response_header(r, "Content-Type", "application/json");
+		return reply(c, 201, r);
 	}
-	fl_sha256_end(&ctx, d);
-	fl_hex_encode(upload_hash, d, sizeof(d));
-	n = snprintf(body, sizeof(body), "{\"sha256\":\"%s\",\"length\":%lld}", upload_hash,
-		     upload_len);
-	mg_printf(conn,
-		  "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-		  "Content-Length: %d\r\n\r\n%s",
-		  n, body);
-	return 201;
-}
-
-/* GET /blob: civetweb's file sender, with Range and ETag. */
-static int blob_handler(struct mg_connection *conn, void *cb)
-{
-	mg_send_file(conn, blob_path);
-	return 200;
-}
-
-/* GET /norange: the whole file with 200, whatever Range says. */
-static int norange_handler(struct mg_connection *conn, void *cb)
-{
-	FILE *f = fopen(blob_path, "rb");
-	char buf[8192];
-	size_t n;
-	long len;
-
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", len);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		mg_write(conn, buf, n);
-	fclose(f);
-	return 200;
+	if (strcmp(method, "GET") != 0 ||
+	    (strcmp(url, "/blob") != 0 && strcmp(url, "/norange") != 0) ||
+	    (fd = open(blob_path, O_RDONLY)) < 0 || fstat(fd, &st) < 0)
+		return reply(c, 404,
+			     MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT));
+	last = (int64_t)st.st_size - 1;
+	rr = strcmp(url, "/blob") == 0
+		 ? cp_http_range_parse(&first, &last,
+				       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range"),
+				       (int64_t)st.st_size)
+		 : 0;
+	if (rr < 0) {
+		close(fd);
+		return reply(c, 416,
+			     MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT));
+	}
+	r = MHD_create_response_from_fd_at_offset64((uint64_t)(last - first + 1), fd,
+						    (uint64_t)first);
+	if (rr > 0) {
+		snprintf(hdr, sizeof(hdr), "bytes %lld-%lld/%lld", (long long)first,
+			 (long long)last, (long long)st.st_size);
+		MHD_add_response_header(r, "Content-Range", hdr);
+	}
+	return reply(c, rr > 0 ? 206 : 200, r);
 }
 
 struct server {
-	struct mg_context *ctx;
+	struct MHD_Daemon *d;
+	char *pem;
 	char url[64];
 	char ca[600];
 };
@@ -77,44 +118,30 @@ struct server {
 static void server_start(struct server *s, const char *dir)
 {
 	char tls[400], pem[600];
-	struct mg_server_port ports[2];
-	struct mg_callbacks cb;
+	const union MHD_DaemonInfo *di;
 	struct fl_err err = {0};
+	struct fl_buf b = FL_BUF_INIT;
 
 	snprintf(tls, sizeof(tls), "%s/tls", dir);
 	cr_assert(eq(int, cp_pki_init(tls, &err), 0), "%s", err.msg);
 	snprintf(pem, sizeof(pem), "%s/server.pem", tls);
 	snprintf(s->ca, sizeof(s->ca), "%s/ca.pem", tls);
-	{
-		unsigned got = mg_init_library(MG_FEATURES_TLS);
-
-		/* criterion's new cr_assert misreads a bare '&' expression */
-		cr_assert(ne(u32, got & MG_FEATURES_TLS, 0), "mg_init_library: %u", got);
-	}
-	{
-		const char *opts[] = {"listening_ports",
-				      "127.0.0.1:0s",
-				      "ssl_certificate",
-				      pem,
-				      "num_threads",
-				      "2",
-				      NULL};
-
-		memset(&cb, 0, sizeof(cb));
-		s->ctx = mg_start(&cb, NULL, opts);
-	}
-	cr_assert(ne(ptr, s->ctx, NULL));
-	mg_set_request_handler(s->ctx, "/upload", upload_handler, NULL);
-	mg_set_request_handler(s->ctx, "/blob", blob_handler, NULL);
-	mg_set_request_handler(s->ctx, "/norange", norange_handler, NULL);
-	cr_assert(eq(int, mg_get_server_ports(s->ctx, 2, ports), 1));
-	snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", ports[0].port);
+	cr_assert(eq(int, fl_fs_read(&b, pem, &err), 0), "%s", err.msg);
+	cr_assert(eq(int, fl_buf_put(&b, "", 1), 0));
+	s->pem = fl_buf_detach(&b);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL,
+				handler, NULL, MHD_OPTION_HTTPS_MEM_CERT, s->pem,
+				MHD_OPTION_HTTPS_MEM_KEY, s->pem, MHD_OPTION_HTTPS_PRIORITIES,
+				CP_TLS_PRIORITIES, MHD_OPTION_END);
+	cr_assert(ne(ptr, s->d, NULL));
+	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", di->port);
 }
 
 static void server_stop(struct server *s)
 {
-	mg_stop(s->ctx);
-	mg_exit_library();
+	MHD_stop_daemon(s->d);
+	free(s->pem);
 }
 
 /* A file of n pseudo-random bytes; its SHA-256 hex in hash. */

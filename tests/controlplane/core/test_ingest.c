@@ -7,6 +7,7 @@
 
 #include "core/ingest.h"
 #include "fairlead/json.h"
+#include "fairlead/util.h"
 #include "fl_test.h"
 
 #define NOW 1700000000LL
@@ -200,5 +201,33 @@ Test(ingest, unknown_device_is_not_found)
 	report(&r, 1, 3);
 	cr_assert_eq(cp_ingest_submit(&res, f.in, "ghost", &r, 1, 0, NOW, &err), FL_ENOTFOUND);
 	cp_ingest_report_release(&r);
+	teardown(&f);
+}
+
+/* The handler's wait: the flusher (a minute's interval here) commits at once
+ * for a waiter, and the reports are stored when the wait returns 0. */
+Test(ingest, wait_returns_once_stored)
+{
+	struct fixture f;
+	struct cp_ingest_report r;
+	struct cp_ingest_result res;
+	struct fl_err err = {0, ""};
+	struct cp_ingest_config cfg;
+
+	setup(&f, 100);
+	cp_ingest_free(f.in);
+	cp_ingest_config_defaults(&cfg);
+	cfg.flush_ms = 60000;
+	/* NOW is years ago: retention after the flush must not take the row. */
+	cfg.retention_minute_s = cfg.retention_5m_s = cfg.retention_1h_s = NOW;
+	cr_assert_eq(cp_ingest_new(&f.in, f.store, f.carbon, &cfg, &err), 0);
+	cr_assert_eq(cp_ingest_start(f.in, &err), 0);
+	report(&r, 1, 10);
+	cr_assert_eq(cp_ingest_submit(&res, f.in, "dev-1", &r, 1, 0, NOW, &err), 0, "%s", err.msg);
+	cp_ingest_report_release(&r);
+	cr_assert_eq(cp_ingest_wait(f.in, res.ticket, fl_mono_ms() + 30000, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(stored_inferences(&f, NULL), 10);
+	cr_assert_eq(cp_ingest_stop(f.in, &err), 0);
 	teardown(&f);
 }

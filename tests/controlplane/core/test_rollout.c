@@ -471,6 +471,53 @@ Test(rollout, concurrency_cap_limits_unfinished_devices)
 	teardown(&f);
 }
 
+static void set_state(struct fx *f, const char *dev, const char *state)
+{
+	struct fl_err err = {0, ""};
+	struct cp_audit_rec a = {"token:t (admin)", "device.state", dev, NULL};
+
+	cr_assert_eq(cp_store_device_set_state(f->s, dev, state, "test", &a, &err), 0, "%s",
+		     err.msg);
+}
+
+/* The rule of core/assign.c: at the start a device that is not accepted is
+ * skipped with the assign routes' reason, and one revoked after the start
+ * gets no assignment when its turn comes. */
+Test(rollout, only_accepted_devices_receive_the_release)
+{
+	struct fx f = {0};
+	struct fl_err err = {0, ""};
+	json_t *o, *skipped, *d, *x, *a = NULL;
+	size_t i;
+
+	setup(&f);
+	set_state(&f, "dev-03", "pending");
+	o = start(&f,
+		  "{\"id\":\"ro-r\",\"release\":\"det@2.0.0\",\"selector\":\"fleet=a\","
+		  "\"stages\":[\"100%\"]}",
+		  0);
+	cr_assert_eq(json_integer_value(json_object_get(o, "targets")), NDEV - 1);
+	skipped = json_object_get(o, "skipped");
+	cr_assert_eq(json_array_size(skipped), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(skipped, 0), "id")),
+			 "dev-03");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(skipped, 0), "reason")),
+			 "device is pending; only accepted devices receive releases");
+	json_decref(o);
+	set_state(&f, "dev-05", "revoked");
+	round_ok(&f);
+	cr_assert_eq(count_state(&f, "ro-r", "assigned"), NDEV - 2);
+	d = devices(&f, "ro-r");
+	json_array_foreach (d, i, x)
+		if (strcmp(json_string_value(json_object_get(x, "device_id")), "dev-05") == 0)
+			cr_assert_str_eq(json_string_value(json_object_get(x, "state")), "pending");
+	json_decref(d);
+	cr_assert_eq(cp_store_assignment_get(&a, f.s, "dev-05", &err), FL_ENOTFOUND);
+	cr_assert_eq(cp_store_assignment_get(&a, f.s, "dev-06", &err), 0, "%s", err.msg);
+	json_decref(a);
+	teardown(&f);
+}
+
 Test(rollout, failing_gate_aborts_and_rolls_back_every_touched_device)
 {
 	struct fx f = {0};

@@ -1,11 +1,15 @@
 /* test_writebehind.c - check-in batches written to a real store. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/writebehind.h"
+#include "fairlead/util.h"
 #include "fl_test.h"
+/* After fl_test.h: it must not see the old assertion macros first. */
+#include <criterion/redirect.h>
 
 struct fixture {
 	char path[512];
@@ -230,6 +234,94 @@ Test(writebehind, failed_batch_is_kept_and_retried)
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(cmds, 0), "delivered_at")),
 		     500);
 	json_decref(cmds);
+	cp_wb_free(wb);
+	cp_store_free(f.s);
+}
+
+/* A command result's wait ends with its commit: FL_EUNAVAIL while it is not
+ * written or when its write failed, 0 once a later write holds it. */
+Test(writebehind, wait_follows_the_commit)
+{
+	struct fixture f;
+	struct cp_wb *wb = NULL;
+	struct fl_err err = {0, ""};
+	json_t *cmds = NULL;
+	uint64_t t1, t2;
+
+	setup_store(&f, 1);
+	cr_assert_eq(cp_store_command_add(f.s, "cx", "dev-0", "ping", NULL, 2, NULL, NULL), 0);
+	cr_assert_eq(cp_wb_new(&wb, f.s, 60000, NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 500, NULL, NULL, NULL), 0);
+	cr_assert_eq(cp_wb_command(wb, "dev-0", "cx", "ok", "{\"pong\":true}", 500), 0);
+	t1 = cp_wb_ticket(wb);
+	cr_assert_eq(cp_wb_wait(wb, t1, fl_mono_ms(), &err), FL_EUNAVAIL, "not written yet");
+	raw(f.path, "CREATE TRIGGER wb_fail BEFORE UPDATE ON devices "
+		    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	cr_assert_lt(cp_wb_flush(wb, NULL), 0);
+	cr_assert_eq(cp_wb_wait(wb, t1, fl_mono_ms() + 60000, &err), FL_EUNAVAIL,
+		     "a failed write is not acknowledged");
+	/* The agent resends; the kept result is in the next write. */
+	t2 = cp_wb_ticket(wb);
+	cr_assert_gt(t2, t1);
+	raw(f.path, "DROP TRIGGER wb_fail");
+	cr_assert_eq(cp_wb_flush(wb, &err), 0, "%s", err.msg);
+	cr_assert_eq(cp_wb_wait(wb, t2, fl_mono_ms() + 60000, &err), 0, "%s", err.msg);
+	cr_assert_eq(cp_wb_wait(wb, t1, fl_mono_ms() + 60000, &err), 0,
+		     "covered by the later write");
+	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, NULL), 0);
+	cr_assert_str_eq(cmd_status(cmds, "cx"), "ok");
+	json_decref(cmds);
+	cp_wb_free(wb);
+	cp_store_free(f.s);
+}
+
+/* A waiter does not wait for the interval (a minute here): the flusher
+ * commits as soon as someone waits. */
+Test(writebehind, flusher_commits_for_a_waiter)
+{
+	struct fixture f;
+	struct cp_wb *wb = NULL;
+	struct fl_err err = {0, ""};
+	json_t *cmds = NULL;
+
+	setup_store(&f, 1);
+	cr_assert_eq(cp_store_command_add(f.s, "cx", "dev-0", "ping", NULL, 2, NULL, NULL), 0);
+	cr_assert_eq(cp_wb_new(&wb, f.s, 60000, NULL), 0);
+	cr_assert_eq(cp_wb_start(wb, NULL), 0);
+	cr_assert_eq(cp_wb_command(wb, "dev-0", "cx", "ok", NULL, 500), 0);
+	cr_assert_eq(cp_wb_wait(wb, cp_wb_ticket(wb), fl_mono_ms() + 30000, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, NULL), 0);
+	cr_assert_str_eq(cmd_status(cmds, "cx"), "ok");
+	json_decref(cmds);
+	cr_assert_eq(cp_wb_stop(wb, NULL), 0);
+	cp_wb_free(wb);
+	cp_store_free(f.s);
+}
+
+/* The flusher passes no err: a failed flush still logs its cause. */
+Test(writebehind, failed_flush_logs_its_cause, .init = cr_redirect_stderr)
+{
+	struct fixture f;
+	struct cp_wb *wb = NULL;
+	char log[8192];
+	ssize_t n;
+	int fd;
+
+	setup_store(&f, 1);
+	cr_assert_eq(cp_wb_new(&wb, f.s, 60000, NULL), 0);
+	cr_assert_eq(cp_wb_checkin(wb, "dev-0", 500, NULL, NULL, NULL), 0);
+	raw(f.path, "CREATE TRIGGER wb_fail BEFORE UPDATE ON devices "
+		    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	cr_assert_lt(cp_wb_flush(wb, NULL), 0);
+	/* The line is in the pipe already (one write(2)); do not wait for EOF. */
+	fd = fileno(cr_get_redirected_stderr());
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	n = read(fd, log, sizeof(log) - 1);
+	cr_assert_gt(n, 0);
+	log[n] = '\0';
+	cr_assert(strstr(log, "write-behind flush failed, will retry: ") != NULL, "%s", log);
+	cr_assert(strstr(log, "injected failure") != NULL, "the cause is missing: %s", log);
 	cp_wb_free(wb);
 	cp_store_free(f.s);
 }

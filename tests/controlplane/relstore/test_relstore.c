@@ -676,3 +676,116 @@ Test(relstore, concurrent_extraction_and_commit)
 	cr_assert(eq(str, out, "3\n")); /* ".", ".." and the file */
 	cp_relstore_free(e.rs);
 }
+
+/* The loose object file of the object that rev names, made writable. */
+static void object_file(char *out, size_t cap, const struct env *e, const char *rev)
+{
+	char hex[128];
+
+	cr_assert(eq(int, sh(hex, sizeof(hex), "git -C %s rev-parse '%s'", e->repo, rev), 0), "%s",
+		  hex);
+	hex[40] = '\0';
+	snprintf(out, cap, "%s/objects/%.2s/%s", e->repo, hex, hex + 2);
+	cr_assert(eq(int, chmod(out, 0644), 0), "%s", out);
+}
+
+/* A truncated object made libgit2 spin forever inside the open; now the open
+ * fails, naming it. The suite's timeout is the hang detector. */
+Test(relstore, truncated_or_missing_object_fails_the_open, .timeout = 60)
+{
+	static const char *const revs[] = {
+	    "releases/det",		      /* the commit */
+	    "releases/det^{tree}",	      /* its tree */
+	    "releases/det^{tree}:SHA256SUMS", /* read by the index */
+	    "releases/det^{tree}:artifacts",  /* the artifacts' tree */
+	    "det/1.0.0",		      /* the tag object */
+	};
+	struct env e;
+	struct onerel a;
+	struct fl_err err = {0};
+	struct cp_relstore *rs = NULL;
+	char hex[41], file[512], saved[600], out[256];
+	struct stat sb;
+
+	env_init(&e);
+	onerel_make(&a, &e, "det", "1.0.0", 300000, 3);
+	commit_ok(&e, &a, hex);
+	cp_relstore_free(e.rs);
+	for (size_t i = 0; i < sizeof(revs) / sizeof(revs[0]); i++) {
+		object_file(file, sizeof(file), &e, revs[i]);
+		snprintf(saved, sizeof(saved), "%s.saved", file);
+		cr_assert(eq(int, sh(out, sizeof(out), "cp '%s' '%s'", file, saved), 0));
+		cr_assert(eq(int, stat(file, &sb), 0));
+		cr_assert(eq(int, truncate(file, sb.st_size / 2), 0));
+		cr_assert(eq(int, cp_relstore_open(&rs, e.repo, e.cache, &err), FL_ERROR), "%s",
+			  revs[i]);
+		cr_assert(rs == NULL);
+		cr_assert(strstr(err.msg, "unreadable") != NULL, "%s: %s", revs[i], err.msg);
+		cr_assert(strstr(err.msg, file + strlen(e.repo) + 9) != NULL, "%s: %s", revs[i],
+			  err.msg);
+		/* Gone altogether: the same. */
+		cr_assert(eq(int, unlink(file), 0));
+		cr_assert(eq(int, cp_relstore_open(&rs, e.repo, e.cache, &err), FL_ERROR), "%s",
+			  revs[i]);
+		cr_assert(strstr(err.msg, "missing") != NULL, "%s: %s", revs[i], err.msg);
+		cr_assert(eq(int, rename(saved, file), 0));
+	}
+	env_open(&e);
+	cp_relstore_free(e.rs);
+}
+
+/* Overwrites 16 bytes in the middle of path, keeping its length. */
+static void scribble(const char *path)
+{
+	struct stat sb;
+	int fd = open(path, O_WRONLY);
+
+	cr_assert(fd >= 0, "%s", path);
+	cr_assert(eq(int, fstat(fd, &sb), 0));
+	cr_assert(eq(long, (long)pwrite(fd, "0123456789abcdef", 16, sb.st_size / 2), 16L));
+	close(fd);
+}
+
+/* A cache file that no longer hashes right is extracted again before it is
+ * served; when git cannot give the bytes either, FL_EUNAVAIL, and the bad
+ * file is gone. */
+Test(relstore, damaged_cache_file_is_restored_or_unavailable)
+{
+	struct env e;
+	struct onerel a;
+	struct fl_err err = {0};
+	char hex[41], path[512], got[65], blob[512], saved[600];
+
+	env_init(&e);
+	onerel_make(&a, &e, "det", "1.0.0", 3 * MiB + 7, 5);
+	commit_ok(&e, &a, hex);
+	cr_assert(eq(int, cp_relstore_artifact_path(path, sizeof(path), e.rs, a.sha, &err), 0),
+		  "%s", err.msg);
+	scribble(path);
+	cr_assert(eq(int, cp_relstore_artifact_path(path, sizeof(path), e.rs, a.sha, &err), 0),
+		  "%s", err.msg);
+	hash_file(got, path);
+	cr_assert(eq(str, got, a.sha));
+
+	/* The blob truncated in git as well: nothing good to serve. */
+	object_file(blob, sizeof(blob), &e, "releases/det^{tree}:artifacts/model.bin");
+	snprintf(saved, sizeof(saved), "%s.saved", blob);
+	cr_assert(eq(int, sh(NULL, 0, "cp '%s' '%s'", blob, saved), 0));
+	cr_assert(eq(int, truncate(blob, 1000), 0));
+	scribble(path);
+	cr_assert(
+	    eq(int, cp_relstore_artifact_path(path, sizeof(path), e.rs, a.sha, &err), FL_EUNAVAIL));
+	cr_assert(strstr(err.msg, a.sha) != NULL, "%s", err.msg);
+	cr_assert(strstr(err.msg, "unavailable") != NULL, "%s", err.msg);
+	cr_assert(eq(int, access(path, F_OK), -1), "the damaged file is removed");
+	cr_assert(
+	    eq(int, cp_relstore_artifact_path(path, sizeof(path), e.rs, a.sha, &err), FL_EUNAVAIL));
+
+	/* Repaired: served again. */
+	cr_assert(eq(int, rename(saved, blob), 0));
+	cr_assert(eq(int, cp_relstore_artifact_path(path, sizeof(path), e.rs, a.sha, &err), 0),
+		  "%s", err.msg);
+	hash_file(got, path);
+	cr_assert(eq(str, got, a.sha));
+	cp_relstore_free(e.rs);
+}

@@ -327,6 +327,35 @@ Test(store, database_newer_than_binary_is_refused)
 	cr_assert(strstr(err.msg, "newer") != NULL, "%s", err.msg);
 }
 
+/* A corrupt page is found at start rather than served; the message names the
+ * file and the first problem. */
+Test(store, quick_check_refuses_a_corrupt_page)
+{
+	const char *path = db_path();
+	struct cp_store *s = open_store(path, -1);
+	struct fl_err err = {0, ""};
+	char junk[4096];
+	FILE *f;
+	long size;
+
+	cp_store_free(s);
+	cr_assert_eq(cp_store_check(path, &err), 0, "sound database: %s", err.msg);
+	f = fopen(path, "r+b");
+	cr_assert_not_null(f);
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	cr_assert_gt(size, 8 * 4096L, "the schema alone spans pages");
+	memset(junk, 0xa5, sizeof(junk));
+	/* The page in the middle, whole: a b-tree page no more. */
+	cr_assert_eq(fseek(f, (size / 4096 / 2) * 4096, SEEK_SET), 0);
+	cr_assert_eq(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(cp_store_check(path, &err), FL_ERROR);
+	cr_assert(strstr(err.msg, path) != NULL, "%s", err.msg);
+	cr_assert(strstr(err.msg, "quick_check") != NULL, "%s", err.msg);
+	cr_assert(strstr(err.msg, "Page ") != NULL, "names the page: %s", err.msg);
+}
+
 Test(store, enrollment_consumes_token_uses)
 {
 	const char *path = db_path();
