@@ -230,13 +230,18 @@ idle_try() { # LABEL SERVER-URL SERVER-PID
 	say "idle $label: $(jq -c '{idle_connected, idle_still_open, rss_per_idle_kib, dribble_still_open, health_ok, na}' "$W/r/idle-$label.json")"
 }
 hostile_figures() {
-	local fa=() fo=() ppid
+	local fa=() fo=() fq=false ppid
 	say "figure 7: a hostile network (in flight $B_INFLIGHT, RTT $RTT_MS ms, $IDLE_N idle, $DRIB_N slow)"
 	"$BIN/fairlead-bench-baseline" --verify-bench 20000 >"$W/r/verify.json" 2>>"$W/baseline.log" ||
 		echo '{"na": "verify bench failed"}' >"$W/r/verify.json"
 	if fld_has --max-connections; then
 		fa=(--max-connections 20000)
-		fo=(--max-connections $((OVER_N / 2)))
+	fi
+	# past capacity: four times as many requests in flight as the server
+	# queues for its workers
+	if fld_has --queue-max; then
+		fo=(--queue-max $((OVER_N / 4)))
+		fq=true
 	fi
 	for srv in fairleadd baseline; do
 		if [ $srv = fairleadd ]; then
@@ -277,13 +282,13 @@ hostile_figures() {
 			stop_pid "$BL_PID"
 		fi
 	done
-	# 7e: overload, twice the connections the server allows in flight
-	start_fld "$DATA" h3 "${fo[@]}"
+	# 7e: overload, more in flight than the server's workers and queue hold
+	start_fld "$DATA" h3 "${fa[@]}" "${fo[@]}"
 	sim_try "$URL" "h-over" "$FLD_PID" --preloaded $OVER_N --concurrency $OVER_N --conn-mode device
 	stop_pid "$FLD_PID"
 	jq -n --argjson fa "$([ ${#fa[@]} -gt 0 ] && echo true || echo false)" \
 		--argjson rtt $RTT_MS --argjson inflight $B_INFLIGHT --argjson hdev $H_DEV \
-		--argjson over $OVER_N --argjson ka $KA_MS --argjson idle $IDLE_N --argjson drib $DRIB_N \
+		--argjson over $OVER_N --argjson fq $fq --argjson ka $KA_MS --argjson idle $IDLE_N --argjson drib $DRIB_N \
 		--slurpfile v "$W/r/verify.json" \
 		--slurpfile fd "$W/r/sim-h-device-fairleadd.json" --slurpfile bd "$W/r/sim-h-device-baseline.json" \
 		--slurpfile fn "$W/r/sim-h-new-fairleadd.json" --slurpfile bn "$W/r/sim-h-new-baseline.json" \
@@ -315,7 +320,8 @@ hostile_figures() {
 	| {
 	  settings: {devices_own_connection: $hdev, in_flight_slow: $inflight, rtt_ms: $rtt,
 	    keepalive_ms: $ka, idle_connections: $idle, dribbling_connections: $drib,
-	    overload_in_flight: $over, fairleadd_max_connections_flag: $fa},
+	    overload_in_flight: $over, fairleadd_max_connections_flag: $fa,
+	    fairleadd_queue_max: (if $fq then ($over / 4 | floor) else null end)},
 	  keepalive_per_device: {goal: "as figure 1: fairleadd >= 70% of the baseline",
 	    fairleadd: $fdr, baseline: $bdr, share_of_baseline: share($fdr; $bdr),
 	    met: ((share($fdr; $bdr) // 0) >= 0.7)},
@@ -625,7 +631,7 @@ jq -r '
 	 "| 7b | check-ins/s, \($s.in_flight_slow) in flight over a \($s.rtt_ms) ms round trip, share of min(in flight / RTT, loopback) | \($h.slow_network.fairleadd|slow) | \($h.slow_network.baseline|slow) | \($h.slow_network.fairleadd.share_of_bound|num) | >= 0.80 | \(($h.slow_network.fairleadd.met // false)|st) |",
 	 "| 7c | server CPU per signed check-in, kept-alive (new connection) | \($h.cpu_per_checkin.fairleadd_us|num) us (\($h.cpu_per_checkin.fairleadd_new_connection_us|num) us) | \($h.cpu_per_checkin.baseline_us|num) us (\($h.cpu_per_checkin.baseline_new_connection_us|num) us) | \($h.cpu_per_checkin.verifications|num) verifications of \($h.cpu_per_checkin.ed25519_verify_us|num) us | <= 2 | \($h.cpu_per_checkin.met|st) |",
 	 "| 7d | \($s.idle_connections) idle + \($s.dribbling_connections) slow-header connections: RSS per idle connection, kept, still serving | \($h.idle_connections.fairleadd|idle) | \($h.idle_connections.baseline|idle) | | < 64 KiB, all | \(($h.idle_connections.fairleadd.met // false)|st) |",
-	 "| 7e | overload, \($s.overload_in_flight) in flight (--max-connections \(if $s.fairleadd_max_connections_flag then "half of it" else "n/a" end)): 503 with Retry-After / without / client timeouts / other errors | \($h.overload.result | if .na then "n/a" else "\(.shed_503_retry_after) / \(.shed_503_plain) / \(.timeouts) / \(.other_transport_errors) (\(.ok_per_s|f0) ok/s)" end) | | | sheds, 0 timeouts | \($h.overload.met|st) |")
+	 "| 7e | overload, \($s.overload_in_flight) in flight (--queue-max \($s.fairleadd_queue_max // "n/a")): 503 with Retry-After / without / client timeouts / other errors | \($h.overload.result | if .na then "n/a" else "\(.shed_503_retry_after) / \(.shed_503_plain) / \(.timeouts) / \(.other_transport_errors) (\(.ok_per_s|f0) ok/s)" end) | | | sheds, 0 timeouts | \($h.overload.met|st) |")
 ' "$OUT/latest.json" >"$OUT/latest.md"
 cat "$OUT/latest.md"
 say "wrote $OUT/latest.json and $OUT/latest.md in $(($(date +%s) - T0)) s"
