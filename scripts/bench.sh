@@ -3,11 +3,14 @@
 # in the same run, written to bench/results/latest.json and latest.md.
 #
 #   scripts/bench.sh            the full run (10k, 100k, 1M devices; ~5 min on 2 cores)
-#   FL_BENCH_QUICK=1 scripts/bench.sh   small sizes and short runs, to try the harness
+#   FL_BENCH_QUICK=1 scripts/bench.sh   small sizes and short runs, to try the harness (~4 min)
 #
 # Environment: BUILD (default build), FL_BENCH_DURATION (seconds per rate
 # measurement, default 15), FL_BENCH_ACTIVE (devices that play, default 10000),
 # FL_BENCH_OUT (results directory, default bench/results).
+# Figure 7 (a hostile network: a connection per device, new connections,
+# 100 ms round trips, idle and slow connections, overload) runs against any
+# fairleadd: what the server does not support is reported n/a, not fatal.
 # Only loopback addresses are used; every run is bounded in time.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +26,13 @@ if [ "$QUICK" = 1 ]; then
 	BLOB_MIB=8
 	FETCHES=8
 	GATES_N=10000
+	H_DEV=300       # 7a: devices, each with its own connection
+	B_INFLIGHT=200  # 7b: devices in flight through the slow network
+	IDLE_N=2000     # 7d: idle connections
+	DRIB_N=200      # 7d: connections dribbling headers
+	IDLE_HOLD=4     # 7d: seconds they are held
+	OVER_N=400      # 7e: requests in flight against a server limited to half
+	H_WARM=3
 else
 	SIZES=(10000 100000 1000000)
 	ACTIVE=${FL_BENCH_ACTIVE:-10000}
@@ -30,7 +40,19 @@ else
 	BLOB_MIB=64
 	FETCHES=64
 	GATES_N=100000
+	H_DEV=5000
+	B_INFLIGHT=1000
+	IDLE_N=10000
+	DRIB_N=1000
+	IDLE_HOLD=10
+	OVER_N=4000
+	H_WARM=5
 fi
+RTT_MS=100
+KA_MS=60000       # 7a-7c: keep-alive long enough for a device's next poll
+H_TIMEOUT=10000   # 7: client timeout per request, ms
+# thousands of connections: the client, the proxy and the servers need descriptors
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 WARM=2
 CONC=16
 THREADS=16
@@ -57,10 +79,13 @@ cleanup() {
 trap cleanup EXIT
 
 now_ms() { date +%s%3N; }
+# below the ephemeral range: thousands of client sockets hold ports above it
+EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPH_LO" -gt 22000 ] 2>/dev/null || EPH_LO=60000
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (EPH_LO - 20000)))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
 			echo "$p"
 			return
@@ -88,7 +113,7 @@ stop_pid() { # PID
 say "building ($BUILD)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target fairleadd fairlead fairlead-agent fairlead-sim \
-	fairlead-bench-baseline fairlead-bench-gates >"$W/build.log" 2>&1 || {
+	fairlead-bench-baseline fairlead-bench-gates fairlead-bench-proxy >"$W/build.log" 2>&1 || {
 	tail -30 "$W/build.log" >&2
 	die "build"
 }
@@ -106,21 +131,22 @@ jq -n --arg nproc "$(nproc)" \
 
 # ---- servers ----
 FLD_PID="" URL=""
-start_fld() { # DATA LABEL
-	local port t0 t1
+start_fld() { # DATA LABEL [extra serve options]
+	local port t0 t1 data=$1 label=$2
+	shift 2
 	port=$(free_port)
 	URL="https://127.0.0.1:$port"
 	t0=$(now_ms)
-	"$BIN/fairleadd" serve --data "$1" --listen "127.0.0.1:$port" --threads $THREADS \
-		--poll-interval 1 --rate-device 0 --rate-anon 0 --rate-token 0 --log-level warn \
-		>>"$W/fairleadd-$2.log" 2>&1 &
+	"$BIN/fairleadd" serve --data "$data" --listen "127.0.0.1:$port" --threads $THREADS \
+		--poll-interval 1 --rate-device 0 --rate-anon 0 --rate-token 0 --log-level warn "$@" \
+		>>"$W/fairleadd-$label.log" 2>&1 &
 	FLD_PID=$!
 	PIDS+=("$FLD_PID")
 	wait_healthy "$URL" "$FLD_PID" 300
 	t1=$(now_ms)
 	sleep 1
 	jq -n --argjson ms $((t1 - t0)) --argjson rss "$(rss_kb "$FLD_PID")" \
-		'{startup_ms: $ms, rss_kib: $rss}' >"$W/r/start-$2.json"
+		'{startup_ms: $ms, rss_kib: $rss}' >"$W/r/start-$label.json"
 	export FAIRLEAD_SERVER="$URL"
 }
 
@@ -145,16 +171,189 @@ sim_rate() { # URL LABEL SERVER-PID [extra]
 	say "$label: $(jq -r '"\(.total.ok_per_s|floor)/s p50 \(.total.latency_ms.p50) ms p99 \(.total.latency_ms.p99) ms errors \(.total.errors) other load \(.other_cpu_share)"' "$W/r/sim-$label.json")"
 }
 
-baseline_run() { # LABEL
-	local port pid
+BL_PID="" BL_URL=""
+start_baseline() { # [extra options]
+	local port
 	port=$(free_port)
+	BL_URL="https://127.0.0.1:$port"
+	# its own thread count: an epoll pool of one thread per core, the design
+	# fairleadd's HTTP layer moves to
 	"$BIN/fairlead-bench-baseline" --data "$DATA" --listen "127.0.0.1:$port" --count "$ACTIVE" \
-		--seed $SEED --threads $THREADS >"$W/baseline.log" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	wait_healthy "https://127.0.0.1:$port" "$pid" 60
-	sim_rate "https://127.0.0.1:$port" "$1" "$pid"
-	stop_pid "$pid"
+		--seed $SEED "$@" >>"$W/baseline.log" 2>&1 &
+	BL_PID=$!
+	PIDS+=("$BL_PID")
+	wait_healthy "$BL_URL" "$BL_PID" 60
+}
+baseline_run() { # LABEL
+	start_baseline
+	sim_rate "$BL_URL" "$1" "$BL_PID"
+	stop_pid "$BL_PID"
+}
+
+# ---- figure 7: a hostile network ----
+# A run of the simulator that may fail without ending the bench: its result,
+# or {"na": why} in sim-LABEL.json.
+sim_try() { # URL LABEL SERVER-PID [extra sim options]
+	local url=$1 label=$2 spid=$3
+	shift 3
+	if "$SIM" run --server "$url" --ca "$CA" --seed $SEED --preloaded "$ACTIVE" \
+		--concurrency $CONC --duration "$DUR" --warmup "$H_WARM" --timeout-ms $H_TIMEOUT \
+		--label "$label" --json --out "$W/r/sim-$label.json" --server-pid "$spid" "$@" \
+		>/dev/null 2>>"$W/sim.log" && [ -s "$W/r/sim-$label.json" ]; then
+		say "$label: $(jq -r '"\(.total.ok_per_s|floor)/s p50 \(.total.latency_ms.p50) ms p99 \(.total.latency_ms.p99) ms errors \(.total.errors) new connections \(.connections_opened) server CPU/check-in \(.server_cpu.cpu_us_per_checkin // "n/a") us"' "$W/r/sim-$label.json")"
+	else
+		jq -n --arg l "$label" '{na: "fairlead-sim failed (see its log)", label: $l}' \
+			>"$W/r/sim-$label.json"
+		say "$label: n/a (fairlead-sim failed)"
+	fi
+}
+# fairleadd options the server may not have yet (detected from its help)
+fld_has() { "$BIN/fairleadd" serve --help 2>&1 | grep -q -- "$1"; }
+idle_try() { # LABEL SERVER-URL SERVER-PID
+	local label=$1 url=$2 spid=$3 ipid
+	rm -f "$W/idle-$label.ready"
+	python3 "$ROOT/bench/idle/idle.py" --port "${url##*:}" --ca "$CA" --server-pid "$spid" \
+		--idle $IDLE_N --dribble $DRIB_N --hold $IDLE_HOLD --ready "$W/idle-$label.ready" \
+		--out "$W/r/idle-$label.json" >/dev/null 2>>"$W/idle.log" &
+	ipid=$!
+	PIDS+=("$ipid")
+	for _ in $(seq 1 600); do
+		[ -e "$W/idle-$label.ready" ] || ! kill -0 "$ipid" 2>/dev/null && break
+		sleep 0.1
+	done
+	# a signed check-in while they are held: a few devices, new connections
+	sim_try "$url" "idle-checkin-$label" "$spid" --preloaded 4 --concurrency 2 --duration 1 \
+		--warmup 0 --conn-mode new
+	wait "$ipid" 2>/dev/null || true
+	[ -s "$W/r/idle-$label.json" ] ||
+		jq -n '{na: "the idle-connection tool failed (see its log)"}' >"$W/r/idle-$label.json"
+	say "idle $label: $(jq -c '{idle_connected, idle_still_open, rss_per_idle_kib, dribble_still_open, health_ok, na}' "$W/r/idle-$label.json")"
+}
+hostile_figures() {
+	local fa=() fo=() fq=false ppid
+	say "figure 7: a hostile network (in flight $B_INFLIGHT, RTT $RTT_MS ms, $IDLE_N idle, $DRIB_N slow)"
+	"$BIN/fairlead-bench-baseline" --verify-bench 20000 >"$W/r/verify.json" 2>>"$W/baseline.log" ||
+		echo '{"na": "verify bench failed"}' >"$W/r/verify.json"
+	if fld_has --max-connections; then
+		fa=(--max-connections 20000)
+	fi
+	# past capacity: four times as many requests in flight as the server
+	# queues for its workers
+	if fld_has --queue-max; then
+		fo=(--queue-max $((OVER_N / 4)))
+		fq=true
+	fi
+	for srv in fairleadd baseline; do
+		if [ $srv = fairleadd ]; then
+			start_fld "$DATA" h1 --keepalive-ms $KA_MS "${fa[@]}"
+			url=$URL spid=$FLD_PID
+		else
+			start_baseline --keepalive-ms $KA_MS --max-connections 20000
+			url=$BL_URL spid=$BL_PID
+		fi
+		# 7a, 7c: the same client as figure 1, every device with its own connection
+		# kept alive, then with a new connection per poll (resumed TLS session)
+		sim_try "$url" "h-device-$srv" "$spid" --preloaded $H_DEV --conn-mode device
+		sim_try "$url" "h-new-$srv" "$spid" --preloaded $H_DEV --conn-mode new
+		# 7b: B_INFLIGHT devices in flight on loopback, then through a 100 ms round trip
+		sim_try "$url" "h-loop-$srv" "$spid" --preloaded $B_INFLIGHT --concurrency $B_INFLIGHT \
+			--conn-mode device
+		pport=$(free_port)
+		"$BIN/fairlead-bench-proxy" --listen "127.0.0.1:$pport" --upstream "${url#https://}" \
+			--rtt-ms $RTT_MS --stats "$W/r/proxy-$srv.json" >>"$W/proxy.log" 2>&1 &
+		ppid=$!
+		PIDS+=("$ppid")
+		for _ in $(seq 1 100); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break
+			sleep 0.05
+		done
+		sim_try "https://127.0.0.1:$pport" "h-slow-$srv" "$spid" --preloaded $B_INFLIGHT \
+			--concurrency $B_INFLIGHT --conn-mode device
+		stop_pid "$ppid"
+		[ $srv = fairleadd ] && stop_pid "$FLD_PID" || stop_pid "$BL_PID"
+		# 7d: idle and slow connections against the server's own defaults
+		if [ $srv = fairleadd ]; then
+			start_fld "$DATA" h2 "${fa[@]}"
+			idle_try fairleadd "$URL" "$FLD_PID"
+			stop_pid "$FLD_PID"
+		else
+			start_baseline
+			idle_try baseline "$BL_URL" "$BL_PID"
+			stop_pid "$BL_PID"
+		fi
+	done
+	# 7e: overload, more in flight than the server's workers and queue hold
+	start_fld "$DATA" h3 "${fa[@]}" "${fo[@]}"
+	sim_try "$URL" "h-over" "$FLD_PID" --preloaded $OVER_N --concurrency $OVER_N --conn-mode device
+	stop_pid "$FLD_PID"
+	jq -n --argjson fa "$([ ${#fa[@]} -gt 0 ] && echo true || echo false)" \
+		--argjson rtt $RTT_MS --argjson inflight $B_INFLIGHT --argjson hdev $H_DEV \
+		--argjson over $OVER_N --argjson fq $fq --argjson ka $KA_MS --argjson idle $IDLE_N --argjson drib $DRIB_N \
+		--slurpfile v "$W/r/verify.json" \
+		--slurpfile fd "$W/r/sim-h-device-fairleadd.json" --slurpfile bd "$W/r/sim-h-device-baseline.json" \
+		--slurpfile fn "$W/r/sim-h-new-fairleadd.json" --slurpfile bn "$W/r/sim-h-new-baseline.json" \
+		--slurpfile fl "$W/r/sim-h-loop-fairleadd.json" --slurpfile bl "$W/r/sim-h-loop-baseline.json" \
+		--slurpfile fs "$W/r/sim-h-slow-fairleadd.json" --slurpfile bs "$W/r/sim-h-slow-baseline.json" \
+		--slurpfile fi "$W/r/idle-fairleadd.json" --slurpfile bi "$W/r/idle-baseline.json" \
+		--slurpfile fic "$W/r/sim-idle-checkin-fairleadd.json" \
+		--slurpfile bic "$W/r/sim-idle-checkin-baseline.json" \
+		--slurpfile ov "$W/r/sim-h-over.json" '
+	def r2: if . == null then null else . * 100 | round / 100 end;
+	def run: if .na then {na} else {ok_per_s: (.total.ok_per_s | r2), p50_ms: .total.latency_ms.p50,
+	  p99_ms: .total.latency_ms.p99, errors: .total.errors, connections_opened,
+	  io_retries: .expected.io_retries,
+	  server_cpu_us_per_checkin: (.server_cpu.cpu_us_per_checkin | r2)} end;
+	def share(a; b): if (a.ok_per_s // null) == null or (b.ok_per_s // 0) == 0 then null else (a.ok_per_s / b.ok_per_s | r2) end;
+	def slow(l; s): if l.na or s.na then {na: "a run failed", loopback: (l | run), slow: (s | run)} else
+	  ([($inflight * 1000 / $rtt), l.total.ok_per_s] | min) as $bound
+	  | {loopback: (l | run), slow: (s | run), bound_per_s: ($bound | r2),
+	     share_of_bound: (s.total.ok_per_s / $bound | r2), met: (s.total.ok_per_s >= 0.8 * $bound)} end;
+	def idle(i; c): if i.na then {na: i.na} else
+	  (i + {checkin_ok: (if c.na then false else (c.by_kind.checkin.ok // 0) > 0 and c.total.errors == 0 end)})
+	  | . + {met: ((.rss_per_idle_kib // 1e9) < 64 and .idle_still_open == .idle_connected
+	      and .health_ok and .checkin_ok)} end;
+	($fd[0] | run) as $fdr | ($bd[0] | run) as $bdr
+	# CPU per check-in on kept-alive connections: the 7b loopback run (every
+	# device in flight), else the 7a one
+	| ((($fl[0] | run | .server_cpu_us_per_checkin) // $fdr.server_cpu_us_per_checkin)) as $fcpu
+	| ((($bl[0] | run | .server_cpu_us_per_checkin) // $bdr.server_cpu_us_per_checkin)) as $bcpu
+	| {
+	  settings: {devices_own_connection: $hdev, in_flight_slow: $inflight, rtt_ms: $rtt,
+	    keepalive_ms: $ka, idle_connections: $idle, dribbling_connections: $drib,
+	    overload_in_flight: $over, fairleadd_max_connections_flag: $fa,
+	    fairleadd_queue_max: (if $fq then ($over / 4 | floor) else null end)},
+	  keepalive_per_device: {goal: "as figure 1: fairleadd >= 70% of the baseline",
+	    fairleadd: $fdr, baseline: $bdr, share_of_baseline: share($fdr; $bdr),
+	    met: ((share($fdr; $bdr) // 0) >= 0.7)},
+	  new_connection_per_poll: {goal: "as figure 1: fairleadd >= 70% of the baseline",
+	    fairleadd: ($fn[0] | run), baseline: ($bn[0] | run),
+	    share_of_baseline: share($fn[0] | run; $bn[0] | run),
+	    met: ((share($fn[0] | run; $bn[0] | run) // 0) >= 0.7)},
+	  slow_network: {goal: ">= 80% of min(in flight / RTT, the loopback rate of the same run)",
+	    fairleadd: slow($fl[0]; $fs[0]), baseline: slow($bl[0]; $bs[0])},
+	  cpu_per_checkin: {goal: "fairleadd <= 2 Ed25519 verifications per signed check-in",
+	    method: "server utime+stime over the measured window / 2xx check-ins; kept-alive connection per device, every device in flight (7b loopback run)",
+	    ed25519_verify_us: ($v[0].ed25519_verify_us // null), httpsig_verify_us: ($v[0].httpsig_verify_us // null),
+	    fairleadd_us: $fcpu, baseline_us: $bcpu,
+	    fairleadd_new_connection_us: ($fn[0] | run | .server_cpu_us_per_checkin),
+	    baseline_new_connection_us: ($bn[0] | run | .server_cpu_us_per_checkin),
+	    verifications: (if $fcpu and $v[0].ed25519_verify_us then ($fcpu / $v[0].ed25519_verify_us | r2) else null end),
+	    baseline_verifications: (if $bcpu and $v[0].ed25519_verify_us then ($bcpu / $v[0].ed25519_verify_us | r2) else null end),
+	    met: (if $fcpu and $v[0].ed25519_verify_us then $fcpu <= 2 * $v[0].ed25519_verify_us else false end)},
+	  idle_connections: {goal: "< 64 KiB RSS per idle connection, all kept, /health and a check-in still answered",
+	    fairleadd: idle($fi[0]; $fic[0]), baseline: idle($bi[0]; $bic[0])},
+	  overload: {goal: "sheds with 503 and Retry-After, no client timeouts",
+	    result: (if $ov[0].na then {na: $ov[0].na} else
+	      ($ov[0] | {ok_per_s: (.total.ok_per_s | r2), ok: .total.ok,
+	        shed_503_retry_after: .shed.with_retry_after, shed_503_plain: .shed.without_retry_after,
+	        timeouts: ((.by_kind.checkin.transport.timeout // 0) + .after_window.timeout),
+	        other_transport_errors: ((([.by_kind.checkin.transport // {} | to_entries[] | select(.key != "timeout") | .value] | add) // 0)
+	          + .after_window.other_transport),
+	        io_retries: .expected.io_retries}) end),
+	    met: (if $ov[0].na then false else
+	      (($ov[0].by_kind.checkin.transport // {}) | length) == 0 and $ov[0].after_window.timeout == 0
+	      and $ov[0].after_window.other_transport == 0 and $ov[0].shed.without_retry_after == 0 end)}
+	}' >"$W/r/hostile.json"
 }
 
 # every SQLite file of the data directory (a store may keep series apart)
@@ -318,6 +517,7 @@ NGX
 		jq -n --argjson b0 "$b0" --argjson b1 "$b1" '{db_bytes_before: $b0, db_bytes_after: $b1}' \
 			>"$W/r/reports-disk.json"
 		say "reports: endpoint $(jq -r .reports.endpoint "$W/r/sim-reports.json")"
+		hostile_figures
 	else
 		stop_pid "$FLD_PID"
 	fi
@@ -344,6 +544,7 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	--slurpfile agent "$W/r/agent.json" --slurpfile ff "$W/r/fetch-fairleadd.json" \
 	--slurpfile fn "$W/r/fetch-nginx.json" --slurpfile rep "$W/r/sim-reports.json" \
 	--slurpfile disk "$W/r/reports-disk.json" --slurpfile gates "$W/r/gates.json" \
+	--slurpfile hostile "$W/r/hostile.json" \
 	--argjson runs "$(for n in "${SIZES[@]}"; do jq -c --argjson n "$n" --slurpfile st "$W/r/start-$n.json" \
 		--slurpfile b "$W/r/sim-baseline-$n.json" \
 		'{registered: $n, ok_per_s: .total.ok_per_s, p50_ms: .total.latency_ms.p50,
@@ -360,7 +561,7 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	| {
 	  machine: $machine[0],
 	  settings: {active_devices: $active, duration_s: $dur, concurrency: $conc,
-	             server_threads: $threads, elapsed_s: $elapsed},
+	             server_threads: $threads, baseline_threads: $machine[0].nproc, elapsed_s: $elapsed},
 	  checkins: {
 	    goal: "fairleadd >= 70% of the baseline rate at every size, no fall-off with fleet size",
 	    method: "each size against the baseline measured right before it",
@@ -393,7 +594,8 @@ jq -n --argjson sizes "$sizes_json" --argjson active "$ACTIVE" --argjson dur "$D
 	  memory_per_device: {goal: "<= 1 KiB per registered device", rss_kib_empty: $s0[0].rss_kib,
 	    by_size: ($runs | map({registered, rss_kib,
 	      bytes_per_device: ((.rss_kib - $s0[0].rss_kib) * 1024 / .registered | round)})),
-	    met: (($runs[-1].rss_kib - $s0[0].rss_kib) * 1024 / $runs[-1].registered <= 1024)}
+	    met: (($runs[-1].rss_kib - $s0[0].rss_kib) * 1024 / $runs[-1].registered <= 1024)},
+	  hostile_network: $hostile[0]
 	}' >"$OUT/latest.json"
 
 jq -r '
@@ -403,7 +605,7 @@ jq -r '
 	. as $r |
 	"# Fairlead benchmark results\n",
 	"Machine: \(.machine.nproc) cores, \(.machine.cpu), \(.machine.memory), \(.machine.os), \(.machine.kernel); commit \(.machine.commit), \(.machine.date); load before \(.machine.load_before). ",
-	"Run: \(.settings.active_devices) devices playing, \(.settings.concurrency) requests in flight, \(.settings.duration_s) s per rate, server threads \(.settings.server_threads); the whole run took \(.settings.elapsed_s) s.\n",
+	"Run: \(.settings.active_devices) devices playing, \(.settings.concurrency) requests in flight, \(.settings.duration_s) s per rate, fairleadd threads \(.settings.server_threads), baseline threads \(.settings.baseline_threads); the whole run took \(.settings.elapsed_s) s.\n",
 	"| # | figure | fairleadd | baseline | ratio | goal | status |",
 	"|---|---|---|---|---|---|---|",
 	(.checkins.fairleadd[] | "| 1 | signed check-ins/s, \(.registered) registered (p50 / p99 ms) | \(.ok_per_s|f0)/s (\(.p50_ms|f2) / \(.p99_ms|f2)) | \(.baseline.ok_per_s|f0)/s (\(.baseline.p50_ms|f2) / \(.baseline.p99_ms|f2)) | \(.share_of_baseline) | >= 0.70 | \(if .share_of_baseline >= 0.7 then "met" else "**missed**" end) |"),
@@ -417,7 +619,19 @@ jq -r '
 	"| 3 | agent CPU per check-in | \(if .agent.cpu_ms_per_checkin then (.agent.cpu_ms_per_checkin | f2) else "n/a" end) ms over \(.agent.checkins) check-ins | | | | |",
 	"| 4 | rollout gate evaluation, \(.rollout_gate.devices) devices (query / gates ms), measured by fairlead-bench-gates | \(.rollout_gate.total_ms|f0) ms (\(.rollout_gate.query_ms|f0) / \(.rollout_gate.evaluate_ms|f0)) | | | < 1 s | \(.rollout_gate.met|yn) |",
 	"| 5 | artifact download (server CPU ms per MiB) | \(.artifact_download.fairleadd.mib_per_s|f0) MiB/s (\(.artifact_download.fairleadd.server_cpu_ms_per_mib|f2)) | nginx \(.artifact_download.nginx.mib_per_s|f0) MiB/s (\(.artifact_download.nginx.server_cpu_ms_per_mib|f2)) | \(.artifact_download.share_of_nginx) | >= 0.80 | \(.artifact_download.met|yn) |",
-	(.memory_per_device.by_size[] | "| 6 | server memory per device, \(.registered) registered | \(.bytes_per_device) B (RSS \(.rss_kib / 1024 | f2) MiB) | empty \($r.memory_per_device.rss_kib_empty / 1024 | f2) MiB | | <= 1024 B | \(if .bytes_per_device <= 1024 then "met" else "**missed**" end) |")
+	(.memory_per_device.by_size[] | "| 6 | server memory per device, \(.registered) registered | \(.bytes_per_device) B (RSS \(.rss_kib / 1024 | f2) MiB) | empty \($r.memory_per_device.rss_kib_empty / 1024 | f2) MiB | | <= 1024 B | \(if .bytes_per_device <= 1024 then "met" else "**missed**" end) |"),
+	(.hostile_network as $h | $h.settings as $s |
+	 def rate: if . == null then "n/a" elif .na then "n/a" else "\(.ok_per_s|f0)/s (\(.p50_ms|f2) / \(.p99_ms|f2))" end;
+	 def num: if . == null then "n/a" else f2 end;
+	 def st: if . then "met" else "**missed**" end;
+	 def idle: if .na then "n/a" else "\(.rss_per_idle_kib|num) KiB/conn, \(.idle_still_open)/\(.idle_connected) kept, \(.dribble_still_open)/\(.dribble_connected) slow kept, health \(if .health_ok then "ok" else "failed" end), check-in \(if .checkin_ok then "ok" else "failed" end)" end;
+	 def slow: if .na then "n/a" else "\(.slow.ok_per_s|f0)/s of bound \(.bound_per_s|f0)/s (loopback \(.loopback.ok_per_s|f0)/s)" end;
+	 "| 7a | check-ins/s, \($s.devices_own_connection) devices each with its own kept-alive connection (p50 / p99 ms) | \($h.keepalive_per_device.fairleadd|rate) | \($h.keepalive_per_device.baseline|rate) | \($h.keepalive_per_device.share_of_baseline|num) | >= 0.70 | \($h.keepalive_per_device.met|st) |",
+	 "| 7a | check-ins/s, a new connection per poll, TLS resumed (p50 / p99 ms) | \($h.new_connection_per_poll.fairleadd|rate) | \($h.new_connection_per_poll.baseline|rate) | \($h.new_connection_per_poll.share_of_baseline|num) | >= 0.70 | \($h.new_connection_per_poll.met|st) |",
+	 "| 7b | check-ins/s, \($s.in_flight_slow) in flight over a \($s.rtt_ms) ms round trip, share of min(in flight / RTT, loopback) | \($h.slow_network.fairleadd|slow) | \($h.slow_network.baseline|slow) | \($h.slow_network.fairleadd.share_of_bound|num) | >= 0.80 | \(($h.slow_network.fairleadd.met // false)|st) |",
+	 "| 7c | server CPU per signed check-in, kept-alive (new connection) | \($h.cpu_per_checkin.fairleadd_us|num) us (\($h.cpu_per_checkin.fairleadd_new_connection_us|num) us) | \($h.cpu_per_checkin.baseline_us|num) us (\($h.cpu_per_checkin.baseline_new_connection_us|num) us) | \($h.cpu_per_checkin.verifications|num) verifications of \($h.cpu_per_checkin.ed25519_verify_us|num) us | <= 2 | \($h.cpu_per_checkin.met|st) |",
+	 "| 7d | \($s.idle_connections) idle + \($s.dribbling_connections) slow-header connections: RSS per idle connection, kept, still serving | \($h.idle_connections.fairleadd|idle) | \($h.idle_connections.baseline|idle) | | < 64 KiB, all | \(($h.idle_connections.fairleadd.met // false)|st) |",
+	 "| 7e | overload, \($s.overload_in_flight) in flight (--queue-max \($s.fairleadd_queue_max // "n/a")): 503 with Retry-After / without / client timeouts / other errors | \($h.overload.result | if .na then "n/a" else "\(.shed_503_retry_after) / \(.shed_503_plain) / \(.timeouts) / \(.other_transport_errors) (\(.ok_per_s|f0) ok/s)" end) | | | sheds, 0 timeouts | \($h.overload.met|st) |")
 ' "$OUT/latest.json" >"$OUT/latest.md"
 cat "$OUT/latest.md"
 say "wrote $OUT/latest.json and $OUT/latest.md in $(($(date +%s) - T0)) s"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make bench` needs beyond scripts/install-deps.sh: nginx (the
 # static file server figure 5 compares artifact downloads with), binutils for
-# strip, procps. Idempotent: does nothing when everything is present.
+# strip, procps, python3 (bench/idle/idle.py, standard library only).
+# Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(nginx-light binutils procps sqlite3 jq curl)
+pkgs=(nginx-light binutils procps sqlite3 jq curl python3)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,10 @@
 # enroll by token and 200 preloaded by gen-db against a real fairleadd, then
 # with a release assigned to the preloaded ones (downloads, update status,
 # failed installs), then a wrong-signature and dropped-connection mix, then
-# the baseline server;
+# the baseline server; then the instruments of the hostile-network figure:
+# a connection per device and a new connection per poll (--conn-mode), the
+# server's CPU time (--server-pid), the delay proxy, the idle-connection tool
+# and the verification micro-benchmark;
 # only outcomes are checked: statuses, devices seen, counts, the JSON shape.
 source "$(dirname "$0")/lib.sh"
 SIM="$FL_BIN_DIR/fairlead-sim"
@@ -104,11 +107,23 @@ assert_eq "$(jq .ok "$T/fetch.json")" "5" "fetched"
 stop_server
 
 # 5. the baseline server answers the same devices, and refuses wrong signatures
-BPORT=$(free_port)
-"$BASE" --data "$DATA" --listen "127.0.0.1:$BPORT" --count 200 --seed smoke \
-	>"$T/baseline.log" 2>&1 &
-PIDS+=($!)
-wait_for "baseline server" 10 curl -sf --cacert "$CA" "https://127.0.0.1:$BPORT/api/v1/health"
+# a free port may be taken by another process's client socket before the
+# baseline binds it: it then exits at once, and another port is tried
+up=0
+for _ in 1 2 3; do
+	BPORT=$(free_port)
+	"$BASE" --data "$DATA" --listen "127.0.0.1:$BPORT" --count 200 --seed smoke \
+		>"$T/baseline.log" 2>&1 &
+	BPID=$!
+	PIDS+=($BPID)
+	for _ in $(seq 1 100); do
+		curl -sf --cacert "$CA" "https://127.0.0.1:$BPORT/api/v1/health" >/dev/null 2>&1 && up=1 && break 2
+		kill -0 $BPID 2>/dev/null || continue 2
+		sleep 0.1
+	done
+	break
+done
+[ $up = 1 ] || fail "baseline server not healthy: $(tail -3 "$T/baseline.log")"
 "$SIM" run --server "https://127.0.0.1:$BPORT" --ca "$CA" --preloaded 200 --seed smoke \
 	--concurrency 8 --duration 2 --bad-signature 10 --json --out "$T/base.json" \
 	>"$T/simb.log" 2>&1 || fail "sim vs baseline: $(tail -5 "$T/simb.log")"
@@ -116,4 +131,68 @@ assert_eq "$(jq .total.errors "$T/base.json")" "0" "baseline errors: $(jq -c .er
 [ "$(jq .by_kind.checkin.ok "$T/base.json")" -gt 0 ] || fail "no check-ins on the baseline"
 assert_eq "$(jq .expected.bad_signature_401 "$T/base.json")" \
 	"$(jq .expected.bad_signature_sent "$T/base.json")" "baseline refuses wrong signatures"
+
+# 6. a connection per device: 20 devices, at most 20 connections, all kept
+"$SIM" run --server "https://127.0.0.1:$BPORT" --ca "$CA" --preloaded 20 --seed smoke \
+	--concurrency 4 --duration 2 --conn-mode device --server-pid "$BPID" --json \
+	--out "$T/dev.json" >"$T/simd.log" 2>&1 || fail "sim device mode: $(tail -5 "$T/simd.log")"
+j="$T/dev.json"
+assert_eq "$(jq -r .conn_mode "$j")" "device"
+assert_eq "$(jq .total.errors "$j")" "0" "device mode errors: $(jq -c .errors "$j")"
+n=$(jq .by_kind.checkin.ok "$j")
+[ "$n" -gt 20 ] || fail "only $n check-ins from 20 devices"
+[ "$(jq .connections_opened "$j")" -le 20 ] || fail "more connections than devices: $(jq .connections_opened "$j")"
+[ "$(jq '.server_cpu.cpu_s | type' "$j")" = '"number"' ] || fail "no server CPU: $(jq -c .server_cpu "$j")"
+assert_eq "$(jq .server_cpu.pid "$j")" "$BPID"
+for f in .shed.with_retry_after .shed.without_retry_after .after_window.timeout; do
+	[ "$(jq "$f | type" "$j")" = '"number"' ] || fail "field $f missing"
+done
+
+# 7. a new connection per poll: one per request
+"$SIM" run --server "https://127.0.0.1:$BPORT" --ca "$CA" --preloaded 10 --seed smoke \
+	--concurrency 2 --duration 1 --conn-mode new --json --out "$T/new.json" >"$T/simn.log" 2>&1 ||
+	fail "sim new mode: $(tail -5 "$T/simn.log")"
+assert_eq "$(jq .total.errors "$T/new.json")" "0" "new mode errors: $(jq -c .errors "$T/new.json")"
+[ "$(jq .total.ok "$T/new.json")" -gt 0 ] || fail "no check-ins in new mode"
+[ "$(jq '.connections_opened >= .total.requests' "$T/new.json")" = true ] ||
+	fail "requests reused connections: $(jq -c '{connections_opened, total}' "$T/new.json")"
+
+# 8. through the delay proxy: every request answered, every byte passed on
+up=0
+for _ in 1 2 3; do # another port when this one was taken (as for the baseline)
+	PPORT=$(free_port)
+	"$FL_BIN_DIR/fairlead-bench-proxy" --listen "127.0.0.1:$PPORT" --upstream "127.0.0.1:$BPORT" \
+		--rtt-ms 100 --stats "$T/proxy.json" >"$T/proxy.log" 2>&1 &
+	PXPID=$!
+	PIDS+=($PXPID)
+	for _ in $(seq 1 100); do
+		curl -sf --cacert "$CA" "https://127.0.0.1:$PPORT/api/v1/health" >/dev/null 2>&1 && up=1 && break 2
+		kill -0 $PXPID 2>/dev/null || continue 2
+		sleep 0.1
+	done
+	break
+done
+[ $up = 1 ] || fail "delay proxy not passing requests: $(tail -3 "$T/proxy.log")"
+"$SIM" run --server "https://127.0.0.1:$PPORT" --ca "$CA" --preloaded 20 --seed smoke \
+	--concurrency 20 --duration 2 --conn-mode device --json --out "$T/slow.json" \
+	>"$T/sims.log" 2>&1 || fail "sim via proxy: $(tail -5 "$T/sims.log")"
+assert_eq "$(jq .total.errors "$T/slow.json")" "0" "errors via proxy: $(jq -c .errors "$T/slow.json")"
+[ "$(jq .by_kind.checkin.ok "$T/slow.json")" -gt 0 ] || fail "no check-ins via the proxy"
+kill -TERM $PXPID && wait $PXPID || fail "proxy exit status"
+jq -e '.refused == 0 and .accepted >= 21 and .bytes_up > 0 and .bytes_down > 0' "$T/proxy.json" \
+	>/dev/null || fail "proxy stats: $(cat "$T/proxy.json")"
+
+# 9. idle and slow connections: held, and the server still answers
+python3 "$FL_SOURCE_DIR/bench/idle/idle.py" --port "$BPORT" --ca "$CA" --server-pid "$BPID" \
+	--idle 50 --dribble 5 --hold 1 --out "$T/idle.json" >"$T/idle.log" 2>&1 ||
+	fail "idle tool: $(tail -5 "$T/idle.log")"
+assert_eq "$(jq .idle_connected "$T/idle.json")" "50" "idle connections"
+assert_eq "$(jq .dribble_connected "$T/idle.json")" "5" "slow connections"
+assert_eq "$(jq .health_ok "$T/idle.json")" "true" "health while held: $(cat "$T/idle.json")"
+[ "$(jq '.rss_per_idle_kib | type' "$T/idle.json")" = '"number"' ] || fail "no RSS figure"
+
+# 10. the unit of the CPU figure
+"$BASE" --verify-bench 200 >"$T/verify.json" || fail "verify bench"
+jq -e '.ed25519_verify_us > 0 and .httpsig_verify_us > 0' "$T/verify.json" >/dev/null ||
+	fail "verify bench output: $(cat "$T/verify.json")"
 pass

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fairlead/buf.h"
 #include "fairlead/envelope.h"
@@ -68,7 +69,8 @@ struct dev {
 	char *challenge;
 	json_t *results; /* command results for the next check-in */
 	struct upd *upd;
-	char running[200]; /* "NAME":"VERSION" pairs for inventory.running */
+	char running[200];     /* "NAME":"VERSION" pairs for inventory.running */
+	struct sim_chan *chan; /* its own way to the server; NULL: the shared pool */
 };
 
 struct sim {
@@ -95,6 +97,13 @@ struct sim {
 	int64_t late_max_ms;
 	uint64_t late_count;
 	int64_t interval_ms;
+	uint64_t conns_opened;
+	uint64_t shed_retry_after, shed_plain; /* 503s with and without Retry-After */
+	/* outcomes of requests that landed after the window (not in the rates) */
+	uint64_t after_ok, after_503, after_timeout, after_other;
+	/* the server's CPU ticks at the start and end of the measured window */
+	long long srv_ticks0, srv_ticks1;
+	int srv_state; /* 0: not read, 1: start read, 2: both read, -1: unreadable */
 	struct fl_err err;
 	int errors_logged;
 };
@@ -223,6 +232,7 @@ static int send_req(struct dev *d, const char *method, const char *target, const
 	req.hash = hash;
 	req.done = on_done;
 	req.ctx = d;
+	req.chan = d->chan;
 	rc = sim_tx_submit(s->tx, &req, &s->err);
 out:
 	fl_buf_release(&url);
@@ -489,6 +499,24 @@ static void on_done(void *ctx, const struct sim_result *r)
 	int follow_up = 0;
 
 	s->progress_n++;
+	if (now > s->t_end_ms) {
+		if (r->kind == SIM_TX_TIMEOUT)
+			s->after_timeout++;
+		else if (r->kind != SIM_TX_OK)
+			s->after_other++;
+		else if (r->status == 503)
+			s->after_503++;
+		else
+			s->after_ok++;
+	} else if (s->measuring) {
+		s->conns_opened += (uint64_t)(r->new_conns > 0 ? r->new_conns : 0);
+		if (r->kind == SIM_TX_OK && r->status == 503) {
+			if (r->retry_after >= 0)
+				s->shed_retry_after++;
+			else
+				s->shed_plain++;
+		}
+	}
 	/* A kept-alive connection the server closed as we reused it (its idle
 	 * timeout raced our send): retried once on a fresh connection, as an
 	 * agent would; counted, not an error. */
@@ -573,6 +601,10 @@ static void on_done(void *ctx, const struct sim_result *r)
 
 	if (follow_up) {
 		d->due_ms = now;
+	} else if (r->kind == SIM_TX_OK && r->status == 503 && r->retry_after >= 0) {
+		/* A shedding server said when to come back: a device obeys (at
+		 * most a minute here, so that a run stays bounded). */
+		d->due_ms = now + (r->retry_after > 60 ? 60 : r->retry_after) * 1000;
 	} else {
 		int64_t iv = d->interval_ms;
 
@@ -601,6 +633,47 @@ static int make_sketch(struct sim *s, struct fl_err *err)
 	json_decref(j);
 	fl_sketch_free(sk);
 	return rc < 0 ? fl_err_set(err, rc, "cannot build the latency sketch") : 0;
+}
+
+/* utime + stime of process pid, in clock ticks, from /proc/PID/stat. */
+static int proc_cpu_ticks(long long *out, long pid, struct fl_err *err)
+{
+	char path[64], line[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	*out = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return fl_err_set(err, FL_ENOTFOUND, "no process %ld", pid);
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields count from
+	 * the last ')'; utime and stime are fields 14 and 15. */
+	if (!(p = strrchr(line, ')')) ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return fl_err_set(err, FL_ERROR, "cannot parse %s", path);
+	*out = (long long)(ut + st);
+	return 0;
+}
+
+/* Reads the server's CPU time at the start (which 1) or end (2) of the
+ * measured window; a vanished server leaves the figure out, not the run. */
+static void take_server_cpu(struct sim *s, int which)
+{
+	struct fl_err e = {0, ""};
+
+	if (s->o->server_pid <= 0 || s->srv_state < 0 || s->srv_state >= which)
+		return;
+	if (proc_cpu_ticks(which == 1 ? &s->srv_ticks0 : &s->srv_ticks1, s->o->server_pid, &e) <
+	    0) {
+		fprintf(stderr, "fairlead-sim: server CPU: %s\n", e.msg);
+		s->srv_state = -1;
+		return;
+	}
+	s->srv_state = which;
 }
 
 static json_t *lat_json(const struct sim_hist *h)
@@ -683,6 +756,35 @@ static json_t *result_json(struct sim *s, double secs)
 	    secs > 0 ? (double)s->samples / secs : 0.0, "late", "max_ms",
 	    (json_int_t)s->late_max_ms, "over_1s", (json_int_t)s->late_count);
 	free(all);
+	if (out) {
+		json_object_set_new(out, "conn_mode",
+				    json_string(sim_conn_mode_name(s->o->conn_mode)));
+		json_object_set_new(out, "connections_opened",
+				    json_integer((json_int_t)s->conns_opened));
+		json_object_set_new(out, "shed",
+				    json_pack("{s:I,s:I}", "with_retry_after",
+					      (json_int_t)s->shed_retry_after,
+					      "without_retry_after", (json_int_t)s->shed_plain));
+		json_object_set_new(
+		    out, "after_window",
+		    json_pack("{s:I,s:I,s:I,s:I}", "answered", (json_int_t)s->after_ok, "http_503",
+			      (json_int_t)s->after_503, "timeout", (json_int_t)s->after_timeout,
+			      "other_transport", (json_int_t)s->after_other));
+	}
+	if (out && s->o->server_pid > 0) {
+		/* CPU per signed check-in: the server's time over the window
+		 * divided by the check-ins it answered 2xx in it. */
+		double cpu = s->srv_state == 2 ? (double)(s->srv_ticks1 - s->srv_ticks0) /
+						     (double)sysconf(_SC_CLK_TCK)
+					       : -1;
+		uint64_t n = s->ks[K_CHECKIN].ok;
+
+		json_object_set_new(
+		    out, "server_cpu",
+		    json_pack("{s:I,s:o,s:o}", "pid", (json_int_t)s->o->server_pid, "cpu_s",
+			      cpu >= 0 ? json_real(cpu) : json_null(), "cpu_us_per_checkin",
+			      cpu >= 0 && n > 0 ? json_real(cpu * 1e6 / (double)n) : json_null()));
+	}
 	{
 		struct rusage ru;
 
@@ -819,6 +921,7 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 	to.ca_file = o->ca;
 	to.max_conns = o->conns > 0 ? o->conns : conc;
 	to.timeout_ms = o->timeout_ms;
+	to.mode = o->conn_mode;
 	if ((rc = sim_tx_new(&s->tx, &to, err)) < 0)
 		goto cleanup;
 
@@ -841,6 +944,8 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 		}
 		fl_keyid(d->keyid, pk);
 		fl_b64_encode(d->pk_b64, pk, sizeof(pk));
+		if ((rc = sim_tx_chan_new(&d->chan, s->tx, err)) < 0)
+			goto cleanup;
 		/* An open-loop fleet starts spread over one interval. */
 		d->due_ms =
 		    now + (s->interval_ms > 0 ? (int64_t)(rnd(s) % (uint64_t)s->interval_ms) : 0);
@@ -851,6 +956,8 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 	s->t_measure_ms = s->t0_ms + (int64_t)(o->warmup_s * 1000.0);
 	s->t_end_ms = s->t_measure_ms + (int64_t)(o->duration_s * 1000.0);
 	s->measuring = o->warmup_s <= 0;
+	if (s->measuring)
+		take_server_cpu(s, 1);
 	for (;;) {
 		int timeout = 50;
 
@@ -863,9 +970,12 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 			s->samples = s->upd_offered = 0;
 			s->late_max_ms = 0;
 			s->late_count = 0;
+			s->conns_opened = s->shed_retry_after = s->shed_plain = 0;
 			s->measuring = 1;
+			take_server_cpu(s, 1);
 		}
 		if (now >= s->t_end_ms) {
+			take_server_cpu(s, 2);
 			/* Let what is in flight land (counted only up to the end). */
 			if (sim_tx_inflight(s->tx) == 0 || now > s->t_end_ms + 30000)
 				break;
@@ -904,6 +1014,8 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 	rc = emit(o, res, o->json, o->out_file, err);
 cleanup:
 	json_decref(res);
+	for (i = 0; s->devs && i < s->ndev; i++)
+		sim_tx_chan_free(s->devs[i].chan); /* before the transport they belong to */
 	sim_tx_free(s->tx);
 	for (i = 0; s->devs && i < s->ndev; i++) {
 		free(s->devs[i].challenge);

@@ -44,6 +44,12 @@ static const char usage[] =
     "  --bad-signature PCT    requests sent with a wrong signature (expect 401)\n"
     "  --drop PCT             requests abandoned at the first reply byte\n"
     "  --timeout-ms MS        per request (default 30000)\n"
+    "  --conn-mode M          shared (default): devices share --conns kept-alive\n"
+    "                         connections; device: each device keeps its own alive;\n"
+    "                         new: a new connection per request, resuming the\n"
+    "                         device's TLS session\n"
+    "  --server-pid PID       report that process's CPU time over the measured window\n"
+    "                         and per 2xx check-in (server_cpu in the result)\n"
     "  --json                 print the result as JSON (default: text)\n"
     "  --out FILE             also write the JSON result to FILE\n"
     "  --label L              a name for the run, kept in the result\n";
@@ -119,6 +125,8 @@ int main(int argc, char **argv)
 		O_LABELS,
 		O_URL,
 		O_INDEX,
+		O_CONNMODE,
+		O_SERVERPID,
 	};
 	static const struct option opts[] = {
 	    {"server", required_argument, NULL, O_SERVER},
@@ -151,6 +159,8 @@ int main(int argc, char **argv)
 	    {"labels", required_argument, NULL, O_LABELS},
 	    {"url", required_argument, NULL, O_URL},
 	    {"index", required_argument, NULL, O_INDEX},
+	    {"conn-mode", required_argument, NULL, O_CONNMODE},
+	    {"server-pid", required_argument, NULL, O_SERVERPID},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -283,6 +293,20 @@ int main(int argc, char **argv)
 		case O_INDEX:
 			if (parse_long(&f.index, optarg, 0, 9999999) < 0)
 				return bad("--index");
+			break;
+		case O_CONNMODE:
+			if (strcmp(optarg, "shared") == 0)
+				r.conn_mode = SIM_CONN_SHARED;
+			else if (strcmp(optarg, "device") == 0)
+				r.conn_mode = SIM_CONN_DEVICE;
+			else if (strcmp(optarg, "new") == 0)
+				r.conn_mode = SIM_CONN_NEW;
+			else
+				return bad("--conn-mode");
+			break;
+		case O_SERVERPID:
+			if (parse_long(&r.server_pid, optarg, 1, 4194304) < 0)
+				return bad("--server-pid");
 			break;
 		default: return 2;
 		}

@@ -36,6 +36,8 @@ enum sim_tx_kind {
 
 struct sim_result {
 	enum sim_tx_kind kind;
+	long new_conns;	  /* connections this transfer opened (0: it reused one) */
+	long retry_after; /* seconds of a Retry-After reply header; -1: none */
 	long status;
 	const char *body; /* kept reply body (max_body > 0), NUL-terminated */
 	size_t body_len;
@@ -46,6 +48,17 @@ struct sim_result {
 };
 
 typedef void (*sim_done_fn)(void *ctx, const struct sim_result *r);
+
+/* How simulated devices reach the server. */
+enum sim_conn_mode {
+	SIM_CONN_SHARED = 0, /* a bounded pool of kept-alive connections, as behind a gateway */
+	SIM_CONN_DEVICE,     /* every device keeps its own connection alive */
+	SIM_CONN_NEW,	     /* a new connection per request, resuming the device's TLS session */
+};
+
+/* One device's own way to the server (device and new modes): its easy
+ * handle and a share holding its connection or its TLS session. */
+struct sim_chan;
 
 struct sim_req {
 	const char *method;
@@ -59,12 +72,14 @@ struct sim_req {
 	int hash;	 /* SHA-256 of the reply body into result.sha256 */
 	sim_done_fn done;
 	void *ctx;
+	struct sim_chan *chan; /* NULL: the shared pool; else at most one request in flight */
 };
 
 struct sim_tx_opts {
-	const char *ca_file; /* NULL: system store */
-	long max_conns;	     /* connections to the server at most */
-	long timeout_ms;     /* per request */
+	const char *ca_file;	 /* NULL: system store */
+	long max_conns;		 /* connections to the server at most (shared mode) */
+	long timeout_ms;	 /* per request */
+	enum sim_conn_mode mode; /* of channels made by sim_tx_chan_new */
 };
 
 struct sim_tx;
@@ -76,6 +91,12 @@ int sim_tx_submit(struct sim_tx *tx, const struct sim_req *r, struct fl_err *err
 /* Drives transfers for up to timeout_ms, running done callbacks. */
 int sim_tx_poll(struct sim_tx *tx, int timeout_ms);
 size_t sim_tx_inflight(const struct sim_tx *tx);
+/* A channel for one device in tx's mode (device or new); *out is NULL in
+ * shared mode, where requests take the pool. Free channels before tx. */
+int sim_tx_chan_new(struct sim_chan **out, struct sim_tx *tx, struct fl_err *err);
+/* Abandons the channel's request if one is in flight. */
+void sim_tx_chan_free(struct sim_chan *c);
+const char *sim_conn_mode_name(enum sim_conn_mode m);
 const char *sim_tx_kind_name(enum sim_tx_kind k);
 
 /* ---- stats.c ---- */
@@ -122,6 +143,8 @@ struct sim_run_opts {
 	double bad_signature;
 	double drop;
 	long timeout_ms;
+	enum sim_conn_mode conn_mode;
+	long server_pid; /* > 0: report this process's CPU time over the measured window */
 	int json;
 	const char *out_file;
 	const char *label; /* printed in the output */
