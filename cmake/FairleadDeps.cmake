@@ -1,5 +1,4 @@
-# Every dependency is found here, through pkg-config where the package ships a
-# .pc file. civetweb 1.15 on Debian ships none, so it is found by name.
+# Every dependency is found here, through pkg-config.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
@@ -15,10 +14,5 @@ pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 add_library(fl_microhttpd INTERFACE)
 target_link_libraries(fl_microhttpd INTERFACE PkgConfig::MICROHTTPD PkgConfig::GNUTLS)
 
-find_path(CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)
-find_library(CIVETWEB_LIBRARY NAMES civetweb REQUIRED)
-add_library(fl_civetweb INTERFACE)
-target_include_directories(fl_civetweb INTERFACE ${CIVETWEB_INCLUDE_DIR})
-target_link_libraries(fl_civetweb INTERFACE ${CIVETWEB_LIBRARY})
 
 find_package(Threads REQUIRED)

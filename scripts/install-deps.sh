@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates curl openssl
       libmicrohttpd-dev libgnutls28-dev zlib1g-dev libsqlite3-dev sqlite3 libgit2-dev libsodium-dev
       libcurl4-openssl-dev libjansson-dev libssl-dev libcriterion-dev jq
-      prometheus python3 tzdata faketime libcivetweb-dev)
+      prometheus python3 tzdata faketime)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

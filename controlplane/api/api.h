@@ -1,5 +1,5 @@
 /*
- * api.h - the REST API: requests in, responses out, no civetweb and no SQL.
+ * api.h - the REST API: requests in, responses out, no HTTP library and no SQL.
  *
  * The HTTP layer fills a cp_req from the wire and calls cp_api_handle(),
  * which finds the route in the one route table, authenticates (bearer token

@@ -407,7 +407,7 @@ int cp_pki_check(const char *tls_dir, struct fl_err *err)
 		goto cleanup;
 	}
 
-	/* server.pem is what civetweb loads, so check that one file rather
+	/* server.pem is what the HTTPS server loads, so check that one file rather
 	 * than server.key: cert first, then its key. */
 	rc = pki_open_file(&f, tls_dir, CP_PKI_SERVER_PEM, err);
 	if (rc)

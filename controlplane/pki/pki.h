@@ -2,8 +2,8 @@
  * pki.h - the control plane's own certificate authority and TLS server cert.
  *
  * The only module that uses OpenSSL. cp_pki_init() makes a fresh tls_dir
- * (mode 0700) holding ca.pem, ca.key, server.pem (cert then key, the form
- * civetweb's ssl_certificate option wants) and server.key; keys and
+ * (mode 0700) holding ca.pem, ca.key, server.pem (cert then key, the one file
+ * the HTTPS server loads) and server.key; keys and
  * server.pem are 0600. All keys are ECDSA P-256. Clients pin ca.pem.
  */
 #ifndef FAIRLEAD_CP_PKI_H
