@@ -17,7 +17,8 @@
  *
  * Deadlines: MHD closes a connection idle for the keep-alive time; a reaper
  * thread shuts down connections whose head is not complete within the header
- * deadline of the connection's start (or of its previous reply), and whose
+ * deadline of the connection's start (or of the keep-alive time after its
+ * previous reply), and whose
  * body is not complete within the request timeout, so that dribbling a byte
  * at a time keeps nothing open.
  */
@@ -465,11 +466,16 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 	(void)toe;
 	*con_cls = NULL;
-	/* The connection waits for its next head from now. */
+	/* The connection may now sit idle for the keep-alive time (libmicrohttpd
+	 * closes it when nothing arrives), and the next head must then be
+	 * complete within the header deadline: a device that polls every few
+	 * seconds keeps its connection, a client that dribbles a head on it is
+	 * closed keep-alive + header deadline after the previous reply. */
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci && ci->socket_context)
 		atomic_store(&((struct conn *)ci->socket_context)->deadline,
-			     fl_mono_ms() + h->app->cfg.header_timeout_ms);
+			     fl_mono_ms() + h->app->cfg.keepalive_ms +
+				 h->app->cfg.header_timeout_ms);
 	if (!q)
 		return;
 	if (q->counted)
