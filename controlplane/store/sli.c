@@ -452,7 +452,10 @@ int cp_store_sli_write(struct cp_store *s, const struct cp_sli_sample *samples, 
 	for (int l = 0; l < 3 && rc == 0; l++)
 		for (size_t i = 0; rc == 0 && fl_map_next(levels[l], &i, &k, &v);)
 			rc = flush_pending(db, tables[l], v, err);
-	for (size_t i = 0; i < nstates && rc == 0; i++)
+	/* cp_db_exec returns the rows changed (1 here), not 0: the loop goes on
+	 * while that is not negative, or only the first device's seq would be
+	 * stored and the others' resends after a restart stored twice. */
+	for (size_t i = 0; i < nstates && rc >= 0; i++)
 		rc = cp_db_exec(db, err,
 				"INSERT INTO sli_ingest (device_id, seq, dropped, updated_at) "
 				"VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "

@@ -231,3 +231,60 @@ Test(ingest, wait_returns_once_stored)
 	cr_assert_eq(cp_ingest_stop(f.in, &err), 0);
 	teardown(&f);
 }
+
+/* One batch with two devices' reports stores the seq of each: the state read
+ * back after a restart is what dedups the agents' resends. (The store once
+ * wrote only the first device's seq: after a SIGKILL the other device's
+ * resend of a stored but unacknowledged report was stored again, and its
+ * stored seq stayed behind the one acknowledged.) */
+Test(ingest, one_batch_stores_every_devices_seq)
+{
+	static const char *const ids[] = {"dev-1", "dev-2", "dev-3"};
+	struct fixture f;
+	struct cp_enrollment e = {0};
+	struct cp_ingest_report r;
+	struct cp_ingest_result res;
+	struct cp_sli_dev_state st;
+	struct fl_err err = {0, ""};
+
+	setup(&f, 100);
+	for (int i = 1; i < 3; i++) {
+		char key[64], keyid[8];
+
+		snprintf(key, sizeof(key), "%c%s", 'B' + i,
+			 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+		snprintf(keyid, sizeof(keyid), "k%d", i + 1);
+		e.device_id = ids[i];
+		e.pubkey_b64 = key;
+		e.keyid = keyid;
+		e.state = "accepted";
+		e.now = NOW;
+		cr_assert_eq(cp_store_device_enroll(f.store, &e, NULL, &err), 0, "%s", err.msg);
+	}
+	/* Queued together, written in one flush. */
+	for (int i = 0; i < 3; i++)
+		for (int seq = 1; seq <= 5 + i; seq++) {
+			report(&r, seq, 1);
+			cr_assert_eq(cp_ingest_submit(&res, f.in, ids[i], &r, 1, 0, NOW, &err), 0,
+				     "%s", err.msg);
+			cp_ingest_report_release(&r);
+		}
+	cr_assert_eq(cp_ingest_flush(f.in, &err), 0, "%s", err.msg);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(cp_store_sli_state(&st, f.store, ids[i], &err), 0, "%s", err.msg);
+		cr_assert_eq(st.seq, 5 + i, "%s: stored seq %lld", ids[i], (long long)st.seq);
+	}
+	teardown(&f);
+
+	/* After a restart every device's last stored report is a duplicate. */
+	setup_db(&f, 100, 1);
+	for (int i = 0; i < 3; i++) {
+		report(&r, 5 + i, 1);
+		cr_assert_eq(cp_ingest_submit(&res, f.in, ids[i], &r, 1, 0, NOW, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(res.duplicates, 1, "%s: the resend is a duplicate", ids[i]);
+		cr_assert_eq(res.accepted, 0, "%s: nothing stored twice", ids[i]);
+		cp_ingest_report_release(&r);
+	}
+	teardown(&f);
+}
