@@ -44,7 +44,7 @@ else
 	B_INFLIGHT=1000
 	IDLE_N=10000
 	DRIB_N=1000
-	IDLE_HOLD=6 # shorter than fairleadd's header deadline (10 s): held, not yet closed
+	IDLE_HOLD=4 # shorter than fairleadd's idle timeout (5 s): held, not yet closed
 	OVER_N=1000
 	H_WARM=5
 fi
