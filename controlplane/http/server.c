@@ -225,7 +225,8 @@ static int start_request(struct rq *q, const char *method, const char *version)
 	 * than allowed, so that the check below sees the excess). */
 	shown = h->app->cfg.max_headers + 1;
 	q->hdrs = calloc(shown, sizeof(*q->hdrs));
-	fl_buf_init(&q->hdrbuf, h->app->cfg.max_header + 1024);
+	/* --max-header: the names and values (with a NUL each) fit in it. */
+	fl_buf_init(&q->hdrbuf, h->app->cfg.max_header);
 	if (!q->hdrs) {
 		cp_http_layer_error(q, FL_ENOMEM, 0, "out of memory", 0);
 		return 1;
@@ -685,9 +686,13 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	    (unsigned)cfg->io_threads, MHD_OPTION_HTTPS_MEM_CERT, h->pem, MHD_OPTION_HTTPS_MEM_KEY,
 	    h->pem, MHD_OPTION_HTTPS_PRIORITIES, CP_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT,
 	    idle_s,
-	    /* The head must fit the per-connection memory with room for MHD's
-	     * own use; beyond it MHD answers 431 itself. */
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_header + 8192),
+	    /* Per-connection memory holds the head and the read and write
+	     * buffers: file replies leave in writes of what is free in it, so
+	     * 64 KiB rather than the 16 KiB a head needs (pages a connection
+	     * does not touch cost nothing). --max-header is checked on the copy
+	     * of the head; a head beyond this memory gets MHD's own 431. */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(cfg->max_header + 8192 > 65536 ? cfg->max_header + 8192 : 65536),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conn_per_ip,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,

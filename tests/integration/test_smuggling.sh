@@ -49,6 +49,12 @@ printf 'GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n%s' "$inner" >"$T/two.req"
 $RAW "$T/two.req" >"$T/two.out"
 assert_eq "$(wc -l <"$T/two.out")" "2" "pipelined control"
 
+# A head over --max-header (8 KiB) but within the connection's memory is
+# refused by the server itself, as JSON.
+r=$(curl -s --cacert "$DATA/tls/ca.pem" -H "X-Big: $(head -c 12000 /dev/zero | tr '\0' a)" \
+	-w ' %{http_code}' "$URL/api/v1/health" || true)
+assert_match "$r" '"code": *"payload_too_large".* 431$' "a 12 KB header"
+
 # The errors have the API's JSON shape.
 r=$(curl -s --cacert "$DATA/tls/ca.pem" -H "Content-Length: 1" -H "Content-Length: 2" \
 	-X POST --data-binary 'x' "$URL/api/v1/enroll/challenge" || true)
