@@ -3,7 +3,7 @@
  *
  *   fairlead-bench-proxy --listen 127.0.0.1:PORT --upstream 127.0.0.1:PORT
  *                        --rtt-ms 100 [--buffer-kib 256] [--max-conns 20000]
- *                        [--stats FILE]
+ *                        [--tick-us 1000] [--stats FILE]
  *
  * A TCP pass-through that holds every byte for rtt/2 in each direction, so
  * a request and its reply take --rtt-ms longer than on loopback. One thread,
@@ -17,6 +17,14 @@
  * Because the delay is the same for every byte, chunks fall due in the order
  * they arrived: one FIFO across all connections says what to send next, and
  * the epoll timeout is the time until its head is due.
+ *
+ * The loop runs at most once per --tick-us: bytes that arrive within a tick
+ * wait in the kernel and are read together, and every chunk due within it
+ * is written together. Woken per packet instead, the proxy took ten times
+ * the context switches of the server it fronts, on the cores the server and
+ * its clients share. A byte is stamped when it is read, so it is held for at
+ * least rtt/2 and at most a tick longer: a 100 ms round trip becomes
+ * 100-102 ms, never less.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -82,7 +90,7 @@ struct px_conn {
 struct px {
 	int ep, lfd;
 	struct sockaddr_in upstream;
-	int64_t delay_us;
+	int64_t delay_us, tick_us;
 	size_t cap;
 	long max_conns, open, peak, accepted, refused, failed;
 	uint64_t bytes[2];
@@ -463,12 +471,21 @@ static void px_reap(struct px *p)
 
 static int px_run(struct px *p, struct fl_err *err)
 {
-	struct epoll_event evs[256];
+	struct epoll_event evs[1024];
+	int64_t last = 0;
 	int rc;
 
 	while (!px_stop) {
 		int64_t now = px_now_us();
 		int timeout = -1, n;
+
+		if (p->tick_us > 0 && now - last < p->tick_us) {
+			struct timespec ts = {0, (long)(p->tick_us - (now - last)) * 1000};
+
+			nanosleep(&ts, NULL);
+			now = px_now_us();
+		}
+		last = now;
 
 		px_release_due(p, now);
 		if (p->ghead) {
@@ -532,6 +549,7 @@ int main(int argc, char **argv)
 	    {"buffer-kib", required_argument, NULL, 'b'},
 	    {"max-conns", required_argument, NULL, 'm'},
 	    {"stats", required_argument, NULL, 's'},
+	    {"tick-us", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -547,6 +565,7 @@ int main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	p.lfd = p.ep = -1;
 	p.max_conns = 20000;
+	p.tick_us = 1000;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_at = optarg; break;
@@ -555,16 +574,18 @@ int main(int argc, char **argv)
 		case 'b': buf_kib = atol(optarg); break;
 		case 'm': p.max_conns = atol(optarg); break;
 		case 's': stats = optarg; break;
+		case 't': p.tick_us = atol(optarg); break;
 		case 'h':
 			printf(
 			    "usage: fairlead-bench-proxy --listen ADDR:PORT --upstream ADDR:PORT "
 			    "[--rtt-ms 100] [--buffer-kib 256] [--max-conns 20000] "
-			    "[--stats FILE]\n");
+			    "[--tick-us 1000] [--stats FILE]\n");
 			return 0;
 		default: return 2;
 		}
 	}
-	if (!listen_at || !upstream || rtt < 0 || rtt > 60000 || buf_kib < 1 || p.max_conns < 1) {
+	if (!listen_at || !upstream || rtt < 0 || rtt > 60000 || buf_kib < 1 || p.max_conns < 1 ||
+	    p.tick_us < 0 || p.tick_us > 100000) {
 		fprintf(stderr, "fairlead-bench-proxy: --listen and --upstream are required\n");
 		return 2;
 	}

@@ -51,6 +51,8 @@ struct cp_http {
 	int reaper_stop, reaper_started;
 	_Atomic int draining;
 	_Atomic int64_t inflight;
+	uint8_t id_prefix[4];	  /* random per start: request ids differ across restarts */
+	_Atomic uint64_t id_seq; /* and within one by a counter */
 };
 
 enum rq_phase { RQ_NEW, RQ_BODY, RQ_DISPATCHED, RQ_READY };

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,58 @@
 #include "fairlead/util.h"
 #include "migrations.h"
 
+/*
+ * Prepared statements are kept per connection, a few per thread. Preparing
+ * the write-behind's UPDATE cost more than running it: about 64k
+ * instructions for each device flushed, a tenth of the Ed25519 verification
+ * of the check-in that caused it. A slot is chosen by the statement's
+ * address and matched by its text, so that SQL built in a buffer is never
+ * mistaken for what the buffer held before; a statement in use is busy,
+ * and a second user of the same text gets its own, finalized after use.
+ */
+#define STMT_SLOTS 16
+
+struct db_stmt_slot {
+	char *sql; /* a copy: the key outlives the caller's buffer */
+	sqlite3_stmt *st;
+	int busy;
+};
+
+/* A thread's connection to one store, and its statements. */
+struct db_conn {
+	sqlite3 *db;
+	struct db_conn *next; /* the thread's other connections (other stores) */
+	struct db_stmt_slot slots[STMT_SLOTS];
+};
+
 struct cp_store {
 	char *path;
 	pthread_key_t conn_key;
-	sqlite3 *main_conn; /* the opening thread's, closed by cp_store_free */
+	struct db_conn *main_conn; /* the opening thread's, closed by cp_store_free */
 };
 
+/* The calling thread's connections: prepare() finds a statement cache from
+ * the sqlite3 handle it is given. Only the owning thread touches it. */
+static __thread struct db_conn *tl_conns;
+
+/* Runs on the thread that owns c: at its exit, or in cp_store_free. */
 static void conn_close(void *p)
 {
-	sqlite3_close_v2(p);
+	struct db_conn *c = p, **pp;
+
+	if (!c)
+		return;
+	for (pp = &tl_conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	for (size_t i = 0; i < STMT_SLOTS; i++) {
+		sqlite3_finalize(c->slots[i].st);
+		free(c->slots[i].sql);
+	}
+	sqlite3_close_v2(c->db);
+	free(c);
 }
 
 int cp_db_error(sqlite3 *db, struct fl_err *err)
@@ -71,18 +115,27 @@ static int open_conn(sqlite3 **out, const char *path, struct fl_err *err)
 
 sqlite3 *cp_db_conn(struct cp_store *s, struct fl_err *err)
 {
-	sqlite3 *db = pthread_getspecific(s->conn_key);
+	struct db_conn *c = pthread_getspecific(s->conn_key);
 
-	if (db)
-		return db;
-	if (open_conn(&db, s->path, err) < 0)
+	if (c)
+		return c->db;
+	if (!(c = calloc(1, sizeof(*c)))) {
+		fl_err_set(err, FL_ENOMEM, "out of memory");
 		return NULL;
-	if (pthread_setspecific(s->conn_key, db) != 0) {
-		sqlite3_close_v2(db);
+	}
+	if (open_conn(&c->db, s->path, err) < 0) {
+		free(c);
+		return NULL;
+	}
+	if (pthread_setspecific(s->conn_key, c) != 0) {
+		sqlite3_close_v2(c->db);
+		free(c);
 		fl_err_set(err, FL_ENOMEM, "cannot keep database connection");
 		return NULL;
 	}
-	return db;
+	c->next = tl_conns;
+	tl_conns = c;
+	return c->db;
 }
 
 static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
@@ -123,16 +176,81 @@ static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
 	return SQLITE_OK;
 }
 
-static int prepare(sqlite3_stmt **st, sqlite3 *db, const char *sql, const char *fmt, va_list ap,
+/* A statement taken from its connection's cache (slot set) or prepared for
+ * this use alone (slot NULL); given back with stmt_put. */
+struct db_stmt {
+	sqlite3_stmt *st;
+	struct db_stmt_slot *slot;
+};
+
+static struct db_stmt_slot *stmt_slot(sqlite3 *db, const char *sql)
+{
+	struct db_conn *c;
+
+	for (c = tl_conns; c && c->db != db; c = c->next)
+		;
+	if (!c)
+		return NULL;
+	return &c->slots[((uintptr_t)sql >> 3) % STMT_SLOTS];
+}
+
+static void stmt_put(struct db_stmt *s)
+{
+	if (!s->st)
+		return;
+	if (s->slot) {
+		/* reset ends the statement's read of the database; bindings are
+		 * copies (SQLITE_TRANSIENT), cleared so that none outlives its use */
+		sqlite3_reset(s->st);
+		sqlite3_clear_bindings(s->st);
+		s->slot->busy = 0;
+	} else {
+		sqlite3_finalize(s->st);
+	}
+	s->st = NULL;
+	s->slot = NULL;
+}
+
+static int stmt_get(struct db_stmt *out, sqlite3 *db, const char *sql, struct fl_err *err)
+{
+	struct db_stmt_slot *slot = stmt_slot(db, sql);
+	char *copy;
+
+	out->st = NULL;
+	out->slot = NULL;
+	if (slot && !slot->busy && slot->st && strcmp(slot->sql, sql) == 0) {
+		slot->busy = 1;
+		*out = (struct db_stmt){slot->st, slot};
+		return 0;
+	}
+	if (!slot || slot->busy) {
+		if (sqlite3_prepare_v2(db, sql, -1, &out->st, NULL) != SQLITE_OK)
+			return cp_db_error(db, err);
+		return 0;
+	}
+	/* the slot holds another statement, or none: replace it */
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &out->st, NULL) !=
+	    SQLITE_OK)
+		return cp_db_error(db, err);
+	if (!(copy = strdup(sql)))
+		return 0; /* used once, uncached */
+	sqlite3_finalize(slot->st);
+	free(slot->sql);
+	*slot = (struct db_stmt_slot){copy, out->st, 1};
+	out->slot = slot;
+	return 0;
+}
+
+static int prepare(struct db_stmt *st, sqlite3 *db, const char *sql, const char *fmt, va_list ap,
 		   struct fl_err *err)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return cp_db_error(db, err);
-	if (bind_args(*st, fmt, ap) != SQLITE_OK) {
-		int rc = cp_db_error(db, err);
+	int rc;
 
-		sqlite3_finalize(*st);
-		*st = NULL;
+	if ((rc = stmt_get(st, db, sql, err)) < 0)
+		return rc;
+	if (bind_args(st->st, fmt, ap) != SQLITE_OK) {
+		rc = cp_db_error(db, err);
+		stmt_put(st);
 		return rc;
 	}
 	return 0;
@@ -140,18 +258,18 @@ static int prepare(sqlite3_stmt **st, sqlite3 *db, const char *sql, const char *
 
 static int vexec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt, va_list ap)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt st;
 	int rc;
 
 	rc = prepare(&st, db, sql, fmt, ap, err);
 	if (rc < 0)
 		return rc;
-	rc = sqlite3_step(st);
+	rc = sqlite3_step(st.st);
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		rc = sqlite3_changes(db);
 	else
 		rc = cp_db_error(db, err);
-	sqlite3_finalize(st);
+	stmt_put(&st);
 	return rc;
 }
 
@@ -204,14 +322,16 @@ static int bool_column(const char *name)
 static int vquery(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
 		  va_list ap)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt stmt;
+	sqlite3_stmt *st;
 	json_t *rows = NULL;
 	int rc;
 
 	*out = NULL;
-	rc = prepare(&st, db, sql, fmt, ap, err);
+	rc = prepare(&stmt, db, sql, fmt, ap, err);
 	if (rc < 0)
 		return rc;
+	st = stmt.st;
 	rows = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *row = json_object();
@@ -246,7 +366,7 @@ static int vquery(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql
 		rc = 0;
 		*out = rows;
 	}
-	sqlite3_finalize(st);
+	stmt_put(&stmt);
 	return rc;
 }
 
@@ -437,11 +557,12 @@ int cp_store_open(struct cp_store **out, const char *path, int target_version, s
 		free(s);
 		return fl_err_set(err, FL_ERROR, "cannot create thread key");
 	}
-	if (!(s->main_conn = cp_db_conn(s, err))) {
+	if (!cp_db_conn(s, err)) {
 		rc = err ? err->code : FL_ERROR;
 		goto fail;
 	}
-	if ((rc = migrate(s->main_conn, target_version, err)) < 0)
+	s->main_conn = pthread_getspecific(s->conn_key);
+	if ((rc = migrate(s->main_conn->db, target_version, err)) < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -456,7 +577,7 @@ void cp_store_free(struct cp_store *s)
 		return;
 	if (s->main_conn) {
 		pthread_setspecific(s->conn_key, NULL);
-		sqlite3_close_v2(s->main_conn);
+		conn_close(s->main_conn);
 	}
 	pthread_key_delete(s->conn_key);
 	free(s->path);

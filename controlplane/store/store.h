@@ -38,8 +38,12 @@ struct cp_audit_rec {
  * the first problem SQLite reports when a page is damaged or unreadable.
  * Reads every page once: seconds on a big database. */
 int cp_store_check(const char *path, struct fl_err *err);
-/* Opens (creating if needed) and migrates to target_version (-1: latest). */
+/* Opens (creating if needed) and migrates to target_version (-1: latest).
+ * Each thread that uses the store gets its own connection, with its
+ * prepared statements kept, closed when the thread exits. */
 int cp_store_open(struct cp_store **out, const char *path, int target_version, struct fl_err *err);
+/* Closes the opening thread's connection: call it on that thread, after
+ * every other thread that used the store has exited. */
 void cp_store_free(struct cp_store *s);
 int cp_store_version(int *out, struct cp_store *s, struct fl_err *err);
 int cp_store_latest_version(void);
