@@ -62,6 +62,7 @@ struct dev {
 	int phase;
 	int kind; /* of the request in flight */
 	int bad_sig, drop, retried;
+	int answered; /* has had a reply: with its own connection, it is open */
 	int64_t due_ms;
 	int64_t desired_version;
 	int64_t interval_ms;
@@ -83,6 +84,7 @@ struct sim {
 	uint64_t rng;
 	int64_t t0_ms, t_measure_ms, t_end_ms, t_last_progress;
 	int measuring;
+	size_t answered; /* devices that have had a reply */
 	struct kstats ks[K_COUNT];
 	struct sim_hist progress_hist;
 	uint64_t progress_n;
@@ -499,6 +501,10 @@ static void on_done(void *ctx, const struct sim_result *r)
 	int follow_up = 0;
 
 	s->progress_n++;
+	if (r->kind == SIM_TX_OK && !d->answered) {
+		d->answered = 1;
+		s->answered++;
+	}
 	if (now > s->t_end_ms) {
 		if (r->kind == SIM_TX_TIMEOUT)
 			s->after_timeout++;
@@ -962,6 +968,16 @@ int sim_run(const struct sim_run_opts *o, struct fl_err *err)
 		int timeout = 50;
 
 		now = mono_ms();
+		/* With a connection per device, the warm-up lasts until every
+		 * device has opened its own (for at most two minutes more): on a
+		 * machine with slow handshakes a fixed warm-up would measure
+		 * handshakes instead of kept-alive check-ins. */
+		if (!s->measuring && now >= s->t_measure_ms && o->conn_mode == SIM_CONN_DEVICE &&
+		    s->answered < s->ndev &&
+		    now < s->t0_ms + (int64_t)(o->warmup_s * 1000.0) + 120000) {
+			s->t_measure_ms = now + 1;
+			s->t_end_ms = s->t_measure_ms + (int64_t)(o->duration_s * 1000.0);
+		}
 		if (!s->measuring && now >= s->t_measure_ms) {
 			/* Warm-up over: forget what it measured (handshakes, enrollment). */
 			for (int k = 0; k < K_COUNT; k++)
