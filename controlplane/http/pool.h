@@ -21,8 +21,11 @@ struct cp_pool;
 /* shed: 1 when the job is to be refused (waited too long, or stopping). */
 typedef void (*cp_pool_fn)(void *arg, int shed);
 
-/* Workers stack size: handlers parse JSON up to the nesting limit and call
- * into libgit2 and SQLite. */
+/* Stack size of every thread that runs a handler: the workers here and the
+ * server's I/O threads, which answer inline routes (server.c). Handlers parse
+ * JSON up to the nesting limit and call into libgit2 and SQLite. The fuzz
+ * targets run each input on a thread of this size (tests/fuzz/fuzz.h), so
+ * this is the one place it is defined. */
 #define CP_POOL_STACK ((size_t)8 << 20)
 
 int cp_pool_new(struct cp_pool **out, int workers, size_t queue_max, int queue_wait_ms,

@@ -684,26 +684,29 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	idle_s = (unsigned)((cfg->keepalive_ms + 999) / 1000);
 	if (idle_s < 1)
 		idle_s = 1;
-	h->d = MHD_start_daemon(
-	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-	    0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)cfg->io_threads, MHD_OPTION_HTTPS_MEM_CERT, h->pem, MHD_OPTION_HTTPS_MEM_KEY,
-	    h->pem, MHD_OPTION_HTTPS_PRIORITIES, CP_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT,
-	    idle_s,
-	    /* Per-connection memory holds the head and the read and write
-	     * buffers. 64 KiB made file replies 12% faster (larger writes) but
-	     * doubled the CPU of every new connection (make bench): agents
-	     * reconnect more often than they download. --max-header is checked
-	     * on the copy of the head; a head beyond this memory gets MHD's own
-	     * 431. */
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_header + 8192),
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conn_per_ip,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-	    on_connection, h, MHD_OPTION_END);
+	h->d =
+	    MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS |
+				 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+			     0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+			     h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->io_threads,
+			     /* Inline routes (check-ins) run their handler on these threads:
+			      * they need the workers' stack, not whatever ulimit -s gives. */
+			     MHD_OPTION_THREAD_STACK_SIZE, CP_POOL_STACK, MHD_OPTION_HTTPS_MEM_CERT,
+			     h->pem, MHD_OPTION_HTTPS_MEM_KEY, h->pem, MHD_OPTION_HTTPS_PRIORITIES,
+			     CP_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+			     /* Per-connection memory holds the head and the read and write
+			      * buffers. 64 KiB made file replies 12% faster (larger writes) but
+			      * doubled the CPU of every new connection (make bench): agents
+			      * reconnect more often than they download. --max-header is checked
+			      * on the copy of the head; a head beyond this memory gets MHD's own
+			      * 431. */
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_header + 8192),
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conn_per_ip,
+			     MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_URI_LOG_CALLBACK,
+			     on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+			     MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (!h->d) {
 		rc = fl_err_set(err, FL_ERROR,
 				"cannot listen on %s (port in use, or bad TLS files in %s/tls)",

@@ -7,7 +7,7 @@
 #include "fairlead/util.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	char *s = fz_strndup(data, size);
 	struct fl_err err = {0, ""};
@@ -76,3 +76,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(s);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

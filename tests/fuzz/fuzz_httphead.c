@@ -13,7 +13,7 @@
 
 #define MAX_LINES 64
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	struct cp_http_hdr h[MAX_LINES];
 	struct cp_http_head head;
@@ -53,3 +53,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(s);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

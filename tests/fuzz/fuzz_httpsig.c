@@ -37,7 +37,7 @@ static void init(void)
 	done = 1;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t ilen = nl ? (size_t)(nl - data) : size;
@@ -65,3 +65,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(signature);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

@@ -7,7 +7,7 @@
 #include "fairlead/json.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static const char *const allowed[] = {"name", "count", "enabled", "labels", NULL};
 	json_t *obj = NULL, *any = NULL;
@@ -68,3 +68,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(obj);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

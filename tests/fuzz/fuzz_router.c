@@ -105,7 +105,7 @@ static char *take_line(const uint8_t **p, const uint8_t *end)
 	return s;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data, *end = data + size;
 	char *method, *target, *body, *q;
@@ -160,3 +160,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(body);
 	return 0;
 }
+
+/* The app on the main thread: it owns the store's first connection. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	init();
+	return 0;
+}
+
+FZ_TARGET(fuzz_one)

@@ -21,7 +21,7 @@ static void init(void)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static const char *const states[] = {"accepted", "decommissioned", "pending"};
 	char *expr = fz_strndup(data, size);
@@ -51,3 +51,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(expr);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

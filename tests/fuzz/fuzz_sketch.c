@@ -31,7 +31,7 @@ static void check_sketch(const struct fl_sketch *s)
 	fl_buf_release(&e);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	struct fl_err err = {0, ""};
 	struct fl_sketch *s = NULL;
@@ -64,3 +64,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

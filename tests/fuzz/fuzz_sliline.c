@@ -10,7 +10,7 @@
 #include "fairlead/util.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	/* An exact-size copy, not NUL-terminated: the parser gets a length. */
 	char *buf = malloc(size ? size : 1);
@@ -46,3 +46,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(buf);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

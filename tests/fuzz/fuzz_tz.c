@@ -8,7 +8,7 @@
 #include "fairlead/tz.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static const int64_t ts[] = {INT64_MIN,	   -4000000000LL, -1,	     0,	       1774746000LL,
 				     2147483647LL, 4128627600LL,  1LL << 40, INT64_MAX};
@@ -37,3 +37,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(copy);
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

@@ -10,7 +10,7 @@
 #include "fairlead/yaml.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	json_t *docs = NULL;
 	struct fl_err err = {0, ""};
@@ -37,3 +37,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FZ_TARGET(fuzz_one)

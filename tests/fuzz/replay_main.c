@@ -4,7 +4,8 @@
  *
  *   fuzz_NAME DIR|FILE...
  *
- * Runs LLVMFuzzerTestOneInput on every file, then on FL_FUZZ_MUTATIONS
+ * Calls LLVMFuzzerInitialize when the target has one, then runs
+ * LLVMFuzzerTestOneInput on every file, then on FL_FUZZ_MUTATIONS
  * (default 300) mutations of each. The mutations come from xorshift64 seeded
  * from the file's own bytes, so a run is reproducible and adding a seed does
  * not change what the other seeds explore. Every input is handed over in a
@@ -107,6 +108,9 @@ static size_t mutate_once(uint8_t *buf, size_t len, size_t cap)
 }
 
 static const char *save_path;
+
+/* Defined only by the targets that need it. */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static void run(const uint8_t *data, size_t len)
 {
@@ -240,6 +244,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR|FILE...\n", argv[0]);
 		return 2;
 	}
+	if (LLVMFuzzerInitialize)
+		LLVMFuzzerInitialize(&argc, &argv);
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
 		int rc;
