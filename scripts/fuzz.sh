@@ -14,7 +14,11 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(httpsig selector json codec router)
+# The default is every target the build knows: the list in tests/fuzz/CMakeLists.txt.
+if [ ${#targets[@]} -eq 0 ]; then
+	read -r -a targets < <(sed -n 's/^set(FL_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt)
+	[ ${#targets[@]} -gt 0 ] || { echo "fuzz.sh: no FL_FUZZ_TARGETS in tests/fuzz/CMakeLists.txt" >&2; exit 2; }
+fi
 build=build-fuzz
 
 # clang and libFuzzer's runtime are plain Debian packages.
