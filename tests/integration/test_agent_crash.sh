@@ -28,5 +28,5 @@ done
 # after the last check-ins the twin converged and every ping has a result
 wait_for "twin converged" 15 bash -c "'$FLCLI' -o json device show dev-k | jq -e '.reported.config.round == 15'"
 agent a run --once >/dev/null 2>&1
-wait_for "all pings answered" 15 bash -c "'$FLCLI' -o json device commands dev-k | jq -e 'all(.[]; .status == \"ok\")'"
+wait_for "all pings answered" 15 bash -c "'$FLCLI' -o json device commands dev-k | jq -e 'length == 15 and all(.[]; .status == \"ok\")'"
 pass
