@@ -493,6 +493,21 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	cp_http_rq_unref(q);
 }
 
+/* The drain's "stop accepting". MHD_quiesce_daemon() would close the
+ * listener instead, but on an epoll daemon with a thread pool it races the
+ * I/O threads' own removal of the listen socket from their epoll sets, and
+ * MHD aborts the process when it loses (seen as an abort at SIGTERM). So the
+ * listener stays open until MHD_stop_daemon() and each connection accepted
+ * while draining is closed at once, before TLS starts. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct cp_http *h = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&h->draining) ? MHD_NO : MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -687,7 +702,7 @@ int cp_http_start(struct cp_http **out, struct cp_app *app, struct fl_err *err)
 	h->d =
 	    MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS |
 				 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-			     0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+			     0, on_accept, h, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
 			     h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->io_threads,
 			     /* Inline routes (check-ins) run their handler on these threads:
@@ -730,20 +745,17 @@ int cp_http_port(const struct cp_http *h)
 void cp_http_stop(struct cp_http *h)
 {
 	int64_t until;
-	MHD_socket ls;
 
 	if (!h)
 		return;
-	/* Drain: stop accepting; requests that begin from now get 503 with
-	 * Connection: close; those in flight finish and are acknowledged. */
+	/* Drain: connections accepted from now are closed (on_accept); requests
+	 * that begin from now get 503 with Connection: close; those in flight
+	 * finish and are acknowledged. */
 	atomic_store(&h->draining, 1);
-	ls = MHD_quiesce_daemon(h->d);
 	cp_events_close(h->app->events); /* live streams end */
 	until = fl_mono_ms() + h->app->cfg.request_timeout_ms;
 	while (atomic_load(&h->inflight) > 0 && fl_mono_ms() < until)
 		usleep(10000);
 	MHD_stop_daemon(h->d);
-	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
 	http_free(h);
 }

@@ -47,6 +47,25 @@ expect4xx "enroll id with NUL" 400 POST /api/v1/enroll '{"device_id":"a\u0000b",
 expect4xx "enroll unknown field" 400 POST /api/v1/enroll '{"device_id":"a","pubkey":"x","challenge":"c","proof":"p","admin":true}'
 expect4xx "enroll bad key" 400 POST /api/v1/enroll '{"device_id":"a","pubkey":"x","challenge":"c","proof":"p"}'
 
+# Bad ids with everything else well formed (a real public key, a proof of the
+# right length), so the id check is the one that answers.
+pub=$("$FLSIGN" --keygen "$T/k.key")
+sig=$(head -c 64 /dev/zero | base64 -w0)
+expect_bad_id() { # DESCRIPTION METHOD PATH BODY
+	local r
+	r=$(api "$2" "$3" "$4")
+	assert_eq "$(status_of "$r")" "400" "$1"
+	body_of "$r" | jq -e '.error.code == "invalid_request" and .error.message == "bad device id"' \
+		>/dev/null || fail "$1: error body $(body_of "$r")"
+}
+long=$(printf 'x%.0s' $(seq 1 80))
+for id in "../x" "a/b" "a b" ".hidden" "$long" ""; do
+	expect_bad_id "enroll id '$id'" POST /api/v1/enroll "$(jq -nc --arg id "$id" --arg pub "$pub" \
+		--arg sig "$sig" '{device_id:$id,pubkey:$pub,challenge:"c",proof:$sig}')"
+	expect_bad_id "preauthorize id '$id'" POST /api/v1/devices/preauthorize \
+		"$(jq -nc --arg id "$id" --arg pub "$pub" '{id:$id,pubkey:$pub}')"
+done
+
 # oversized body and header
 head -c 2000000 /dev/zero | tr '\0' ' ' >"$T/big.json"
 st=$(curl -s -o "$T/big.out" -w '%{http_code}' --cacert "$DATA/tls/ca.pem" -H "Authorization: Bearer $ADMIN" \
