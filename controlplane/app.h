@@ -40,15 +40,15 @@ struct cp_config {
 	double device_rate, device_burst; /* per device key */
 	double token_rate, token_burst;	  /* per operator token */
 	double anon_rate, anon_burst;	  /* per client address, unauthenticated */
-	/* SLIs (issue 4) */
+	/* SLIs */
 	char carbon_path[1024];		/* --carbon FILE; empty: DATA/carbon.json if present */
 	int metrics_public;		/* GET /metrics without a token */
 	struct cp_ingest_config ingest; /* queue bound, retention */
-	/* SLOs (issue 4): definition files loaded at start (empty: DATA/slo.d)
+	/* SLOs: definition files loaded at start (empty: DATA/slo.d)
 	 * and the evaluator's interval. */
 	char slo_dir[1024];
 	int slo_eval_ms;
-	/* Rollouts (issue 5): the controller's tick (it also wakes on pokes). */
+	/* Rollouts: the controller's tick (it also wakes on pokes). */
 	int rollout_tick_ms;
 	/* The HTTP layer (http/server.c): event-loop threads, the bounded
 	 * queue in front of the workers (threads), and the connection limits
@@ -89,19 +89,19 @@ struct cp_app {
 	struct cp_expset *done_cmds;  /* "device cmd" results not yet flushed */
 	struct cp_ratelimit *rl_device, *rl_token, *rl_anon;
 	struct cp_wb *wb;
-	/* Releases (issue 3): NULL when the data directory has no server key or
+	/* Releases: NULL when the data directory has no server key or
 	 * release repository (unit tests of other parts). */
 	struct cp_relstore *relstore;
 	struct cp_director *director;
-	/* SLI reports (issue 4): the carbon table and the ingest queue. */
+	/* SLI reports: the carbon table and the ingest queue. */
 	struct cp_carbon *carbon;
 	struct cp_ingest *ingest;
 	/* One push at a time: the counter check, the git commit and the row
 	 * insert must not interleave with another push. */
 	pthread_mutex_t push_lock;
-	/* The SLO evaluator (issue 4): budgets, burn rates, alert state. */
+	/* The SLO evaluator: budgets, burn rates, alert state. */
 	struct cp_slo_engine *slo;
-	/* The rollout controller (issue 5); NULL without the release parts. */
+	/* The rollout controller; NULL without the release parts. */
 	struct cp_rollout_ctl *rollouts;
 	/* The live event stream's hub (core/events.h). */
 	struct cp_events *events;

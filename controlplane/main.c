@@ -205,7 +205,7 @@ static int cmd_serve(struct cp_config *cfg)
 	struct cp_app *app = NULL;
 	struct cp_http *http = NULL;
 	sigset_t set;
-	int sig = 0, rc;
+	int sig = 0, host_len, rc;
 	char tls[1100];
 
 	snprintf(tls, sizeof(tls), "%s/tls", cfg->data_dir);
@@ -233,8 +233,11 @@ static int cmd_serve(struct cp_config *cfg)
 		cp_app_free(app, NULL);
 		return die("start", &err);
 	}
-	fl_log(FL_LOG_INFO, "fairleadd %s serving https://%s (%zu devices)", FL_VERSION,
-	       cfg->listen, cp_registry_count(app->reg));
+	/* The bound port, not the flag's: with --listen ADDR:0 the kernel picks
+	 * it, and this line is how scripts learn it. */
+	host_len = strrchr(cfg->listen, ':') ? (int)(strrchr(cfg->listen, ':') - cfg->listen) : 0;
+	fl_log(FL_LOG_INFO, "fairleadd %s serving https://%.*s:%d (%zu devices)", FL_VERSION,
+	       host_len, cfg->listen, cp_http_port(http), cp_registry_count(app->reg));
 	sigwait(&set, &sig);
 	fl_log(FL_LOG_INFO, "signal %d: draining requests", sig);
 	cp_http_stop(http);

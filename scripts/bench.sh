@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: Fairlead's figures (issue 6), each against a baseline measured
+# make bench: Fairlead's figures, each against a baseline measured
 # in the same run, written to bench/results/latest.json and latest.md.
 #
 #   scripts/bench.sh            the full run (10k, 100k, 1M devices; ~5 min on 2 cores)

@@ -214,7 +214,7 @@ int cp_h_slo_put(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_slo_openslo(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_slo_delete(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_alerts_list(struct cp_resp *, struct cp_req *, struct fl_err *);
-/* Rollouts (issue 5, h_rollouts.c) */
+/* Rollouts (h_rollouts.c) */
 int cp_h_rollout_start(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_rollouts_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_rollout_show(struct cp_resp *, struct cp_req *, struct fl_err *);

@@ -55,7 +55,7 @@ int cp_check_inventory(const json_t *inv, struct fl_err *err)
 	json_object_foreach ((json_t *)(uintptr_t)inv, k, v) {
 		if (!fl_label_key_valid(k))
 			return fl_err_set(err, FL_EINVAL, "bad inventory key '%.64s'", k);
-		/* What the device runs, {"NAME": "VERSION"} (issue 3): the one
+		/* What the device runs, {"NAME": "VERSION"}: the one
 		 * structured key, so the server can reconcile assigned against it. */
 		if (strcmp(k, "running") == 0) {
 			const char *name;

@@ -1,5 +1,5 @@
 /*
- * h_releases.c - signed releases (issue 3): the root chain, artifact uploads,
+ * h_releases.c - signed releases: the root chain, artifact uploads,
  * release pushes, assignments, artifact downloads and the update part of a
  * check-in.
  *

@@ -131,7 +131,7 @@ struct cp_command_result {
 int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *recs, size_t n,
 			    const struct cp_command_result *res, size_t nres, struct fl_err *err);
 
-/* --- releases (issue 3) ---------------------------------------------- */
+/* --- releases ---------------------------------------------- */
 
 /* Root envelopes by version. cp_store_root_get with version 0 gives the
  * newest; *out_version its version. FL_ENOTFOUND when there is none. */
@@ -280,7 +280,7 @@ int cp_store_replay_put(struct cp_store *s, const char *keyid, const char *nonce
 /* The unexpired nonces: [{"keyid","nonce","expires"}]; prunes the others. */
 int cp_store_replay_load(json_t **out, struct cp_store *s, int64_t now, struct fl_err *err);
 
-/* --- SLIs (issue 4) ---------------------------------------------------- */
+/* --- SLIs ---------------------------------------------------- */
 
 /* One feature's histogram on its baseline's fixed bins. */
 struct cp_sli_drift {
@@ -362,7 +362,7 @@ int cp_store_sli_drift(struct cp_sli_drift **out, size_t *n, struct cp_store *s,
 int cp_store_sli_retain(struct cp_store *s, int64_t minute_before, int64_t m5_before,
 			int64_t h1_before, struct fl_err *err);
 
-/* --- per-device SLI windows for the rollout gates (issue 5, store/sli_devices.c) --- */
+/* --- per-device SLI windows for the rollout gates (store/sli_devices.c) --- */
 
 /* out[i] aggregates device_ids[i] over the minutes starting in [from, to)
  * from sli_minute, the latency sketches merged (caller frees with
@@ -372,7 +372,7 @@ int cp_store_sli_retain(struct cp_store *s, int64_t minute_before, int64_t m5_be
 int cp_store_sli_devices(struct cp_sli_agg **out, const char *const *device_ids, size_t n,
 			 struct cp_store *s, const char *release, int64_t from, int64_t to,
 			 struct fl_err *err);
-/* --- SLOs, alerts and events (issue 4, store/slo.c) ------------------ */
+/* --- SLOs, alerts and events (store/slo.c) ------------------ */
 
 /* Rows come back as {"name","definition" (object),"source","updated_at"}. */
 /* Inserts or replaces the SLOs of the array defs (each an object with
@@ -411,7 +411,7 @@ int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, co
 int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int limit,
 			 struct fl_err *err);
 
-/* --- rollouts (issue 5, store/rollouts.c) ----------------------------- */
+/* --- rollouts (store/rollouts.c) ----------------------------- */
 
 /* A rollout's snapshot of one target device: its rank in the rollout's
  * stable hash order and the release it ran before ("NAME@VERSION", NULL

@@ -1,5 +1,5 @@
 /* test_update.c - signed releases on the device: verification of every offer
- * (the tamper list of issue 3 and reference/security.md §9), download into
+ * (every kind of tampering), download into
  * the inactive slot, install hook, health window, commit and rollback, and a
  * SIGKILL (a forked child that _exit()s) at every step of the flow. Real
  * files and symlinks in a temp dir; fake transport and clock. */

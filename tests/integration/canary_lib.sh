@@ -1,4 +1,4 @@
-# canary_lib.sh - shared setup of the canary end-to-end tests (issue 5):
+# canary_lib.sh - shared setup of the canary end-to-end tests:
 # a real fairleadd, N real agents over HTTPS with 3 s report windows, each
 # with the reference inference module fairlead-anomaly reading its model
 # from the installed slot, all on anomaly@1.0.0 before the test's rollouts.

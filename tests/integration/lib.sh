@@ -13,6 +13,11 @@ FLSIGN="$FL_TEST_BIN/fl-sign"
 T=$(mktemp -d "${TMPDIR:-/tmp}/flit.XXXXXX")
 # the CLI's audit witness and config stay inside the test
 export XDG_STATE_HOME="$T/state" HOME="$T/home"
+# Sanitizer reports (ASan build) go to files, whatever a test does with the
+# process's stderr; cleanup fails the test if there is one.
+mkdir -p "$T/sanitizer"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$T/sanitizer/ubsan"
 DATA="$T/data"
 PIDS=()
 SERVER_PID=""
@@ -30,18 +35,34 @@ fail() {
 }
 
 cleanup() {
-	local p
+	local p rc=0 bad=0
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	[ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null || true
+	# The server must stop cleanly at the end too: an exit status other than
+	# 0 (a crash the test did not see, a failed final flush) fails the test.
+	# 127 means the test already reaped it.
+	if [ -n "$SERVER_PID" ]; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || rc=$?
+		if [ "$rc" != 0 ] && [ "$rc" != 127 ]; then
+			echo "FAIL: fairleadd exited with status $rc at the end of the test" >&2
+			tail -n 30 "$T/server.log" >&2 2>/dev/null || true
+			bad=1
+		fi
+	fi
 	wait 2>/dev/null || true
-	# A sanitizer report in any process log fails the test (ASan build).
-	if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >/dev/null 2>&1; then
-		grep -h -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >&2
+	# A sanitizer report of any process fails the test (ASan build): the
+	# reports go to files of their own (ASAN_OPTIONS log_path below), so one
+	# is found even where the test threw the process's stderr away, and the
+	# logs are scanned as well.
+	if compgen -G "$T/sanitizer/*" >/dev/null ||
+		grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >/dev/null 2>&1; then
+		cat "$T"/sanitizer/* >&2 2>/dev/null || true
+		grep -h -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >&2 2>/dev/null || true
 		echo "FAIL: sanitizer report" >&2
-		rm -rf "$T"
-		exit 1
+		bad=1
 	fi
 	rm -rf "$T"
+	[ "$bad" -eq 0 ] || exit 1
 }
 trap cleanup EXIT
 
@@ -49,9 +70,10 @@ assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '
 assert_ne() { [ "$1" != "$2" ] || fail "${3:-values equal}: did not expect '$2'"; }
 assert_match() { [[ "$1" =~ $2 ]] || fail "${3:-no match}: '$1' !~ /$2/"; }
 
-# Listening ports come from below the kernel's ephemeral range: a test that
-# opens thousands of client connections uses that range, and a port one of
-# them holds cannot be listened on.
+# free_port: a port for a helper server that cannot bind port 0 and say
+# which port it got. It comes from below the kernel's ephemeral range (a test
+# that opens thousands of client connections uses that range), but another
+# process may still take it first: callers retry on another port.
 free_port() {
 	local p lo
 	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
@@ -69,15 +91,26 @@ init_server() {
 	export FAIRLEAD_CA="$DATA/tls/ca.pem" FAIRLEAD_TOKEN="$ADMIN"
 }
 
-# start_server [extra serve flags...]: serve on a free port, wait until healthy
+# start_server [extra serve flags...]: serve on a port the kernel picks (the
+# server names it in its "serving" line), wait until healthy
 start_server() {
 	[ -f "$DATA/fairlead.db" ] || init_server
-	PORT=$(free_port)
-	URL="https://127.0.0.1:$PORT"
-	export FAIRLEAD_SERVER="$URL"
-	"$FLD" serve --data "$DATA" --listen "127.0.0.1:$PORT" --poll-interval 1 --flush-ms 200 \
+	local before=0
+	[ -f "$T/server.log" ] && before=$(wc -l <"$T/server.log")
+	"$FLD" serve --data "$DATA" --listen "127.0.0.1:0" --poll-interval 1 --flush-ms 200 \
 		"$@" >>"$T/server.log" 2>&1 &
 	SERVER_PID=$!
+	PORT=""
+	for _ in $(seq 1 100); do
+		PORT=$(tail -n +"$((before + 1))" "$T/server.log" |
+			sed -n 's|.*serving https://127\.0\.0\.1:\([0-9][0-9]*\) .*|\1|p' | head -n1)
+		[ -n "$PORT" ] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || fail "fairleadd exited at start"
+		sleep 0.1
+	done
+	[ -n "$PORT" ] || fail "fairleadd did not log the port it serves on"
+	URL="https://127.0.0.1:$PORT"
+	export FAIRLEAD_SERVER="$URL"
 	for _ in $(seq 1 100); do
 		if curl -sf --cacert "$DATA/tls/ca.pem" "$URL/api/v1/health" >/dev/null 2>&1; then
 			return 0
@@ -150,13 +183,18 @@ new_enroll_token() { cli enroll-token create "$@"; }
 
 device_json() { cli -o json device show "$1"; }
 
-# wait_for DESCRIPTION SECONDS CMD...: polls CMD until it succeeds
+# wait_for DESCRIPTION SECONDS CMD...: polls CMD until it succeeds. A wait
+# never runs past the test's own time budget (FL_TEST_TIMEOUT, the ctest
+# timeout, less a margin), so a slow run fails here, naming what it waited
+# for, rather than being killed by ctest without a word.
+FL_DEADLINE=$((SECONDS + ${FL_TEST_TIMEOUT:-300} - 20))
 wait_for() {
 	local what=$1 secs=$2
 	shift 2
-	local end=$((SECONDS + secs))
+	local start=$SECONDS end=$((SECONDS + secs))
+	[ "$end" -le "$FL_DEADLINE" ] || end=$FL_DEADLINE
 	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && fail "timed out waiting for $what"
+		[ $SECONDS -ge $end ] && fail "timed out waiting for $what (after $((SECONDS - start)) s)"
 		sleep 0.2
 	done
 }

@@ -72,6 +72,12 @@ st=$(curl -s -o "$T/big.out" -w '%{http_code}' --cacert "$DATA/tls/ca.pem" -H "A
 	-X POST --data-binary "@$T/big.json" "$URL/api/v1/enroll-tokens")
 assert_eq "$st" "413" "oversized body"
 jq -e .error.code "$T/big.out" >/dev/null || fail "oversized body: no JSON error"
+# ... refused by its declared length alone, before a byte of it comes: a
+# server that waited for the body would answer nothing here
+printf 'POST /api/v1/enroll-tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n' \
+	"$ADMIN" >"$T/bighead.raw"
+st=$(python3 "$(dirname "$0")/rawhttp.py" send 127.0.0.1 "$PORT" "$DATA/tls/ca.pem" "$T/bighead.raw")
+assert_match "$st" "^HTTP/1.1 413" "declared length over the limit, no body sent"
 st=$(curl -s -o "$T/hdr.out" -w '%{http_code}' --cacert "$DATA/tls/ca.pem" \
 	-H "X-Filler: $(head -c 20000 /dev/zero | tr '\0' a)" "$URL/api/v1/health")
 [[ "$st" =~ ^4 ]] || fail "oversized header: status $st"

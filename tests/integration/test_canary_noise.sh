@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 end to end, test 6: a noisy but good release passes. 20 real
+# ctest-timeout: 600
+# End to end: a noisy but good release passes. 20 real
 # agents over HTTPS run the reference inference module failing 10 % of its
 # inferences on every device (per-device error ratios over a stage scatter
 # by about as much as the 2-point tolerance), and the new model costs 10 %

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 end to end, tests 1 and 3: 20 real agents over HTTPS run the
+# ctest-timeout: 600
+# End to end: 20 real agents over HTTPS run the
 # reference inference module. A good model release goes stage by stage
 # (25%, 50%, 100%) to every device under the default gates, each stage's
 # decision recording the gate numbers it used; then a release whose health

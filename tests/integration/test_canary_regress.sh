@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 end to end, tests 2 and 4: 20 real agents over HTTPS run the
+# ctest-timeout: 600
+# End to end: 20 real agents over HTTPS run the
 # reference inference module under the default gates. A release whose
 # model is three times slower fails the latency gate in the canary stage
 # (5 canaries against 15 baseline devices); the rollout aborts and every

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 end to end, test 5: 20 real agents over HTTPS with the reference
+# ctest-timeout: 600
+# End to end: 20 real agents over HTTPS with the reference
 # inference module; fairleadd is SIGKILLed in the middle of the canary stage
 # of a good release and restarted on the same data directory. The rollout
 # resumes in the stage it was in, with the gate evaluations on the same

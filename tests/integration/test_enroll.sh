@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Token enrollment (auto-accept and pending then accepted), check-in, the twin
-# round trip, the ping command, selectors and pagination, spent tokens.
+# round trip, the ping command, selectors and pagination, spent tokens, and an
+# expired API token.
 source "$(dirname "$0")/lib.sh"
 start_server
 
@@ -13,14 +14,18 @@ agent a2 enroll --token "$tok" --id dev-a2 --label hw=b >/dev/null 2>&1 || fail 
 
 # the token is used up: a third enrollment is refused with a clear error
 if agent a3 enroll --token "$tok" --id dev-a3 >"$T/e3.out" 2>&1; then fail "used-up token accepted"; fi
-assert_match "$(cat "$T/e3.out")" "used up|gone|expired" "used-up token message"
+assert_match "$(cat "$T/e3.out")" "enrollment token used up" "used-up token message"
 assert_eq "$(status_of "$(api GET /api/v1/devices/dev-a3)")" "404" "no device for a refused enrollment"
 
-# expired token
+# expired enrollment and API tokens (the wait is the tokens' lifetime)
 etok=$(new_enroll_token --ttl 1s)
+atok=$(cli token create --role viewer --ttl 1s)
 sleep 2.2
+r=$(api GET /api/v1/devices "" "$atok")
+assert_eq "$(status_of "$r")" "401" "expired API token"
+assert_eq "$(body_of "$r" | jq -r .error.message)" "token expired" "expired API token message"
 if agent a4 enroll --token "$etok" --id dev-a4 >"$T/e4.out" 2>&1; then fail "expired token accepted"; fi
-assert_match "$(cat "$T/e4.out")" "expired|gone" "expired token message"
+assert_match "$(cat "$T/e4.out")" "enrollment token expired" "expired token message"
 
 agent_start a1
 agent_start a2

@@ -3,7 +3,7 @@
 # re-extracted from git before it is served (and 503 when it cannot be), a
 # database with a corrupt page stops the start (unless --skip-check), and a
 # truncated object in the release repository stops the start within seconds,
-# naming the object.
+# naming the object. A quarantined device is refused its artifacts.
 source "$(dirname "$0")/lib.sh"
 start_server --rate-token 0 --rate-device 0
 
@@ -71,6 +71,13 @@ assert_match "$(jq -r .error.message "$T/dl.out")" "$SHA" "503 names the artifac
 mv "$T/blob.saved" "$OBJ"
 assert_eq "$(download)" "200" "download once git has the blob again"
 assert_eq "$(sha_of "$T/dl.out")" "$SHA" "downloaded bytes once restored"
+
+# --- a quarantined device is refused its artifacts; accepted again, served ---
+cli device quarantine dev-1 >/dev/null || fail "quarantine"
+assert_eq "$(download)" "403" "download by a quarantined device"
+jq -e '.error.code == "forbidden"' "$T/dl.out" >/dev/null || fail "quarantined: $(cat "$T/dl.out")"
+cli device accept dev-1 >/dev/null || fail "accept again"
+assert_eq "$(download)" "200" "download once accepted again"
 stop_server
 
 # serve_once [flags...]: runs serve in the foreground for at most 20 s (it

@@ -188,7 +188,8 @@ assert_eq "$(dev POST /api/v1/device/checkin "$T/done.json")" "200" "check-in co
 assert_eq "$(jq 'has("update")' "$T/dev.out")" "false" "no offer when in sync"
 echo '{"update":{"release":"detector@1.0.0","state":"bogus"}}' >"$T/bad.json"
 assert_eq "$(dev POST /api/v1/device/checkin "$T/bad.json")" "400" "bad update state"
-sleep 0.5
+in_sync() { api GET /api/v1/devices/dev-1 | cut -d' ' -f2- | jq -e '.update.in_sync == true'; }
+wait_for "dev-1 shown in sync" 10 in_sync
 d=$(api GET /api/v1/devices/dev-1 | cut -d' ' -f2-)
 assert_eq "$(jq -c '.update | {assigned, state, in_sync, running}' <<<"$d")" \
 	'{"assigned":"detector@1.0.0","state":"committed","in_sync":true,"running":{"detector":"1.0.0"}}' "device show update"

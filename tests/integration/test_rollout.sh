@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-timeout: 600
 # Canary rollouts with real agents: a good release goes stage by stage to
 # 100% and every device commits; a release whose health check fails makes
 # the canaries roll back locally, the failure-ratio gate aborts the rollout

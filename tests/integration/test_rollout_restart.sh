@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 scenario 5: fairleadd killed with SIGKILL in the middle of a
+# ctest-timeout: 600
+# fairleadd killed with SIGKILL in the middle of a
 # rollout's stage resumes it after a restart on the same data directory: the
 # rollout is in the same stage, no device is assigned twice or lost, a bake
 # interrupted by a second kill keeps its start, it completes to 100% with

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 4 end to end: real agents run the reference inference module from a
+# ctest-timeout: 600
+# End to end: real agents run the reference inference module from a
 # signed release and report SLIs over HTTPS. A shifted input distribution
 # raises a drift alert, a three-times-slower model burns the latency SLO, and a
 # control group on the good model with unshifted inputs fires nothing.
@@ -81,7 +82,8 @@ has_data() {
 }
 for d in "${DEVS[@]}"; do wait_for "SLIs of $d" 60 has_data "$d"; done
 p50=$(cli metrics ctl-1 --since 10m --json | jq -r .summary.latency_ms.p50)
-awk -v v="$p50" 'BEGIN { exit !(v >= 0.99 && v < 1.8) }' || fail "ctl-1 p50 $p50 ms, expected about 1"
+# At least the model's cost; no upper bound, which would measure the machine.
+awk -v v="$p50" 'BEGIN { exit !(v >= 0.99) }' || fail "ctl-1 p50 $p50 ms, below the model's 1 ms"
 up=$(cli metrics ctl-1 --since 10m --json | jq -r .summary.uptime_ratio)
 awk -v v="$up" 'BEGIN { exit !(v > 0.9) }' || fail "ctl-1 uptime ratio $up"
 

@@ -111,10 +111,12 @@ $GEN 4 "$W" --lat 1:10 --drift temp:250,250,250,250:1:0 >"$T/d1.json"
 $GEN 1 "$W" --lat 1:10 --drift temp:10,10,30,950:1:1 >"$T/d2.json"
 assert_eq "$(status_of "$(post "$K1" "$T/d1.json")")" "200" "drift report dev-1"
 assert_eq "$(status_of "$(post "$K2" "$T/d2.json")")" "200" "drift report dev-2"
-sleep 0.6
-d=$(body_of "$(api GET "/api/v1/drift?release=anomaly@1.0.0&selector=site%3Dberlin&since=10m")")
-jq -e '.features[0] | .feature == "temp" and .samples == 1000 and .judged and .drifted and
-	.psi > .threshold' <<<"$d" >/dev/null || fail "berlin not drifted: $d"
+berlin_drifted() {
+	body_of "$(api GET "/api/v1/drift?release=anomaly@1.0.0&selector=site%3Dberlin&since=10m")" |
+		jq -e '.features[0] | .feature == "temp" and .samples == 1000 and .judged and .drifted and
+			.psi > .threshold'
+}
+wait_for "berlin drifted" 10 berlin_drifted
 d=$(body_of "$(api GET "/api/v1/drift?release=anomaly@1.0.0&selector=site%3Deu-west&since=10m")")
 jq -e '.features[0] | .samples == 1000 and .judged and (.drifted | not) and .psi < 1e-9' \
 	<<<"$d" >/dev/null || fail "eu-west drifted: $d"
