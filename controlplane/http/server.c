@@ -584,7 +584,9 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+/* MHD's format strings are its own literals; the attribute says so to the
+ * compiler, which would otherwise refuse a format it cannot see. */
+FL_PRINTF(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	const struct cp_http *h = cls;
 	char msg[512];
