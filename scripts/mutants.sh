@@ -9,7 +9,9 @@
 # replaces the line's exact text (it must occur once in the file), rebuilds
 # what changed and runs only the guarding tests. A mutation is "killed" when
 # they fail, "SURVIVED" when they pass, and "error" when it does not apply
-# or does not build. Exit 0 only if every mutation was killed.
+# or does not build. Before any mutation, the guarding tests must pass on the
+# unmutated copy. Exit 0 only if every mutation was killed; the tests' output
+# of each is in DIR/NAME.test.log.
 #
 # MUTANTS_DIR=DIR uses DIR instead of a temporary directory (kept, and its
 # build reused by the next run); --keep keeps the temporary one.
@@ -113,6 +115,17 @@ cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$work/
 	{ cat "$work/cmake.log" >&2; exit 2; }
 cmake --build "$work/build" -j"$jobs" >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; exit 2; }
 
+# The guarding tests must pass on the unmutated copy first, or a broken test
+# would count as a kill.
+union=$(for i in "${sel[@]}"; do echo "${M_TESTS[i]}"; done | sort -u | paste -sd'|')
+echo "mutants: the guarding tests, unmutated"
+if ! ctest --test-dir "$work/build" -R "$union" -j2 --timeout 300 --output-on-failure \
+	>"$work/baseline.log" 2>&1; then
+	tail -n 60 "$work/baseline.log" >&2
+	echo "mutants.sh: the guarding tests fail without any mutation (log above)" >&2
+	exit 2
+fi
+
 killed=0 survived=0 errors=0
 for i in "${sel[@]}"; do
 	name=${M_NAME[i]} f=$work/src/${M_FILE[i]}
@@ -131,7 +144,7 @@ for i in "${sel[@]}"; do
 			errors=$((errors + 1))
 			echo "mutants.sh: $name: no test matches ${M_TESTS[i]}" >&2
 		elif ctest --test-dir "$work/build" -R "${M_TESTS[i]}" -j2 --timeout 300 \
-			>"$work/$name.test.log" 2>&1; then
+			--output-on-failure >"$work/$name.test.log" 2>&1; then
 			result=SURVIVED
 			survived=$((survived + 1))
 		else
