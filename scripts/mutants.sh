@@ -110,6 +110,12 @@ trap cleanup EXIT
 mkdir -p "$work/src"
 # The tracked files as they are now, so uncommitted changes are tested too.
 git ls-files -z | tar -C "$src_root" --null -T - -cf - | tar -C "$work/src" -xf -
+# A reused directory: the files mutated last time got their old time stamps
+# back from tar, older than the mutants' objects, so make would keep those.
+if [ -f "$work/mutated" ]; then
+	sort -u "$work/mutated" | while IFS= read -r f; do touch "$work/src/$f"; done
+	rm -f "$work/mutated"
+fi
 echo "mutants: building a copy in $work"
 cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$work/cmake.log" 2>&1 ||
 	{ cat "$work/cmake.log" >&2; exit 2; }
@@ -130,6 +136,7 @@ killed=0 survived=0 errors=0
 for i in "${sel[@]}"; do
 	name=${M_NAME[i]} f=$work/src/${M_FILE[i]}
 	cp -p "$f" "$work/orig"
+	echo "${M_FILE[i]}" >>"$work/mutated"
 	apply "$f" "${M_FIND[i]}" "${M_REPL[i]}"
 	t0=$SECONDS
 	if ! cmake --build "$work/build" -j"$jobs" >"$work/$name.build.log" 2>&1; then

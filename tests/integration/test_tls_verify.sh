@@ -25,20 +25,28 @@ tok=$(new_enroll_token --auto-accept)
 tok_id=$(cli -o json enroll-token list | jq -r '.[0].id')
 assert_eq "$(uses_left "$tok_id")" "1" "a fresh enrollment token"
 
-rc=0
-"$FLCLI" --server "$URL" --ca "$OTHER_CA" --token "$ADMIN" device list >"$T/c1.out" 2>"$T/c1.err" || rc=$?
-assert_ne "$rc" "0" "the CLI must refuse a server certificate its CA did not sign"
-assert_match "$(cat "$T/c1.err")" "^fairlead: TLS with $URL failed: SSL certificate problem: " \
-	"the CLI's error for an unknown CA"
-assert_eq "$(cat "$T/c1.out")" "" "nothing on stdout from a refused CLI call"
+# cli_refused CA TAG WHAT ERROR-PATTERN: the CLI with CA fails with the error
+cli_refused() {
+	local rc=0
+	"$FLCLI" --server "$URL" --ca "$1" --token "$ADMIN" device list >"$T/$2.out" 2>"$T/$2.err" || rc=$?
+	assert_ne "$rc" "0" "the CLI must refuse $3"
+	assert_match "$(cat "$T/$2.err")" "^fairlead: TLS with $URL failed: $4" "the CLI's error for $3"
+	assert_eq "$(cat "$T/$2.out")" "" "nothing on stdout from a refused CLI call"
+}
+# agent_refused CA TOKEN ID TAG WHAT ERROR-PATTERN: enrolling with CA fails with the error
+agent_refused() {
+	local rc=0
+	"$FLAGENT" --server "$URL" --ca "$1" --state "$T/agents/$3" \
+		enroll --token "$2" --id "$3" >"$T/$4.out" 2>"$T/$4.err" || rc=$?
+	assert_ne "$rc" "0" "the agent must refuse $5"
+	assert_match "$(cat "$T/$4.err")" \
+		"^fairlead-agent: enroll: cannot get an enrollment challenge: TLS with $URL failed: $6" \
+		"the agent's error for $5"
+}
 
-rc=0
-"$FLAGENT" --server "$URL" --ca "$OTHER_CA" --state "$T/agents/x" \
-	enroll --token "$tok" --id dev-x >"$T/a1.out" 2>"$T/a1.err" || rc=$?
-assert_ne "$rc" "0" "the agent must refuse a server certificate its CA did not sign"
-assert_match "$(cat "$T/a1.err")" \
-	"^fairlead-agent: enroll: cannot get an enrollment challenge: TLS with $URL failed: SSL certificate problem: " \
-	"the agent's error for an unknown CA"
+cli_refused "$OTHER_CA" c1 "a server certificate its CA did not sign" "SSL certificate problem: "
+agent_refused "$OTHER_CA" "$tok" dev-x a1 "a server certificate its CA did not sign" \
+	"SSL certificate problem: "
 
 assert_eq "$(served /api/v1/devices)" "0" "the refused CLI request reached the server"
 assert_eq "$(served /api/v1/enroll/challenge)" "0" "the refused enrollment reached the server"
@@ -87,21 +95,9 @@ for i in $(seq 1 100); do
 	sleep 0.1
 done
 
-rc=0
-"$FLCLI" --server "$URL" --ca "$CA" --token "$ADMIN" device list >"$T/c2.out" 2>"$T/c2.err" || rc=$?
-assert_ne "$rc" "0" "the CLI must refuse a certificate for another host name"
-assert_match "$(cat "$T/c2.err")" \
-	"^fairlead: TLS with $URL failed: SSL: no alternative certificate subject name matches target host name '127\.0\.0\.1'" \
-	"the CLI's error for a host name mismatch"
-assert_eq "$(cat "$T/c2.out")" "" "nothing on stdout from a refused CLI call"
-
-rc=0
-"$FLAGENT" --server "$URL" --ca "$CA" --state "$T/agents/y" \
-	enroll --token "$tok2" --id dev-y >"$T/a2.out" 2>"$T/a2.err" || rc=$?
-assert_ne "$rc" "0" "the agent must refuse a certificate for another host name"
-assert_match "$(cat "$T/a2.err")" \
-	"^fairlead-agent: enroll: cannot get an enrollment challenge: TLS with $URL failed: SSL: no alternative certificate subject name matches target host name '127\.0\.0\.1'" \
-	"the agent's error for a host name mismatch"
+MISMATCH="SSL: no alternative certificate subject name matches target host name '127\\.0\\.0\\.1'"
+cli_refused "$CA" c2 "a certificate for another host name" "$MISMATCH"
+agent_refused "$CA" "$tok2" dev-y a2 "a certificate for another host name" "$MISMATCH"
 
 assert_eq "$(served /api/v1/devices)" "$devices_before" "the refused CLI request reached the server"
 assert_eq "$(served /api/v1/enroll/challenge)" "1" "the refused enrollment reached the server"
