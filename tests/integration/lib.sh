@@ -95,15 +95,18 @@ init_server() {
 # server names it in its "serving" line), wait until healthy
 start_server() {
 	[ -f "$DATA/fairlead.db" ] || init_server
-	local before=0
-	[ -f "$T/server.log" ] && before=$(wc -l <"$T/server.log")
+	# The log exists before the server does: the redirection below happens in
+	# the child, and a read that finds no file would end the test (pipefail).
+	local before
+	touch "$T/server.log"
+	before=$(wc -l <"$T/server.log")
 	"$FLD" serve --data "$DATA" --listen "127.0.0.1:0" --poll-interval 1 --flush-ms 200 \
 		"$@" >>"$T/server.log" 2>&1 &
 	SERVER_PID=$!
 	PORT=""
 	for _ in $(seq 1 100); do
 		PORT=$(tail -n +"$((before + 1))" "$T/server.log" |
-			sed -n 's|.*serving https://127\.0\.0\.1:\([0-9][0-9]*\) .*|\1|p' | head -n1)
+			sed -n 's|.*serving https://127\.0\.0\.1:\([0-9][0-9]*\) .*|\1|p' | head -n1) || true
 		[ -n "$PORT" ] && break
 		kill -0 "$SERVER_PID" 2>/dev/null || fail "fairleadd exited at start"
 		sleep 0.1
