@@ -18,11 +18,32 @@ void fl_httpsig_digest(char out[FL_DIGEST_LEN], const void *body, size_t len)
 	snprintf(out, FL_DIGEST_LEN, "sha-256=:%s:", b64);
 }
 
+/* Decimal digits of v, appended: the base is built on every signed request,
+ * and vsnprintf showed in its profile. */
+static int put_i64(struct fl_buf *b, int64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return fl_buf_put(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 static int params_fmt(struct fl_buf *b, const struct fl_sig_params *p)
 {
-	return fl_buf_addf(b, "%s;created=%lld;expires=%lld;nonce=\"%s\";keyid=\"%s\";tag=\"%s\"",
-			   COVERED, (long long)p->created, (long long)p->expires, p->nonce,
-			   p->keyid, FL_SIG_TAG);
+	int rc;
+
+	if ((rc = fl_buf_puts(b, COVERED ";created=")) < 0 || (rc = put_i64(b, p->created)) < 0 ||
+	    (rc = fl_buf_puts(b, ";expires=")) < 0 || (rc = put_i64(b, p->expires)) < 0 ||
+	    (rc = fl_buf_puts(b, ";nonce=\"")) < 0 || (rc = fl_buf_puts(b, p->nonce)) < 0 ||
+	    (rc = fl_buf_puts(b, "\";keyid=\"")) < 0 || (rc = fl_buf_puts(b, p->keyid)) < 0)
+		return rc;
+	return fl_buf_puts(b, "\";tag=\"" FL_SIG_TAG "\"");
 }
 
 int fl_httpsig_base(struct fl_buf *out, const char *method, const char *path, const char *query,
@@ -30,13 +51,15 @@ int fl_httpsig_base(struct fl_buf *out, const char *method, const char *path, co
 {
 	int rc;
 
-	rc = fl_buf_addf(out,
-			 "\"@method\": %s\n\"@path\": %s\n\"@query\": ?%s\n"
-			 "\"content-digest\": %s\n\"@signature-params\": ",
-			 method, path, query ? query : "", digest);
-	if (rc == 0)
-		rc = params_fmt(out, p);
-	return rc;
+	if ((rc = fl_buf_puts(out, "\"@method\": ")) < 0 || (rc = fl_buf_puts(out, method)) < 0 ||
+	    (rc = fl_buf_puts(out, "\n\"@path\": ")) < 0 || (rc = fl_buf_puts(out, path)) < 0 ||
+	    (rc = fl_buf_puts(out, "\n\"@query\": ?")) < 0 ||
+	    (rc = fl_buf_puts(out, query ? query : "")) < 0 ||
+	    (rc = fl_buf_puts(out, "\n\"content-digest\": ")) < 0 ||
+	    (rc = fl_buf_puts(out, digest)) < 0 ||
+	    (rc = fl_buf_puts(out, "\n\"@signature-params\": ")) < 0)
+		return rc;
+	return params_fmt(out, p);
 }
 
 int fl_httpsig_sign(struct fl_buf *sig_input, struct fl_buf *signature, const char *method,

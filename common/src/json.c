@@ -1,5 +1,7 @@
 #include "fairlead/json.h"
 
+#include "fairlead/map.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +193,42 @@ int fl_json_dump(struct fl_buf *b, const json_t *v)
 char *fl_json_dumps(const json_t *v)
 {
 	return json_dumps(v, FL_JSON_FLAGS);
+}
+
+uint64_t fl_json_hash(const json_t *v)
+{
+	uint64_t h = FL_HASH_SEED, sum = 0;
+	const char *key;
+	json_t *item;
+	size_t i;
+	double d;
+	int64_t n;
+	char t = (char)('0' + json_typeof(v));
+
+	h = fl_hash_bytes(h, &t, 1);
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		/* A sum of the members' hashes, so that the order of keys is not
+		 * part of it; each member's hash binds its key to its value. */
+		json_object_foreach ((json_t *)(uintptr_t)v, key, item) {
+			uint64_t m = fl_hash_bytes(FL_HASH_SEED, key, strlen(key) + 1);
+			uint64_t c = fl_json_hash(item);
+
+			sum += fl_hash_bytes(m, &c, sizeof(c));
+		}
+		return fl_hash_bytes(h, &sum, sizeof(sum));
+	case JSON_ARRAY:
+		json_array_foreach (v, i, item) {
+			uint64_t c = fl_json_hash(item);
+
+			h = fl_hash_bytes(h, &c, sizeof(c));
+		}
+		return h;
+	case JSON_STRING: return fl_hash_bytes(h, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		n = (int64_t)json_integer_value(v);
+		return fl_hash_bytes(h, &n, sizeof(n));
+	case JSON_REAL: d = json_real_value(v); return fl_hash_bytes(h, &d, sizeof(d));
+	default: return h;
+	}
 }

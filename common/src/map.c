@@ -9,20 +9,31 @@
 static char tomb;
 #define FL_MAP_TOMB (&tomb)
 
-uint64_t fl_hash_str(const char *s)
+/* The final mix of a 64-bit hash (MurmurHash3's finaliser). */
+static uint64_t mix64(uint64_t h)
 {
-	/* FNV-1a, then a final mix: keys are ids an attacker may choose, but the map
-	 * only holds authenticated ids and nonces with bounded counts. */
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return h;
+}
+
+uint64_t fl_hash_bytes(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	/* FNV-1a, then a final mix: keys are ids an attacker may choose, but the map
+	 * only holds authenticated ids and nonces with bounded counts. */
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return mix64(h);
+}
+
+uint64_t fl_hash_str(const char *s)
+{
+	return fl_hash_bytes(FL_HASH_SEED, s, strlen(s));
 }
 
 void fl_map_init(struct fl_map *m)

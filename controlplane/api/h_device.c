@@ -185,11 +185,11 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		goto cleanup;
 	if (inv && (rc = cp_check_inventory(inv, err)) < 0)
 		goto cleanup;
-	if (inv && !(inv_s = fl_json_dumps(inv))) {
-		rc = FL_ENOMEM;
-		goto cleanup;
-	}
-	if (rep && (!(rep_s = fl_json_dumps(rep)) || strlen(rep_s) > MAX_REPORTED)) {
+	/* A serialisation escapes a byte in six at most: a body that small holds
+	 * no reported twin over the limit, and the twin is serialised only if it
+	 * changed. A larger body is measured now, before anything is recorded. */
+	if (rep && req->body_len > MAX_REPORTED / 6 &&
+	    (!(rep_s = fl_json_dumps(rep)) || strlen(rep_s) > MAX_REPORTED)) {
 		rc = rep_s ? fl_err_set(err, FL_ETOOBIG, "reported twin over 64 KiB") : FL_ENOMEM;
 		goto cleanup;
 	}
@@ -200,11 +200,23 @@ int cp_h_checkin(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 	if (results && (rc = take_results(req, results, err)) < 0)
 		goto cleanup;
 
-	cp_registry_touch(req->app->reg, req->who.id, req->now, inv_s ? fl_hash_str(inv_s) : 0,
-			  rep_s ? fl_hash_str(rep_s) : 0, &inv_changed, &rep_changed);
-	if ((rc = cp_wb_checkin(req->app->wb, req->who.id, req->now, inv_changed ? inv_s : NULL,
-				rep_changed ? rep_s : NULL, upd_s)) < 0)
+	/* Most check-ins repeat the inventory and the twin: hashing the parsed
+	 * values tells, and only a change is serialised for the write-behind. */
+	cp_registry_touch(req->app->reg, req->who.id, req->now, inv ? fl_json_hash(inv) : 0,
+			  rep ? fl_json_hash(rep) : 0, &inv_changed, &rep_changed);
+	if ((inv_changed && !(inv_s = fl_json_dumps(inv))) ||
+	    (rep_changed && !rep_s && !(rep_s = fl_json_dumps(rep))))
+		rc = FL_ENOMEM;
+	else
+		rc = cp_wb_checkin(req->app->wb, req->who.id, req->now, inv_changed ? inv_s : NULL,
+				   rep_changed ? rep_s : NULL, upd_s);
+	if (rc < 0) {
+		/* Not queued: the agent's retry, with the same inventory and twin,
+		 * must still count as a change. */
+		if (inv_changed || rep_changed)
+			cp_registry_forget_hashes(req->app->reg, req->who.id);
 		goto cleanup;
+	}
 	/* Results are acknowledged only once stored (and a resent one only once
 	 * its first copy is); last seen and the twin may stay written behind. */
 	if (results && json_array_size(results) > 0 &&

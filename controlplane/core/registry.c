@@ -197,6 +197,16 @@ void cp_registry_touch(struct cp_registry *r, const char *id, int64_t now, uint6
 	pthread_mutex_unlock(&r->lock);
 }
 
+void cp_registry_forget_hashes(struct cp_registry *r, const char *id)
+{
+	struct cp_dev *e;
+
+	pthread_mutex_lock(&r->lock);
+	if ((e = fl_map_get(&r->by_id, id)))
+		e->inventory_hash = e->reported_hash = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
 int64_t cp_registry_last_seen(struct cp_registry *r, const char *id)
 {
 	struct cp_dev d;

@@ -49,6 +49,9 @@ void cp_registry_add_commands(struct cp_registry *r, const char *id, int delta);
  * differ from the last ones recorded (and records the new ones). */
 void cp_registry_touch(struct cp_registry *r, const char *id, int64_t now, uint64_t inv_hash,
 		       uint64_t rep_hash, int *inv_changed, int *rep_changed);
+/* Forgets the hashes recorded for id, for a check-in whose changes were not
+ * recorded after all: the next one is taken as changed and writes them. */
+void cp_registry_forget_hashes(struct cp_registry *r, const char *id);
 /* Last seen from memory, 0 when never or unknown. */
 int64_t cp_registry_last_seen(struct cp_registry *r, const char *id);
 

@@ -237,7 +237,10 @@ void cp_http_build_reply(struct rq *q, int close_after)
 			fl_buf_clear(&body);
 		if (fl_buf_put(&body, "\n", 1) < 0)
 			fl_buf_clear(&body);
-		r = MHD_create_response_from_buffer(body.len, body.ptr, MHD_RESPMEM_MUST_COPY);
+		/* MHD takes the buffer as it is: no copy of every reply. */
+		r = MHD_create_response_from_buffer_with_free_callback(body.len, body.ptr, free);
+		if (r)
+			body.ptr = NULL;
 		fl_buf_release(&body);
 		if (r)
 			MHD_add_response_header(r, "Content-Type", "application/json");

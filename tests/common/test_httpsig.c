@@ -385,3 +385,36 @@ Test(httpsig, missing_headers_rejected)
 	cr_assert_eq(fl_httpsig_parse(&p, sig, NULL, GOOD_SIG, NULL), FL_EUNAUTH);
 	cr_assert_eq(fl_httpsig_parse(&p, sig, COV P_C P_E P_N P_K P_T, NULL, NULL), FL_EUNAUTH);
 }
+
+Test(httpsig, base_is_the_documented_bytes)
+{
+	/* Signer and verifier share fl_httpsig_base, so only a fixed text tells
+	 * when its bytes change under them (every deployed agent would fail). */
+	struct fl_sig_params p;
+	struct fl_buf base = FL_BUF_INIT;
+
+	memset(&p, 0, sizeof(p));
+	p.created = 1700000000;
+	p.expires = 1700000060;
+	snprintf(p.nonce, sizeof(p.nonce), "%s", "bm9uY2U");
+	snprintf(p.keyid, sizeof(p.keyid), "%s", "k-1");
+	cr_assert_eq(fl_httpsig_base(&base, "PUT", "/api/v1/devices/d-1/checkin", "a=1",
+				     "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", &p),
+		     0);
+	cr_assert_str_eq(
+	    fl_buf_cstr(&base),
+	    "\"@method\": PUT\n"
+	    "\"@path\": /api/v1/devices/d-1/checkin\n"
+	    "\"@query\": ?a=1\n"
+	    "\"content-digest\": sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:\n"
+	    "\"@signature-params\": (\"@method\" \"@path\" \"@query\" \"content-digest\")"
+	    ";created=1700000000;expires=1700000060;nonce=\"bm9uY2U\";keyid=\"k-1\""
+	    ";tag=\"fairlead-v1\"");
+	fl_buf_release(&base);
+	p.created = 0;
+	p.expires = -5;
+	cr_assert_eq(fl_httpsig_base(&base, "GET", "/", NULL, "d", &p), 0);
+	cr_assert(strstr(fl_buf_cstr(&base), ";created=0;expires=-5;") != NULL, "%s",
+		  fl_buf_cstr(&base));
+	fl_buf_release(&base);
+}

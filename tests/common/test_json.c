@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fairlead/json.h"
+#include "fairlead/util.h"
 #include "fl_test.h"
 
 static json_t *parse_ok(const char *s)
@@ -324,4 +325,48 @@ Test(json, doc_depth)
 	json_decref(s);
 	free(ok);
 	free(deep);
+}
+
+static uint64_t hash_of(const char *text)
+{
+	json_t *v = NULL;
+	uint64_t h;
+
+	cr_assert_eq(fl_json_parse(&v, text, strlen(text), NULL), 0, "%s", text);
+	h = fl_json_hash(v);
+	json_decref(v);
+	return h;
+}
+
+Test(json, hash_follows_content_not_key_order)
+{
+	/* The check-in writes an inventory only when this hash changes: equal
+	 * documents must hash equal, and any change must show. */
+	cr_assert_eq(hash_of("{\"a\":1,\"b\":[1,2],\"c\":{\"x\":\"y\",\"z\":null}}"),
+		     hash_of("{\"c\":{\"z\":null,\"x\":\"y\"},\"b\":[1,2],\"a\":1}"));
+	static const char *const differ[] = {"{\"a\":1,\"b\":[1,2]}",
+					     "{\"a\":1,\"b\":[2,1]}",
+					     "{\"a\":2,\"b\":[1,2]}",
+					     "{\"b\":1,\"a\":[1,2]}",
+					     "{\"a\":1.0,\"b\":[1,2]}",
+					     "{\"a\":\"1\",\"b\":[1,2]}",
+					     "{\"a\":1,\"b\":[1,2],\"c\":null}",
+					     "{\"a\":1,\"b\":[1,[2]]}",
+					     "{\"ab\":1,\"b\":[1,2]}",
+					     "{\"a\":1,\"b\":[1,2,null]}",
+					     "{\"a\":true,\"b\":[1,2]}",
+					     "{\"a\":false,\"b\":[1,2]}",
+					     "{}",
+					     "[]",
+					     "\"\"",
+					     "null"};
+	for (size_t i = 0; i < FL_ARRAY_SIZE(differ); i++)
+		for (size_t j = i + 1; j < FL_ARRAY_SIZE(differ); j++)
+			cr_assert_neq(hash_of(differ[i]), hash_of(differ[j]), "%s and %s",
+				      differ[i], differ[j]);
+	/* a key's bytes belong to its member: moving a character between a key
+	 * and its value changes the hash */
+	cr_assert_neq(hash_of("{\"ab\":\"c\"}"), hash_of("{\"a\":\"bc\"}"));
+	/* two members swapping their values is a change */
+	cr_assert_neq(hash_of("{\"a\":1,\"b\":2}"), hash_of("{\"a\":2,\"b\":1}"));
 }

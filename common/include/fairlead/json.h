@@ -56,5 +56,10 @@ int fl_json_obj(json_t **out, const json_t *obj, const char *key, int required, 
 int fl_json_dump(struct fl_buf *b, const json_t *v);
 /* Compact serialisation as a new string (free() it), NULL on OOM. */
 char *fl_json_dumps(const json_t *v);
+/* A 64-bit hash of a value's content, for telling whether it changed without
+ * serialising it: the order of an object's keys does not count, an array's
+ * order does. Values that serialise the same hash the same; a real and an
+ * integer of one number do not. v must be a parsed document (depth-checked). */
+uint64_t fl_json_hash(const json_t *v);
 
 #endif

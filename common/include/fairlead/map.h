@@ -38,6 +38,11 @@ size_t fl_map_len(const struct fl_map *m);
  * current entry during iteration is allowed. */
 int fl_map_next(const struct fl_map *m, size_t *iter, const char **key, void **value);
 
+/* A 64-bit hash of len bytes, continuing from h (FL_HASH_SEED to start):
+ * for change detection and tables, never for security. */
+#define FL_HASH_SEED 1469598103934665603ULL
+uint64_t fl_hash_bytes(uint64_t h, const void *data, size_t len);
+/* fl_hash_bytes of a string from FL_HASH_SEED. */
 uint64_t fl_hash_str(const char *s);
 
 #endif

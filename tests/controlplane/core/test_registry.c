@@ -127,6 +127,13 @@ Test(registry, touch_detects_changes)
 	/* last_seen never moves backwards. */
 	cp_registry_touch(r, "dev-1", 50, 11, 23, &inv, &rep);
 	cr_assert_eq(cp_registry_last_seen(r, "dev-1"), 140);
+	/* A check-in whose changes were not queued forgets the hashes: its
+	 * retry with the same values is a change again. */
+	cp_registry_forget_hashes(r, "dev-1");
+	cp_registry_touch(r, "dev-1", 150, 11, 23, &inv, &rep);
+	cr_assert_eq(inv, 1);
+	cr_assert_eq(rep, 1);
+	cp_registry_forget_hashes(r, "nope");
 	/* Unknown device: no change reported. */
 	inv = rep = -1;
 	cp_registry_touch(r, "nope", 200, 1, 1, &inv, &rep);
