@@ -16,13 +16,13 @@ const char *ag_commands_id(const json_t *cmd)
 	return s;
 }
 
-static json_t *error_result(const char *id, json_t *msg)
+static json_t *message_result(const char *id, const char *status, json_t *msg)
 {
 	/* json_sprintf fails on a type cut inside a UTF-8 sequence; a plain
 	 * message is better than no result. */
 	if (!msg)
-		msg = json_string("unknown command type");
-	return json_pack("{s:s,s:s,s:{s:o}}", "id", id, "status", "error", "result", "message",
+		msg = json_string("no hook for this command type on this device");
+	return json_pack("{s:s,s:s,s:{s:o}}", "id", id, "status", status, "result", "message",
 			 msg);
 }
 
@@ -36,13 +36,16 @@ int ag_commands_execute(json_t **result, const json_t *cmd, int64_t now, struct 
 	if (!id)
 		return fl_err_set(err, FL_EINVAL, "command without a valid id");
 	if (!json_is_string(type))
-		r = error_result(id, json_string("command has no type"));
+		r = message_result(id, "error", json_string("command has no type"));
 	else if (strcmp(json_string_value(type), "ping") == 0)
 		r = json_pack("{s:s,s:s,s:{s:b,s:I}}", "id", id, "status", "ok", "result", "pong",
 			      1, "agent_time", (json_int_t)now);
 	else
-		r = error_result(
-		    id, json_sprintf("unknown command type '%.64s'", json_string_value(type)));
+		/* The device runs only what its own configuration names: a type
+		 * without a hook here is refused, whatever the server asks. */
+		r = message_result(id, "refused",
+				   json_sprintf("no hook for command type '%.64s' on this device",
+						json_string_value(type)));
 	if (!r)
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	*result = r;

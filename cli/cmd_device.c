@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fairlead/crypto.h"
@@ -13,6 +14,9 @@
 #include "fairlead/selector.h"
 #include "fairlead/trust.h"
 #include "fairlead/util.h"
+
+/* A command is delivered within an hour unless told (the server's default). */
+#define CLI_CMD_TTL 3600
 
 /* The server refuses bodies over 1 MiB; refusing here says why sooner. */
 #define CLI_BODY_MAX (1024 * 1024)
@@ -370,12 +374,45 @@ cleanup:
 	return rc;
 }
 
+/* Waits until the command ends (ok, error, refused or expired), polling
+ * once a second, for at most max_s; returns the last state in *out. */
+static int wait_command(json_t **out, struct cli_ctx *ctx, const char *path, int64_t max_s,
+			struct fl_err *err)
+{
+	int64_t end = fl_mono_ms() + max_s * 1000;
+	int rc;
+
+	for (;;) {
+		const char *st;
+
+		if ((rc = cli_api(out, ctx, "GET", path, NULL, err)) < 0)
+			return rc;
+		st = json_string_value(json_object_get(*out, "status"));
+		if (!st)
+			return fl_err_set(err, FL_ERROR,
+					  "the server's reply has no command status");
+		if (strcmp(st, "queued") != 0 && strcmp(st, "delivered") != 0)
+			return 0;
+		if (fl_mono_ms() >= end)
+			return fl_err_set(err, FL_ETIMEOUT, "command still %s after %lld s", st,
+					  (long long)max_s);
+		json_decref(*out);
+		*out = NULL;
+		sleep(1);
+	}
+}
+
 static int cli_device_command(struct cli_ctx *ctx, const struct cli_args *a, struct fl_err *err)
 {
-	const char *args_s = cli_args_get(a, "--args");
-	struct fl_buf target = FL_BUF_INIT;
-	json_t *args = NULL, *body = NULL, *reply = NULL, *id;
-	int rc;
+	const char *args_s = cli_args_get(a, "--args"),
+		   *within_s = cli_args_get(a, "--deliver-within");
+	const char *key = cli_args_get(a, "--key"), *wait_s = cli_args_get(a, "--wait-timeout");
+	const char *params[CLI_MAX_ARGS];
+	size_t nparams = cli_args_all(params, CLI_MAX_ARGS, a, "--param");
+	struct fl_buf target = FL_BUF_INIT, one = FL_BUF_INIT;
+	json_t *args = NULL, *body = NULL, *reply = NULL, *done = NULL, *id;
+	int64_t within = CLI_CMD_TTL, wait_max = 0;
+	int rc, wait = cli_args_has(a, "--wait") || wait_s;
 
 	if ((rc = device_target(&target, ctx, a->pos[0], "/commands", err)) < 0)
 		goto cleanup;
@@ -393,23 +430,83 @@ static int cli_device_command(struct cli_ctx *ctx, const struct cli_args *a, str
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (!(body = json_pack("{sssO}", "type", a->pos[1], "args", args))) {
-		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+	/* --param K=V: string arguments, added to (and over) --args */
+	for (size_t i = 0; i < nparams; i++) {
+		const char *eq = strchr(params[i], '=');
+		char k[65];
+
+		if (!eq || eq == params[i] || (size_t)(eq - params[i]) >= sizeof(k)) {
+			rc = cli_usage(ctx, err, "--param wants K=V with a key of 1-64 bytes: '%s'",
+				       params[i]);
+			goto cleanup;
+		}
+		snprintf(k, sizeof(k), "%.*s", (int)(eq - params[i]), params[i]);
+		if (json_object_set_new(args, k, json_string(eq + 1)) < 0) {
+			rc = cli_usage(ctx, err, "--param %s: the value is not UTF-8", k);
+			goto cleanup;
+		}
+	}
+	if (within_s && fl_duration_parse(&within, within_s, err) < 0) {
+		rc = cli_usage(ctx, err, "--deliver-within: %s", err->msg);
+		goto cleanup;
+	}
+	if (wait_s && fl_duration_parse(&wait_max, wait_s, err) < 0) {
+		rc = cli_usage(ctx, err, "--wait-timeout: %s", err->msg);
+		goto cleanup;
+	}
+	if (!(body = json_pack("{sssOsIss?}", "type", a->pos[1], "args", args, "deliver_by",
+			       (json_int_t)(fl_now() + within), "idempotency_key", key))) {
+		rc = key ? cli_usage(ctx, err, "--key must be UTF-8")
+			 : fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;
 	}
 	if ((rc = cli_api(&reply, ctx, "POST", target.ptr, body, err)) < 0)
 		goto cleanup;
-	if (ctx->format == CLI_FMT_JSON)
-		rc = cli_out_json(ctx->out, reply);
-	else if (!json_is_string(id = json_object_get(reply, "id")))
+	if (!json_is_string(id = json_object_get(reply, "id"))) {
 		rc = fl_err_set(err, FL_ERROR, "the server's reply has no command id");
-	else
+		goto cleanup;
+	}
+	if (wait) {
+		/* By default as long as the command may still be delivered, and a
+		 * minute for the device's answer. */
+		if (!wait_max)
+			wait_max = within + 60;
+		if ((rc = fl_buf_addf(&one, "%s/%s", target.ptr, json_string_value(id))) < 0 ||
+		    (rc = wait_command(&done, ctx, one.ptr, wait_max, err)) < 0)
+			goto cleanup;
+		json_decref(reply);
+		reply = done;
+		done = NULL;
+		if (!json_is_string(id = json_object_get(reply, "id"))) {
+			rc = fl_err_set(err, FL_ERROR, "the server's reply has no command id");
+			goto cleanup;
+		}
+	}
+	if (ctx->format == CLI_FMT_JSON) {
+		rc = cli_out_json(ctx->out, reply);
+	} else if (!wait) {
 		fprintf(ctx->out, "%s\n", json_string_value(id));
+	} else {
+		const json_t *res = json_object_get(reply, "result");
+		char *res_s = res ? fl_json_dumps(res) : NULL;
+
+		fprintf(ctx->out, "%s %s%s%s\n", json_string_value(id),
+			json_string_value(json_object_get(reply, "status")), res_s ? " " : "",
+			res_s ? res_s : "");
+		free(res_s);
+	}
+	/* --wait: the exit status says whether the device did it */
+	if (rc >= 0 && wait &&
+	    strcmp(json_string_value(json_object_get(reply, "status")), "ok") != 0)
+		rc = fl_err_set(err, FL_ERROR, "command %s: %s", json_string_value(id),
+				json_string_value(json_object_get(reply, "status")));
 cleanup:
 	fl_buf_release(&target);
+	fl_buf_release(&one);
 	json_decref(args);
 	json_decref(body);
 	json_decref(reply);
+	json_decref(done);
 	return rc;
 }
 
@@ -555,6 +652,11 @@ static const struct cli_optspec preauth_opts[] = {
 
 static const struct cli_optspec command_opts[] = {
     {"--args", NULL, CLI_OPT_VALUE},
+    {"--param", NULL, CLI_OPT_MULTI},
+    {"--deliver-within", NULL, CLI_OPT_VALUE},
+    {"--key", NULL, CLI_OPT_VALUE},
+    {"--wait", NULL, CLI_OPT_FLAG},
+    {"--wait-timeout", NULL, CLI_OPT_VALUE},
     {NULL, NULL, CLI_OPT_FLAG},
 };
 
@@ -593,8 +695,19 @@ static const struct cli_cmd device_cmds[] = {
      "  --pubkey BASE64  the device's Ed25519 public key (base64 of 32 bytes)\n"
      "  --label K=V      a label to give it; repeatable\n",
      preauth_opts, 1, 1, cli_device_preauthorize},
-    {"command", "ID TYPE [--args JSON]", "Queues a command (e.g. ping) and prints its id.",
-     "options:\n  --args JSON      the command's arguments, a JSON object (default {})\n",
+    {"command",
+     "ID TYPE [--param K=V]... [--args JSON] [--deliver-within DURATION] [--key KEY] "
+     "[--wait]",
+     "Queues a command (ping, reboot, restart-module, calibrate, collect-logs, health-check) "
+     "and prints its id; with --wait, waits for its outcome and exits non-zero unless it is ok.",
+     "options:\n"
+     "  --param K=V            a string argument; repeatable (added to --args)\n"
+     "  --args JSON            the command's arguments, a JSON object (default {})\n"
+     "  --deliver-within DUR   expires unless delivered within DUR (default 1h, at most 30d)\n"
+     "  --key KEY              idempotency key: the same key again returns the first command\n"
+     "  --wait                 wait for ok, error, refused or expired\n"
+     "  --wait-timeout DUR     give up waiting after DUR (default: the delivery time + 1m)\n"
+     "-o json: the command (with --wait, as it ended)\n",
      command_opts, 2, 2, cli_device_command},
     {"commands", "ID", "Lists a device's commands and their results.", NULL, NULL, 1, 1,
      cli_device_commands},

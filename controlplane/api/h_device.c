@@ -47,7 +47,9 @@ static int take_results(struct cp_req *req, json_t *results, struct fl_err *err)
 		    (rc = fl_json_str(&status, r, "status", 1, err)) < 0 ||
 		    (rc = fl_json_obj(&res, r, "result", 0, err)) < 0)
 			return rc;
-		if (!fl_id_valid(id) || (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0))
+		if (!fl_id_valid(id) ||
+		    (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0 &&
+		     strcmp(status, "refused") != 0))
 			return fl_err_set(err, FL_EINVAL, "bad command result id or status");
 	}
 	json_array_foreach (results, i, r) {
@@ -126,8 +128,13 @@ static int open_commands(json_t **out, struct cp_req *req, struct fl_err *err)
 	int rc;
 
 	*out = keep;
-	if ((rc = cp_store_commands_list(&rows, req->app->store, req->who.id, 1, err)) < 0)
+	if ((rc = cp_store_commands_list(&rows, req->app->store, req->who.id, 1, req->now, err)) <
+	    0)
 		return rc;
+	/* The registry counted commands that expired since: none left to
+	 * deliver, so later check-ins skip the query. */
+	if (json_array_size(rows) == 0)
+		cp_registry_set_commands(req->app->reg, req->who.id, 0);
 	json_array_foreach (rows, i, row) {
 		const char *id = json_string_value(json_object_get(row, "id"));
 		char key[140];

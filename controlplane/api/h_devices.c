@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "core/commands.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
 #include "fairlead/selector.h"
@@ -340,46 +341,49 @@ cleanup:
 
 int cp_h_command_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	static const char *const allowed[] = {"type", "args", NULL};
-	static const char *const types[] = {"ping"};
-	json_t *body = NULL, *args = NULL;
-	const char *id, *type = NULL;
+	static const char *const allowed[] = {"type", "args", "deliver_by", "idempotency_key",
+					      NULL};
+	struct cp_command_req r = {.now = req->now};
+	json_t *body = NULL, *cmd = NULL;
 	struct cp_audit_rec a;
-	char *cmd_id = NULL;
-	int known = 0, rc;
+	int created = 0, rc;
 
-	if ((rc = cp_param_id(&id, req, 0, err)) < 0)
+	if ((rc = cp_param_id(&r.device_id, req, 0, err)) < 0)
 		return rc;
 	if ((rc = cp_body_object(&body, req, allowed, err)) < 0 ||
-	    (rc = fl_json_str(&type, body, "type", 1, err)) < 0 ||
-	    (rc = fl_json_obj(&args, body, "args", 0, err)) < 0 ||
-	    (args && (rc = fl_json_doc_check(args, "args", err)) < 0))
+	    (rc = fl_json_str(&r.type, body, "type", 1, err)) < 0 ||
+	    (rc = fl_json_obj(&r.args, body, "args", 0, err)) < 0 ||
+	    (rc = fl_json_int(&r.deliver_by, body, "deliver_by", 0, err)) < 0 ||
+	    (rc = fl_json_str(&r.key, body, "idempotency_key", 0, err)) < 0)
 		goto cleanup;
-	for (size_t i = 0; i < FL_ARRAY_SIZE(types); i++)
-		known |= strcmp(type, types[i]) == 0;
-	if (!known) {
-		rc = fl_err_set(err, FL_EINVAL, "unknown command type '%.32s'", type);
-		goto cleanup;
-	}
-	if (!(cmd_id = fl_token_new("cmd", 12))) {
-		rc = FL_ENOMEM;
+	if (json_object_get(body, "deliver_by") && r.deliver_by <= 0) {
+		rc = fl_err_set(err, FL_EINVAL, "deliver_by must be after now");
 		goto cleanup;
 	}
-	cp_audit_rec_init(&a, req, "device.command", id, NULL);
-	a.details = json_pack("{s:s,s:s}", "command", cmd_id, "type", type);
-	rc = cp_store_command_add(req->app->store, cmd_id, id, type, args, req->now, &a, err);
-	json_decref(a.details);
-	if (rc < 0)
+	cp_audit_rec_init(&a, req, "device.command", r.device_id, NULL);
+	if ((rc = cp_command_issue(&cmd, &created, req->app->store, req->app->reg, &r, &a, err)) <
+	    0)
 		goto cleanup;
-	cp_registry_add_commands(req->app->reg, id, 1);
-	rc = cp_reply(resp, 201,
-		      json_pack("{s:s,s:s,s:s,s:o,s:s,s:I}", "id", cmd_id, "device_id", id, "type",
-				type, "args", args ? json_incref(args) : json_object(), "status",
-				"queued", "created_at", (json_int_t)req->now));
+	/* The same idempotency key again: the first command, 200. */
+	rc = cp_reply(resp, created ? 201 : 200, cmd);
+	cmd = NULL;
 cleanup:
-	free(cmd_id);
+	json_decref(cmd);
 	json_decref(body);
 	return rc;
+}
+
+int cp_h_command_get(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
+{
+	json_t *cmd = NULL;
+	const char *id, *cid;
+	int rc;
+
+	if ((rc = cp_param_id(&id, req, 0, err)) < 0 || (rc = cp_param_id(&cid, req, 1, err)) < 0)
+		return rc;
+	if ((rc = cp_store_command_get(&cmd, req->app->store, id, cid, req->now, err)) < 0)
+		return rc;
+	return cp_reply(resp, 200, cmd);
 }
 
 int cp_h_commands_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
@@ -393,7 +397,7 @@ int cp_h_commands_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) < 0)
 		return rc;
 	json_decref(dev);
-	if ((rc = cp_store_commands_list(&rows, req->app->store, id, 0, err)) < 0)
+	if ((rc = cp_store_commands_list(&rows, req->app->store, id, 0, req->now, err)) < 0)
 		return rc;
 	return cp_reply(resp, 200, json_pack("{s:o}", "commands", rows));
 }

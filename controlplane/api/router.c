@@ -61,6 +61,8 @@ const struct cp_route cp_routes[] = {
 	 "queue a command for the agent", 0},
 	{"GET", "/api/v1/devices/{id}/commands", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_commands_list,
 	 "commands of a device", 0},
+	{"GET", "/api/v1/devices/{id}/commands/{command}", CP_AUTH_TOKEN, CP_ROLES_ALL,
+	 cp_h_command_get, "one command of a device", 0},
 	{"POST", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_token_create,
 	 "create an API token", 0},
 	{"GET", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_tokens_list,

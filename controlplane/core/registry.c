@@ -175,6 +175,16 @@ void cp_registry_add_commands(struct cp_registry *r, const char *id, int delta)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void cp_registry_set_commands(struct cp_registry *r, const char *id, int n)
+{
+	struct cp_dev *e;
+
+	pthread_mutex_lock(&r->lock);
+	if ((e = fl_map_get(&r->by_id, id)))
+		e->open_commands = n < 0 ? 0 : n;
+	pthread_mutex_unlock(&r->lock);
+}
+
 void cp_registry_touch(struct cp_registry *r, const char *id, int64_t now, uint64_t inv_hash,
 		       uint64_t rep_hash, int *inv_changed, int *rep_changed)
 {

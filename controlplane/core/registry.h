@@ -45,6 +45,8 @@ void cp_registry_set_desired_version(struct cp_registry *r, const char *id, int6
 /* Records the device's assignment ("" when none). */
 void cp_registry_set_assigned(struct cp_registry *r, const char *id, const char *assigned);
 void cp_registry_add_commands(struct cp_registry *r, const char *id, int delta);
+/* Sets the count of open commands (a check-in found none left to deliver). */
+void cp_registry_set_commands(struct cp_registry *r, const char *id, int n);
 /* Records a check-in. *inv_changed / *rep_changed tell whether the hashes
  * differ from the last ones recorded (and records the new ones). */
 void cp_registry_touch(struct cp_registry *r, const char *id, int64_t now, uint64_t inv_hash,

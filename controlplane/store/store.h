@@ -124,7 +124,7 @@ struct cp_checkin_rec {
 struct cp_command_result {
 	char id[48];
 	char device_id[65];
-	char status[12]; /* delivered, ok, error */
+	char status[12]; /* delivered, ok, error, refused */
 	char *result;	 /* compact JSON or NULL */
 	int64_t at;
 };
@@ -263,13 +263,38 @@ int cp_store_audit_head(int64_t *seq, char hash[65], struct cp_store *s, struct 
 
 /* --- commands -------------------------------------------------------- */
 
+/* A new command. deliver_by (unix seconds, 0: no deadline) bounds its
+ * delivery: queued at that instant, it reads as "expired" and is never
+ * delivered. idem_key (NULL: none) makes the create idempotent per device. */
+struct cp_command_new {
+	const char *id, *device_id, *type;
+	json_t *args; /* borrowed; NULL: {} */
+	int64_t deliver_by;
+	const char *idem_key;
+	int64_t now;
+};
+/* Creates c with its audit entry a in one transaction. With an idempotency
+ * key already used on the device, nothing is written and *out is that
+ * command (*created 0), or FL_ECONFLICT when its type or args differ.
+ * FL_ENOTFOUND for an unknown device. out and created may be NULL. */
+int cp_store_command_create(json_t **out, int *created, struct cp_store *s,
+			    const struct cp_command_new *c, const struct cp_audit_rec *a,
+			    struct fl_err *err);
+/* cp_store_command_create without a deadline or a key. */
 int cp_store_command_add(struct cp_store *s, const char *id, const char *device_id,
 			 const char *type, json_t *args, int64_t now, const struct cp_audit_rec *a,
 			 struct fl_err *err);
-/* Commands of a device, newest first (open_only: queued or delivered, oldest
- * first, at most 16). */
+/* Commands of a device as of now, newest first, at most 200: {"id",
+ * "device_id", "type", "args", "status" (queued, delivered, ok, error,
+ * refused, or expired), "result", "created_at", "delivered_at",
+ * "completed_at", "deliver_by", "idem_key"}. open_only: those to deliver
+ * (delivered, or queued before their deadline), oldest first, at most 16,
+ * with id, type and args only. */
 int cp_store_commands_list(json_t **out, struct cp_store *s, const char *device_id, int open_only,
-			   struct fl_err *err);
+			   int64_t now, struct fl_err *err);
+/* One command of a device, as in the list. FL_ENOTFOUND when absent. */
+int cp_store_command_get(json_t **out, struct cp_store *s, const char *device_id, const char *id,
+			 int64_t now, struct fl_err *err);
 
 /* --- the replay cache across restarts (store/replay.c) ---------------- */
 

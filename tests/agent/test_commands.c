@@ -1,4 +1,4 @@
-/* Commands: ping answers, unknown types report an error, bad ids refused. */
+/* Commands: ping answers, types without a hook are refused, bad ids refused. */
 #include "agent_test.h"
 
 #include "agent/commands.h"
@@ -18,7 +18,7 @@ Test(agent_commands, ping)
 	json_decref(want);
 }
 
-Test(agent_commands, unknown_type_is_an_error_result)
+Test(agent_commands, type_without_a_hook_is_refused)
 {
 	json_t *cmd = json_pack("{s:s,s:s}", "id", "cmd-2", "type", "reboot-the-moon");
 	json_t *r = NULL;
@@ -27,7 +27,7 @@ Test(agent_commands, unknown_type_is_an_error_result)
 
 	cr_assert(eq(int, ag_commands_execute(&r, cmd, 1, &err), 0), "%s", err.msg);
 	cr_assert(eq(str, S(json_string_value(json_object_get(r, "id"))), "cmd-2"));
-	cr_assert(eq(str, S(json_string_value(json_object_get(r, "status"))), "error"));
+	cr_assert(eq(str, S(json_string_value(json_object_get(r, "status"))), "refused"));
 	msg = json_string_value(json_object_get(json_object_get(r, "result"), "message"));
 	cr_assert(yes(msg && strstr(msg, "reboot-the-moon")), "%s", msg ? msg : "(null)");
 	json_decref(r);

@@ -206,7 +206,7 @@ Test(agent_poll, ping_result_persisted_then_cleared_after_ack)
 	env_fini(&e);
 }
 
-Test(agent_poll, unknown_command_reports_error_and_idless_is_skipped)
+Test(agent_poll, command_without_hook_is_refused_and_idless_is_skipped)
 {
 	struct env e;
 	int64_t delay;
@@ -228,7 +228,7 @@ Test(agent_poll, unknown_command_reports_error_and_idless_is_skipped)
 		     "cmd-2"));
 	cr_assert(eq(str,
 		     S(json_string_value(json_object_get(json_array_get(pending, 1), "status"))),
-		     "error"));
+		     "refused"));
 	json_decref(pending);
 	env_fini(&e);
 }

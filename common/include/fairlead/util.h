@@ -24,10 +24,10 @@ void fl_timespec_after(struct timespec *ts, clockid_t clock, int64_t ms);
 /* RFC 3339 UTC ("2026-11-24T20:55:16Z"); out holds 32 bytes. */
 void fl_time_fmt(char out[32], int64_t t);
 
-/* "90", "90s", "15m", "24h", "7d", "1h30m" -> seconds (> 0). */
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1-12, d 1-31), for
  * any year: H. Hinnant's days_from_civil. Needs neither timegm nor TZ. */
 int64_t fl_days_from_civil(int64_t y, int m, int d);
+/* "90", "90s", "15m", "24h", "7d", "1h30m" -> seconds (> 0). */
 int fl_duration_parse(int64_t *out, const char *s, struct fl_err *err);
 
 /* Device ids, token ids: 1-64 of [A-Za-z0-9._-], not starting with '.' or

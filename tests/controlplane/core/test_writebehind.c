@@ -121,7 +121,7 @@ Test(writebehind, flush_writes_latest_values)
 	cr_assert_eq(json_integer_value(json_object_get(d, "last_seen")), 120);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(d, "reported"), "r")), 9);
 	json_decref(d);
-	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, 0, NULL), 0);
 	cr_assert_str_eq(cmd_status(cmds, "c1"), "ok");
 	cr_assert_str_eq(cmd_status(cmds, "c2"), "delivered");
 	json_decref(cmds);
@@ -229,7 +229,7 @@ Test(writebehind, failed_batch_is_kept_and_retried)
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(d, "reported"), "r")), 2);
 	json_decref(d);
 	/* Results applied in order: delivered, then ok. */
-	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, 0, NULL), 0);
 	cr_assert_str_eq(cmd_status(cmds, "cx"), "ok");
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(cmds, 0), "delivered_at")),
 		     500);
@@ -268,7 +268,7 @@ Test(writebehind, wait_follows_the_commit)
 	cr_assert_eq(cp_wb_wait(wb, t2, fl_mono_ms() + 60000, &err), 0, "%s", err.msg);
 	cr_assert_eq(cp_wb_wait(wb, t1, fl_mono_ms() + 60000, &err), 0,
 		     "covered by the later write");
-	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, 0, NULL), 0);
 	cr_assert_str_eq(cmd_status(cmds, "cx"), "ok");
 	json_decref(cmds);
 	cp_wb_free(wb);
@@ -291,7 +291,7 @@ Test(writebehind, flusher_commits_for_a_waiter)
 	cr_assert_eq(cp_wb_command(wb, "dev-0", "cx", "ok", NULL, 500), 0);
 	cr_assert_eq(cp_wb_wait(wb, cp_wb_ticket(wb), fl_mono_ms() + 30000, &err), 0, "%s",
 		     err.msg);
-	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, f.s, "dev-0", 0, 0, NULL), 0);
 	cr_assert_str_eq(cmd_status(cmds, "cx"), "ok");
 	json_decref(cmds);
 	cr_assert_eq(cp_wb_stop(wb, NULL), 0);

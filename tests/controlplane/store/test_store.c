@@ -295,8 +295,19 @@ Test(store, upgrade_from_every_earlier_version_preserves_data)
 			json_decref(pre_labels);
 			cr_assert_eq(verify_chain(path), 1);
 			/* The new tables work with the old rows. */
-			cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-old", 0, NULL), 0);
+			cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-old", 0, 0, NULL), 0);
 			cr_assert_eq(json_array_size(cmds), v >= 2 ? 1 : 0);
+			if (v >= 2) {
+				/* rebuilt by 0008: the row, its status and its args kept;
+				 * no deadline, so it never reads as expired */
+				json_t *c0 = json_array_get(cmds, 0);
+
+				cr_assert_str_eq(json_string_value(json_object_get(c0, "type")),
+						 "ping");
+				cr_assert_str_eq(json_string_value(json_object_get(c0, "status")),
+						 "queued");
+				cr_assert_eq(json_is_null(json_object_get(c0, "deliver_by")), 1);
+			}
 			json_decref(cmds);
 			cr_assert_eq(cp_store_command_add(s, "cmd-new", "dev-old", "ping", NULL,
 							  NOW, NULL, &err),
@@ -752,7 +763,7 @@ Test(store, checkins_apply_updates_devices_and_commands)
 	cr_assert_eq(json_object_size(json_object_get(dev, "inventory")), 0);
 	json_decref(dev);
 
-	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 0, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 0, 0, NULL), 0);
 	cr_assert_eq(json_array_size(cmds), 2);
 	c = json_array_get(cmds, 0); /* newest first */
 	cr_assert_str_eq(json_string_value(json_object_get(c, "id")), "cmd-2");
@@ -763,10 +774,10 @@ Test(store, checkins_apply_updates_devices_and_commands)
 	cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "delivered");
 	cr_assert_eq(json_integer_value(json_object_get(c, "delivered_at")), NOW + 10);
 	json_decref(cmds);
-	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-2", 1, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-2", 1, 0, NULL), 0);
 	cr_assert_eq(json_array_size(cmds), 1, "cmd-3 was completed by the wrong device");
 	json_decref(cmds);
-	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 1, NULL), 0);
+	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 1, 0, NULL), 0);
 	cr_assert_eq(json_array_size(cmds), 1);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cmds, 0), "id")),
 			 "cmd-1");
@@ -1053,5 +1064,88 @@ Test(store, slos_alerts_and_append_only_events)
 	json_decref(defs);
 	json_decref(bad);
 	json_decref(expl);
+	cp_store_free(s);
+}
+
+Test(store, commands_expire_unless_delivered_and_keys_make_one)
+{
+	const char *path = db_path();
+	struct cp_store *s = open_store(path, -1);
+	struct fl_err err = {0, ""};
+	struct key k;
+	json_t *c = NULL, *c2 = NULL, *cmds = NULL, *args = json_pack("{s:s}", "module", "m");
+	int created = -1;
+	struct cp_command_new n = {.id = "cmd-a",
+				   .device_id = "dev-1",
+				   .type = "calibrate",
+				   .args = args,
+				   .deliver_by = NOW + 60,
+				   .idem_key = "run-1:0",
+				   .now = NOW};
+
+	new_key(&k);
+	add_etoken(s, "et", "h", 5, NOW + 3600);
+	cr_assert_eq(enroll(s, "dev-1", &k, "et", NOW, &err), 0, "%s", err.msg);
+	cr_assert_eq(cp_store_command_create(&c, &created, s, &n, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(created, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "queued");
+	cr_assert_eq(json_integer_value(json_object_get(c, "deliver_by")), NOW + 60);
+	/* the same key again: the first command, nothing new */
+	n.id = "cmd-b";
+	cr_assert_eq(cp_store_command_create(&c2, &created, s, &n, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(created, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c2, "id")), "cmd-a");
+	json_decref(c2);
+	/* the key with other args is refused */
+	n.args = NULL;
+	cr_assert_eq(cp_store_command_create(&c2, &created, s, &n, NULL, &err), FL_ECONFLICT);
+	cr_assert_null(c2);
+	cr_assert(strstr(err.msg, "run-1:0") != NULL, "%s", err.msg);
+	/* an unknown device */
+	n.device_id = "dev-none";
+	n.idem_key = NULL;
+	cr_assert_eq(cp_store_command_create(&c2, &created, s, &n, NULL, &err), FL_ENOTFOUND);
+
+	/* delivered until its deadline, expired from it on, and never delivered then */
+	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 1, NOW + 59, NULL), 0);
+	cr_assert_eq(json_array_size(cmds), 1);
+	json_decref(cmds);
+	cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 1, NOW + 60, NULL), 0);
+	cr_assert_eq(json_array_size(cmds), 0);
+	json_decref(cmds);
+	json_decref(c);
+	cr_assert_eq(cp_store_command_get(&c, s, "dev-1", "cmd-a", NOW + 60, &err), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "expired");
+	json_decref(c);
+	cr_assert_eq(cp_store_command_get(&c, s, "dev-1", "cmd-a", NOW + 59, &err), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "queued");
+	json_decref(c);
+	cr_assert_eq(cp_store_command_get(&c, s, "dev-1", "cmd-zz", NOW, &err), FL_ENOTFOUND);
+
+	/* delivered in time, it stays open past the deadline and its result,
+	 * "refused" among them, is recorded */
+	{
+		struct cp_command_result res[2];
+
+		memset(res, 0, sizeof(res));
+		snprintf(res[0].id, sizeof(res[0].id), "cmd-a");
+		snprintf(res[0].device_id, sizeof(res[0].device_id), "dev-1");
+		snprintf(res[0].status, sizeof(res[0].status), "delivered");
+		res[0].at = NOW + 30;
+		cr_assert_eq(cp_store_checkins_apply(s, NULL, 0, res, 1, &err), 0, "%s", err.msg);
+		cr_assert_eq(cp_store_commands_list(&cmds, s, "dev-1", 1, NOW + 600, NULL), 0);
+		cr_assert_eq(json_array_size(cmds), 1);
+		json_decref(cmds);
+		snprintf(res[1].id, sizeof(res[1].id), "cmd-a");
+		snprintf(res[1].device_id, sizeof(res[1].device_id), "dev-1");
+		snprintf(res[1].status, sizeof(res[1].status), "refused");
+		res[1].at = NOW + 700;
+		cr_assert_eq(cp_store_checkins_apply(s, NULL, 0, res + 1, 1, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(cp_store_command_get(&c, s, "dev-1", "cmd-a", NOW + 800, &err), 0);
+		cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "refused");
+		json_decref(c);
+	}
+	json_decref(args);
 	cp_store_free(s);
 }
