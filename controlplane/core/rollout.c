@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/assign.h"
+#include "core/schedule.h"
 #include "core/slo.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
@@ -21,7 +22,6 @@
 #include "fairlead/relref.h"
 #include "fairlead/selector.h"
 #include "fairlead/trust.h"
-#include "fairlead/tz.h"
 #include "fairlead/util.h"
 
 /* Bits of the poke filter: a device of an active rollout sets its bit, so a
@@ -106,170 +106,6 @@ int64_t cp_rollout_cohort(const json_t *spec, size_t stage, int64_t n)
 			best = k;
 	}
 	return best;
-}
-
-/* ---- maintenance windows -------------------------------------------- */
-
-/* One cron field into a bit set over [lo, hi]. */
-static int cron_field(uint64_t *bits, const char *f, int lo, int hi, struct fl_err *err)
-{
-	char buf[64], *save = NULL, *part;
-
-	*bits = 0;
-	if (strlen(f) >= sizeof(buf))
-		return fl_err_set(err, FL_EINVAL, "cron field too long");
-	snprintf(buf, sizeof(buf), "%s", f);
-	for (part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-		long a = lo, b = hi, step = 1;
-		char *slash = strchr(part, '/'), *end;
-
-		if (slash) {
-			*slash = '\0';
-			step = strtol(slash + 1, &end, 10);
-			if (*end || step < 1 || step > hi)
-				return fl_err_set(err, FL_EINVAL, "bad cron step '%s'", slash + 1);
-		}
-		if (strcmp(part, "*") != 0) {
-			a = strtol(part, &end, 10);
-			if (end == part)
-				return fl_err_set(err, FL_EINVAL, "bad cron field '%s'", f);
-			b = a;
-			if (*end == '-') {
-				const char *p2 = end + 1;
-
-				b = strtol(p2, &end, 10);
-				if (end == p2)
-					return fl_err_set(err, FL_EINVAL, "bad cron range in '%s'",
-							  f);
-			} else if (slash) {
-				b = hi; /* "5/15": from 5 on */
-			}
-			if (*end || a < lo || b > hi || a > b)
-				return fl_err_set(err, FL_EINVAL, "cron field '%s' out of %d-%d", f,
-						  lo, hi);
-		}
-		for (long v = a; v <= b; v += step)
-			*bits |= 1ULL << v;
-	}
-	if (!*bits)
-		return fl_err_set(err, FL_EINVAL, "empty cron field");
-	return 0;
-}
-
-struct cron {
-	uint64_t min, hour, dom, mon, dow;
-	int dom_star, dow_star;
-};
-
-static int cron_parse(struct cron *c, const char *expr, struct fl_err *err)
-{
-	char buf[256], *save = NULL, *f[6];
-	int n = 0, rc;
-
-	if (strlen(expr) >= sizeof(buf))
-		return fl_err_set(err, FL_EINVAL, "cron expression too long");
-	snprintf(buf, sizeof(buf), "%s", expr);
-	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (n == 5)
-			return fl_err_set(err, FL_EINVAL, "cron needs 5 fields: '%s'", expr);
-		f[n++] = t;
-	}
-	if (n != 5)
-		return fl_err_set(err, FL_EINVAL, "cron needs 5 fields: '%s'", expr);
-	if ((rc = cron_field(&c->min, f[0], 0, 59, err)) < 0 ||
-	    (rc = cron_field(&c->hour, f[1], 0, 23, err)) < 0 ||
-	    (rc = cron_field(&c->dom, f[2], 1, 31, err)) < 0 ||
-	    (rc = cron_field(&c->mon, f[3], 1, 12, err)) < 0 ||
-	    (rc = cron_field(&c->dow, f[4], 0, 7, err)) < 0)
-		return rc;
-	if (c->dow & (1ULL << 7))
-		c->dow |= 1; /* 7 is Sunday too */
-	c->dom_star = strcmp(f[2], "*") == 0;
-	c->dow_star = strcmp(f[4], "*") == 0;
-	return 0;
-}
-
-static int cron_match(const struct cron *c, const struct tm *tm)
-{
-	int dom = (c->dom >> tm->tm_mday) & 1, dow = (c->dow >> tm->tm_wday) & 1;
-	/* Vixie cron: when both day fields are restricted, either may match. */
-	int day = c->dom_star || c->dow_star ? dom && dow : dom || dow;
-
-	return ((c->min >> tm->tm_min) & 1) && ((c->hour >> tm->tm_hour) & 1) &&
-	       ((c->mon >> (tm->tm_mon + 1)) & 1) && day;
-}
-
-/* A window's zone: a fixed offset ("UTC", "Z", "+HH:MM", "-HH:MM", "+HH")
- * or an IANA zone read from the system's TZif files (fairlead/tz.h; the
- * process-wide TZ variable is not thread-safe). */
-struct zone {
-	int64_t fixed;
-	struct fl_tz *tz; /* NULL: fixed */
-};
-
-static int zone_open(struct zone *z, const char *tz, struct fl_err *err)
-{
-	int h = 0, m = 0, sign, rc;
-	char tail;
-
-	z->fixed = 0;
-	z->tz = NULL;
-	if (!tz || !tz[0] || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0)
-		return 0;
-	if ((tz[0] == '+' || tz[0] == '-') &&
-	    (sscanf(tz + 1, "%2d:%2d%c", &h, &m, &tail) == 2 ||
-	     (sscanf(tz + 1, "%2d%c", &h, &tail) == 1 && strlen(tz) <= 3)) &&
-	    h <= 14 && m < 60) {
-		sign = tz[0] == '-' ? -1 : 1;
-		z->fixed = sign * (h * 3600 + m * 60);
-		return 0;
-	}
-	if (tz[0] == '+' || tz[0] == '-' || !fl_tz_name_valid(tz))
-		return fl_err_set(err, FL_EINVAL,
-				  "time zone '%.64s': use UTC, a fixed offset like +02:00 or an "
-				  "IANA zone name like Europe/Berlin",
-				  tz);
-	rc = fl_tz_load(&z->tz, tz, err);
-	/* An unknown zone is the caller's mistake (400), not a missing object. */
-	return rc == FL_ENOTFOUND ? FL_EINVAL : rc;
-}
-
-static int64_t zone_offset(const struct zone *z, int64_t t)
-{
-	return z->tz ? fl_tz_offset(z->tz, t, NULL) : z->fixed;
-}
-
-int cp_rollout_window_open(const char *cron, int64_t duration_s, const char *tz, int64_t t,
-			   struct fl_err *err)
-{
-	struct cron c;
-	struct zone z = {0, NULL};
-	int64_t m;
-	int rc;
-
-	if ((rc = cron_parse(&c, cron, err)) < 0)
-		return rc;
-	if (duration_s < 60 || duration_s > 7 * 86400)
-		return fl_err_set(err, FL_EINVAL, "window duration must be 1m..7d");
-	if ((rc = zone_open(&z, tz, err)) < 0)
-		return rc;
-	/* A window that started at a matching minute within the last duration
-	 * is open now: walk back minute by minute (at most a week of them),
-	 * each minute converted with the offset in effect then. Local minutes
-	 * a DST change skips never match; repeated ones match twice. */
-	rc = 0;
-	for (m = (t / 60) * 60; m > t - duration_s; m -= 60) {
-		time_t local = (time_t)(m + zone_offset(&z, m));
-		struct tm tm;
-
-		gmtime_r(&local, &tm);
-		if (cron_match(&c, &tm)) {
-			rc = 1;
-			break;
-		}
-	}
-	fl_tz_free(z.tz);
-	return rc;
 }
 
 /* ---- spec ------------------------------------------------------------- */
@@ -412,7 +248,7 @@ static int parse_spec(json_t **out, const json_t *body, struct fl_err *err)
 				goto cleanup;
 			if (!tz)
 				tz = "UTC";
-			if ((rc = cp_rollout_window_open(cron, dur, tz, 0, err)) < 0)
+			if ((rc = cp_sched_window_open(cron, dur, tz, 0, err)) < 0)
 				goto cleanup;
 			json_array_append_new(arr,
 					      json_pack("{s:s,s:I,s:s}", "cron", cron, "duration_s",
@@ -941,8 +777,8 @@ static int window_open(const json_t *spec, int64_t now)
 	if (json_array_size(ws) == 0)
 		return 1;
 	json_array_foreach (ws, i, w)
-		if (cp_rollout_window_open(jstr(w, "cron"), jint(w, "duration_s"), jstr(w, "tz"),
-					   now, NULL) == 1)
+		if (cp_sched_window_open(jstr(w, "cron"), jint(w, "duration_s"), jstr(w, "tz"), now,
+					 NULL) == 1)
 			return 1;
 	return 0;
 }

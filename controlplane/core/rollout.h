@@ -7,12 +7,12 @@
  * max(ceil(percent * N), min_devices) of them (or a count). Within a stage
  * the controller issues signed assignments through the director, never more
  * than max_updating unfinished at once and only inside a maintenance window
- * when windows are set. When every device of the stage has finished, the
- * bake starts; gates (core/gates.h) are evaluated on every round:
- * FAIL aborts and rolls every touched device back to the release it ran
- * before (signed, rollback flag set); PASS after the bake goes to the next
- * stage or finishes at the last; WAIT after bake + timeout pauses for a
- * human.
+ * when windows are set (cp_sched_window_open, core/schedule.h). When every
+ * device of the stage has finished, the bake starts; gates (core/gates.h)
+ * are evaluated on every round: FAIL aborts and rolls every touched device
+ * back to the release it ran before (signed, rollback flag set); PASS after
+ * the bake goes to the next stage or finishes at the last; WAIT after bake +
+ * timeout pauses for a human.
  *
  * The whole state is in the store (store.h "rollouts"); a device's progress
  * is read from its stored update status each round. Every decision is one
@@ -129,13 +129,5 @@ int cp_rollout_store_burn(void *ctx, double *out, const char *const *names, size
 void cp_rollout_rank_key(char out[65], const char *rollout_id, const char *device_id);
 /* Devices in stage k's cohort of n targets (spec as stored). */
 int64_t cp_rollout_cohort(const json_t *spec, size_t stage, int64_t n);
-
-/* Maintenance windows: 1 when t falls within duration_s after a minute that
- * matches the 5-field cron expression in the zone tz ("UTC", "+HH:MM",
- * "-HH:MM" or an IANA name from the system database, fairlead/tz.h, with
- * the offset in effect at each minute), 0 when not, <0 (FL_EINVAL) on a bad
- * expression or an unknown zone. */
-int cp_rollout_window_open(const char *cron, int64_t duration_s, const char *tz, int64_t t,
-			   struct fl_err *err);
 
 #endif

@@ -828,38 +828,6 @@ Test(rollout, windows_hold_assignments_outside)
 	teardown(&f);
 }
 
-Test(rollout, window_matching)
-{
-	struct fl_err err = {0, ""};
-	int64_t day = 1900022400LL; /* 2030-03-18 00:00:00 UTC, a Monday */
-
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "UTC", day + 2 * 3600, &err), 1);
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "UTC", day + 3 * 3600 - 1, &err), 1);
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "UTC", day + 3 * 3600, &err), 0);
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "UTC", day + 2 * 3600 - 1, &err), 0);
-	/* 02:00 at +02:00 is 00:00 UTC */
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "+02:00", day + 600, &err), 1);
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "-01:00", day + 3 * 3600 + 5, &err),
-		     1);
-	/* day of week: Monday is 1 (and Sunday 0 or 7) */
-	cr_assert_eq(cp_rollout_window_open("*/30 1-3 * * 1", 600, "UTC", day + 3600 + 1805, &err),
-		     1);
-	cr_assert_eq(cp_rollout_window_open("0 * * * 0,7", 3600, "UTC", day + 3600, &err), 0);
-	cr_assert_eq(cp_rollout_window_open("0 * * * 7", 3600, "UTC", day - 10, &err), 1);
-	/* windows that cross midnight */
-	cr_assert_eq(cp_rollout_window_open("0 23 * * *", 7200, "UTC", day + 1800, &err), 1);
-	/* bad input */
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "../../etc/passwd", day, &err),
-		     FL_EINVAL);
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Mars/Olympus", day, &err),
-		     FL_EINVAL);
-	cr_assert_lt(cp_rollout_window_open("0 2 * *", 3600, "UTC", day, &err), 0);
-	cr_assert_lt(cp_rollout_window_open("61 2 * * *", 3600, "UTC", day, &err), 0);
-	cr_assert_lt(cp_rollout_window_open("0 2 * * *", 30, "UTC", day, &err), 0);
-	cr_assert_lt(cp_rollout_window_open("0 2 * * *", 3600, "+25:00", day, &err), 0);
-	cr_assert_lt(cp_rollout_window_open("a b c d e", 3600, "UTC", day, &err), 0);
-}
-
 Test(rollout, pokes_wake_only_for_rollout_devices)
 {
 	struct fx f = {0};
@@ -982,31 +950,6 @@ Test(rollout, slo_burn_names_must_exist_and_reach_the_gate)
 	cr_assert(isnan(b[0]), "no SLI data: %g", b[0]);
 	cr_assert(isnan(b[1]), "no such SLO: %g", b[1]);
 	teardown(&f);
-}
-
-Test(rollout, windows_in_iana_zones_follow_dst)
-{
-	struct fl_err err = {0, ""};
-	int64_t t;
-
-	/* 02:00 in Berlin is 01:00 UTC in winter, 00:00 UTC in summer */
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1768440600, &err),
-		     1, "2026-01-15 01:30 UTC: %s", err.msg);
-	cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1782865800, &err),
-		     1, "2026-07-01 00:30 UTC");
-	cr_assert_eq(
-	    cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", 1768440600 - 3600, &err), 0);
-	/* 2026-03-29: 02:00-02:59 does not exist in Berlin, the window never opens */
-	for (t = 1774742400; t < 1774742400 + 86400; t += 300)
-		cr_assert_eq(cp_rollout_window_open("0 2 * * *", 3600, "Europe/Berlin", t, &err), 0,
-			     "open at %lld on the day 02:00 is skipped", (long long)t);
-	/* 2026-11-01: 01:30 happens twice in New York (EDT, then EST) */
-	cr_assert_eq(
-	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793511900, &err), 1);
-	cr_assert_eq(
-	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793515500, &err), 1);
-	cr_assert_eq(
-	    cp_rollout_window_open("30 1 * * *", 1800, "America/New_York", 1793519100, &err), 0);
 }
 
 /* Alpha spending gives each look one test: a comparison gate that fails on
