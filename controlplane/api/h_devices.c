@@ -214,7 +214,7 @@ int cp_h_device_state(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	snprintf(verb, sizeof(verb), "device.%s", action);
 	cp_audit_rec_init(&a, req, verb, id, NULL);
 	a.details = json_pack("{s:s,s:s,s:s?}", "from", d.state, "to", state, "reason", reason);
-	rc = cp_store_device_set_state(req->app->store, id, state, reason, &a, err);
+	rc = cp_store_device_set_state(req->app->store, id, state, reason, req->now, &a, err);
 	json_decref(a.details);
 	if (rc < 0)
 		goto cleanup;

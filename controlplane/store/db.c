@@ -229,8 +229,7 @@ static int stmt_get(struct db_stmt *out, sqlite3 *db, const char *sql, struct fl
 		return 0;
 	}
 	/* the slot holds another statement, or none: replace it */
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &out->st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &out->st, NULL) != SQLITE_OK)
 		return cp_db_error(db, err);
 	if (!(copy = strdup(sql)))
 		return 0; /* used once, uncached */
@@ -602,5 +601,19 @@ int cp_store_checkpoint(struct cp_store *s, struct fl_err *err)
 	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
 	    SQLITE_OK)
 		return cp_db_error(db, err);
+	return 0;
+}
+
+int cp_db_event_in_tx(int64_t *seq, sqlite3 *db, const char *kind, const char *subject,
+		      json_t *body, int64_t now, struct fl_err *err)
+{
+	int rc =
+	    cp_db_exec(db, err, "INSERT INTO events (at, kind, subject, body) VALUES (?, ?, ?, ?)",
+		       "issj", now, kind, subject, body);
+
+	if (rc < 0)
+		return rc;
+	if (seq)
+		*seq = sqlite3_last_insert_rowid(db);
 	return 0;
 }

@@ -53,6 +53,11 @@ int cp_db_row(json_t **out, struct cp_store *s, struct fl_err *err, const char *
 int cp_db_mutate(struct cp_store *s, const struct cp_audit_rec *a, struct fl_err *err,
 		 const char *sql, const char *fmt, ...);
 
+/* Appends an event to the event log inside the caller's open transaction
+ * (*seq its sequence number when seq is not NULL); body NULL stores {}. */
+int cp_db_event_in_tx(int64_t *seq, sqlite3 *db, const char *kind, const char *subject,
+		      json_t *body, int64_t now, struct fl_err *err);
+
 /* Appends an audit entry inside the caller's open transaction. */
 int cp_db_audit_append(sqlite3 *db, const struct cp_audit_rec *a, struct fl_err *err);
 

@@ -150,14 +150,38 @@ done:
 }
 
 int cp_store_device_set_state(struct cp_store *s, const char *id, const char *state,
-			      const char *reason, const struct cp_audit_rec *a, struct fl_err *err)
+			      const char *reason, int64_t now, const struct cp_audit_rec *a,
+			      struct fl_err *err)
 {
-	int rc =
-	    cp_db_mutate(s, a, err, "UPDATE devices SET state = ?, state_reason = ? WHERE id = ?",
-			 "sss", state, reason, id);
+	json_t *rows = NULL;
+	const char *was;
+	sqlite3 *db;
+	int rc;
 
-	if (rc == FL_ENOTFOUND)
-		fl_err_set(err, rc, "device '%s' not found", id);
+	CP_DB_CONN(db, s, err);
+	if ((rc = cp_db_begin(db, err)) < 0)
+		return rc;
+	if ((rc = cp_db_query(&rows, db, err, "SELECT state FROM devices WHERE id = ?", "s", id)) <
+	    0)
+		goto cleanup;
+	if (!(was = json_string_value(json_object_get(json_array_get(rows, 0), "state")))) {
+		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
+		goto cleanup;
+	}
+	rc = cp_db_exec(db, err, "UPDATE devices SET state = ?, state_reason = ? WHERE id = ?",
+			"sss", state, reason, id);
+	/* The change and its event in one transaction: a consumer of the event
+	 * log (playbooks) sees every change once, never one the table lacks. */
+	if (rc >= 0 && strcmp(was, state) != 0)
+		rc = cp_db_exec(db, err,
+				"INSERT INTO events (at, kind, subject, body) SELECT ?1, "
+				"'device.state_changed', id, json_object('device', "
+				"json_object('id', id, 'labels', json(labels), 'state', state), "
+				"'from', ?2, 'to', state, 'reason', ?3) FROM devices WHERE id = ?4",
+				"isss", now, was, reason ? reason : "", id);
+cleanup:
+	rc = cp_db_finish(db, rc < 0 ? rc : 0, a, err);
+	json_decref(rows);
 	return rc;
 }
 
@@ -261,6 +285,22 @@ int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *rec
 				"inventory = COALESCE(?, inventory), "
 				"reported = COALESCE(?, reported) WHERE id = ?",
 				"isss", r->last_seen, r->inventory, r->reported, r->device_id);
+		/* An update that ends in failure or a rollback is an event, once per
+		 * change of release or state (an agent repeats its status), written
+		 * before the row moves on. */
+		if (rc >= 0 && r->update)
+			rc = cp_db_exec(
+			    db, err,
+			    "INSERT INTO events (at, kind, subject, body) SELECT ?2, CASE "
+			    "json_extract(?1, '$.state') WHEN 'failed' THEN 'device.update_failed' "
+			    "ELSE 'device.rolled_back' END, d.id, json_object('device', "
+			    "json_object('id', d.id, 'labels', json(d.labels), 'state', d.state), "
+			    "'update', json(?1)) FROM devices d LEFT JOIN device_updates u ON "
+			    "u.device_id = d.id WHERE d.id = ?3 AND json_extract(?1, '$.state') IN "
+			    "('failed', 'rolled_back') AND (u.state IS NULL OR u.state IS NOT "
+			    "json_extract(?1, '$.state') OR u.release IS NOT json_extract(?1, "
+			    "'$.release'))",
+			    "sis", r->update, r->last_seen, r->device_id);
 		/* json_extract reads the fields back from the validated record, so
 		 * one statement serves every shape of it. */
 		if (rc >= 0 && r->update)

@@ -175,6 +175,38 @@ static int assignment_in_tx(sqlite3 *db, const struct cp_assignment_row *r, stru
 	return rc;
 }
 
+/* The events a decision appends, in its transaction: a failed gate first,
+ * then the state the decision leaves the rollout in. The body is the row
+ * as the decision left it, with the decision's details. */
+static int rollout_events_in_tx(sqlite3 *db, const struct cp_rollout_step *st, struct fl_err *err)
+{
+	const char *kinds[2];
+	size_t n = 0;
+	int rc = 0;
+
+	if (st->kind && strcmp(st->kind, "fail") == 0)
+		kinds[n++] = "rollout.gate_failed";
+	if (strcmp(st->state, st->from_state) != 0) {
+		if (strcmp(st->state, "aborted") == 0)
+			kinds[n++] = "rollout.aborted";
+		else if (strcmp(st->state, "paused") == 0)
+			kinds[n++] = "rollout.paused";
+		else if (strcmp(st->state, "done") == 0)
+			kinds[n++] = "rollout.completed";
+		else if (strcmp(st->state, "running") == 0)
+			kinds[n++] = "rollout.resumed";
+	}
+	for (size_t i = 0; i < n && rc >= 0; i++)
+		rc = cp_db_exec(
+		    db, err,
+		    "INSERT INTO events (at, kind, subject, body) SELECT ?1, ?2, id, "
+		    "json_object('rollout', json_object('id', id, 'release', release_name || '@' "
+		    "|| release_version, 'selector', selector, 'stage', ?3, 'state', state, "
+		    "'reason', reason), 'details', json(?4)) FROM rollouts WHERE id = ?5",
+		    "isijs", st->now, kinds[i], st->from_stage, st->details, st->id);
+	return rc;
+}
+
 int cp_store_rollout_step(struct cp_store *s, const struct cp_rollout_step *st,
 			  const struct cp_audit_rec *a, struct fl_err *err)
 {
@@ -211,7 +243,9 @@ int cp_store_rollout_step(struct cp_store *s, const struct cp_rollout_step *st,
 				"rollout_id = ? AND device_id = ?",
 				"ss", st->id, st->unrevertable[i]);
 	if (rc >= 0 && st->kind)
-		rc = history_in_tx(db, st->id, st->now, st->kind, st->from_stage, st->actor, st->details,
-				   err);
+		rc = history_in_tx(db, st->id, st->now, st->kind, st->from_stage, st->actor,
+				   st->details, err);
+	if (rc >= 0)
+		rc = rollout_events_in_tx(db, st, err);
 	return cp_db_finish(db, rc < 0 ? rc : 0, a, err);
 }

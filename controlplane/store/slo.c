@@ -24,20 +24,6 @@ static void parse_col(json_t *rows, const char *col)
 	}
 }
 
-static int event_in_tx(int64_t *seq, sqlite3 *db, const char *kind, const char *subject,
-		       json_t *body, int64_t now, struct fl_err *err)
-{
-	int rc =
-	    cp_db_exec(db, err, "INSERT INTO events (at, kind, subject, body) VALUES (?, ?, ?, ?)",
-		       "issj", now, kind, subject, body);
-
-	if (rc < 0)
-		return rc;
-	if (seq)
-		*seq = sqlite3_last_insert_rowid(db);
-	return 0;
-}
-
 /* Resolves the firing alerts of slo inside the caller's transaction. */
 static int resolve_firing_in_tx(sqlite3 *db, const char *slo, int64_t now, const char *why,
 				struct fl_err *err)
@@ -67,7 +53,7 @@ static int resolve_firing_in_tx(sqlite3 *db, const char *slo, int64_t now, const
 		    db, err, "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ?",
 		    "ii", now, (int64_t)id);
 		if (rc >= 0)
-			rc = event_in_tx(NULL, db, "alert.resolved", slo, body, now, err);
+			rc = cp_db_event_in_tx(NULL, db, "alert.resolved", slo, body, now, err);
 		json_decref(body);
 		if (rc < 0)
 			break;
@@ -226,7 +212,7 @@ int cp_store_alert_open(int64_t *id, struct cp_store *s, const char *slo, const 
 		if (!(body = alert_body(*id, slo, severity, pair, explanation)))
 			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		else
-			rc = event_in_tx(NULL, db, "alert.firing", slo, body, now, err);
+			rc = cp_db_event_in_tx(NULL, db, "alert.firing", slo, body, now, err);
 	}
 	json_decref(body);
 	return cp_db_finish(db, rc, NULL, err);
@@ -267,7 +253,7 @@ int cp_store_alert_resolve(struct cp_store *s, int64_t id, int64_t now, json_t *
 				     json_string_value(json_object_get(r, "pair")), explanation)))
 			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		else
-			rc = event_in_tx(NULL, db, "alert.resolved", slo, body, now, err);
+			rc = cp_db_event_in_tx(NULL, db, "alert.resolved", slo, body, now, err);
 	}
 	json_decref(body);
 	json_decref(row);
@@ -300,7 +286,7 @@ int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, co
 	CP_DB_CONN(db, s, err);
 	if ((rc = cp_db_begin(db, err)) < 0)
 		return rc;
-	rc = event_in_tx(seq, db, kind, subject, body, now, err);
+	rc = cp_db_event_in_tx(seq, db, kind, subject, body, now, err);
 	return cp_db_finish(db, rc, NULL, err);
 }
 

@@ -96,8 +96,12 @@ struct cp_enrollment {
  * FL_EEXISTS when the id or key is taken. */
 int cp_store_device_enroll(struct cp_store *s, const struct cp_enrollment *e,
 			   const struct cp_audit_rec *a, struct fl_err *err);
+/* Sets a device's state and reason with the audit entry a; a change of
+ * state appends "device.state_changed" ({"device": {id, labels, state},
+ * "from", "to", "reason"}) in the same transaction. */
 int cp_store_device_set_state(struct cp_store *s, const char *id, const char *state,
-			      const char *reason, const struct cp_audit_rec *a, struct fl_err *err);
+			      const char *reason, int64_t now, const struct cp_audit_rec *a,
+			      struct fl_err *err);
 int cp_store_device_set_labels(struct cp_store *s, const char *id, json_t *labels,
 			       const struct cp_audit_rec *a, struct fl_err *err);
 /* Replaces the desired twin and bumps desired_version (returned in *version). */
@@ -128,6 +132,10 @@ struct cp_command_result {
 	char *result;	 /* compact JSON or NULL */
 	int64_t at;
 };
+/* Writes a batch of check-ins and command results in one transaction. An
+ * update status that turns to "failed" or "rolled_back" (a new release or a
+ * new state) appends "device.update_failed" or "device.rolled_back"
+ * ({"device": {id, labels, state}, "update": the status}). */
 int cp_store_checkins_apply(struct cp_store *s, const struct cp_checkin_rec *recs, size_t n,
 			    const struct cp_command_result *res, size_t nres, struct fl_err *err);
 
@@ -503,6 +511,13 @@ struct cp_rollout_step {
 	const char *kind, *actor;
 	json_t *details; /* borrowed */
 };
+/* Applies one decision of the controller with its history row, its signed
+ * assignments and the audit entry a in one transaction, and appends its
+ * events: "rollout.gate_failed" for a decision of kind "fail", then
+ * "rollout.aborted", "rollout.paused", "rollout.completed" or
+ * "rollout.resumed" when the state changes, each with body {"rollout": {id,
+ * release, selector, stage, state, reason}, "details": the decision's}.
+ * FL_ECONFLICT when the rollout is no longer in from_state at from_stage. */
 int cp_store_rollout_step(struct cp_store *s, const struct cp_rollout_step *st,
 			  const struct cp_audit_rec *a, struct fl_err *err);
 

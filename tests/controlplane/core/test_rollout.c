@@ -476,7 +476,7 @@ static void set_state(struct fx *f, const char *dev, const char *state)
 	struct fl_err err = {0, ""};
 	struct cp_audit_rec a = {"token:t (admin)", "device.state", dev, NULL};
 
-	cr_assert_eq(cp_store_device_set_state(f->s, dev, state, "test", &a, &err), 0, "%s",
+	cr_assert_eq(cp_store_device_set_state(f->s, dev, state, "test", clk, &a, &err), 0, "%s",
 		     err.msg);
 }
 
@@ -566,6 +566,27 @@ Test(rollout, failing_gate_aborts_and_rolls_back_every_touched_device)
 	cr_assert_eq(reverted, NDEV - 1);
 	cr_assert_eq(unrev, 1);
 	(void)pending;
+	/* The decision is in the event log, in its transaction: the failed gate,
+	 * then the abort, each with the rollout as it was left and the numbers. */
+	{
+		json_t *evs = NULL, *e0, *e1;
+
+		cr_assert_eq(cp_store_events_list(&evs, f.s, 0, 100, &err), 0, "%s", err.msg);
+		cr_assert_eq(json_array_size(evs), 2);
+		e0 = json_array_get(evs, 0);
+		e1 = json_array_get(evs, 1);
+		cr_assert_str_eq(json_string_value(json_object_get(e0, "kind")),
+				 "rollout.gate_failed");
+		cr_assert_str_eq(json_string_value(json_object_get(e1, "kind")), "rollout.aborted");
+		cr_assert_str_eq(json_string_value(json_object_get(e1, "subject")), "ro-f");
+		x = json_object_get(json_object_get(e1, "body"), "rollout");
+		cr_assert_str_eq(json_string_value(json_object_get(x, "release")), "det@2.0.0");
+		cr_assert_str_eq(json_string_value(json_object_get(x, "state")), "aborted");
+		cr_assert_str_eq(json_string_value(json_object_get(x, "selector")), "fleet=a");
+		cr_assert_not_null(json_object_get(
+		    json_object_get(json_object_get(e0, "body"), "details"), "gates"));
+		json_decref(evs);
+	}
 	/* Over: no more rounds change it. */
 	verdict = CP_GATE_PASS;
 	round_ok(&f);

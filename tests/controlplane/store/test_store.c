@@ -585,7 +585,7 @@ Test(store, audit_chain_follows_mutations_and_is_append_only)
 	cr_assert_eq(enroll(s, "dev-1", &k1, "et", NOW, &err), 0, "%s", err.msg);
 	a.action = "device.accept";
 	a.details = json_pack("{s:s,s:s}", "to", "accepted", "from", "pending");
-	cr_assert_eq(cp_store_device_set_state(s, "dev-1", "accepted", "ok", &a, &err), 0);
+	cr_assert_eq(cp_store_device_set_state(s, "dev-1", "accepted", "ok", NOW, &a, &err), 0);
 	json_decref(a.details);
 	a.details = NULL;
 	a.action = "device.label";
@@ -649,7 +649,7 @@ Test(store, failed_mutations_write_no_audit_entry)
 	cr_assert_eq(cp_store_token_add(s, &t, "h1", &a, &err), 0, "%s", err.msg);
 	cr_assert_eq(audit_count(s), 1);
 
-	cr_assert_eq(cp_store_device_set_state(s, "dev-missing", "accepted", NULL, &a, &err),
+	cr_assert_eq(cp_store_device_set_state(s, "dev-missing", "accepted", NULL, NOW, &a, &err),
 		     FL_ENOTFOUND);
 	cr_assert_eq(cp_store_device_set_labels(s, "dev-missing", obj, &a, &err), FL_ENOTFOUND);
 	cr_assert_eq(cp_store_device_set_desired(&version, s, "dev-missing", obj, &a, &err),
@@ -1147,5 +1147,80 @@ Test(store, commands_expire_unless_delivered_and_keys_make_one)
 		json_decref(c);
 	}
 	json_decref(args);
+	cp_store_free(s);
+}
+
+/* kinds of the events after seq, space-separated */
+static char *event_kinds(struct cp_store *s, int64_t after)
+{
+	static char buf[512];
+	json_t *evs = NULL, *e;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	cr_assert_eq(cp_store_events_list(&evs, s, after, 100, NULL), 0);
+	json_array_foreach (evs, i, e)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? " " : "",
+				      json_string_value(json_object_get(e, "kind")));
+	json_decref(evs);
+	return buf;
+}
+
+Test(store, state_changes_and_failed_updates_are_events_once)
+{
+	const char *path = db_path();
+	struct cp_store *s = open_store(path, -1);
+	struct fl_err err = {0, ""};
+	struct cp_audit_rec a = {"token:t (admin)", "device.quarantine", "dev-1", NULL};
+	struct cp_checkin_rec rec;
+	json_t *evs = NULL, *body;
+	struct key k;
+
+	new_key(&k);
+	add_etoken(s, "et", "h", 5, NOW + 3600);
+	cr_assert_eq(enroll(s, "dev-1", &k, "et", NOW, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(event_kinds(s, 0), "");
+	cr_assert_eq(
+	    cp_store_device_set_state(s, "dev-1", "quarantined", "bad sensor", NOW + 5, &a, &err),
+	    0, "%s", err.msg);
+	/* the same state again is no change */
+	cr_assert_eq(
+	    cp_store_device_set_state(s, "dev-1", "quarantined", "again", NOW + 6, &a, &err), 0,
+	    "%s", err.msg);
+	cr_assert_str_eq(event_kinds(s, 0), "device.state_changed");
+	cr_assert_eq(cp_store_events_list(&evs, s, 0, 10, NULL), 0);
+	body = json_object_get(json_array_get(evs, 0), "body");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "from")), "pending");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "to")), "quarantined");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "reason")), "bad sensor");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(body, "device"), "id")),
+			 "dev-1");
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(evs, 0), "at")), NOW + 5);
+	json_decref(evs);
+
+	/* an update status: installing is no event, failed is one, repeated
+	 * failed is not, a rollback is one, and failing another release is one */
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.device_id, sizeof(rec.device_id), "dev-1");
+	rec.last_seen = NOW + 10;
+	rec.update = "{\"release\":\"m@1.1.0\",\"state\":\"installing\"}";
+	cr_assert_eq(cp_store_checkins_apply(s, &rec, 1, NULL, 0, &err), 0, "%s", err.msg);
+	rec.update = "{\"release\":\"m@1.1.0\",\"state\":\"failed\",\"reason\":\"hash\"}";
+	cr_assert_eq(cp_store_checkins_apply(s, &rec, 1, NULL, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(cp_store_checkins_apply(s, &rec, 1, NULL, 0, &err), 0, "%s", err.msg);
+	rec.update = "{\"release\":\"m@1.1.0\",\"state\":\"rolled_back\"}";
+	cr_assert_eq(cp_store_checkins_apply(s, &rec, 1, NULL, 0, &err), 0, "%s", err.msg);
+	rec.update = "{\"release\":\"m@1.2.0\",\"state\":\"rolled_back\"}";
+	cr_assert_eq(cp_store_checkins_apply(s, &rec, 1, NULL, 0, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(event_kinds(s, 1),
+			 "device.update_failed device.rolled_back device.rolled_back");
+	cr_assert_eq(cp_store_events_list(&evs, s, 1, 10, NULL), 0);
+	body = json_object_get(json_array_get(evs, 0), "body");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(body, "update"), "reason")), "hash");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(body, "device"), "state")),
+	    "quarantined");
+	json_decref(evs);
 	cp_store_free(s);
 }
