@@ -7,6 +7,8 @@
  * collection's extent is its indentation; a value that starts on the line of
  * its key or dash ends on that line, so every scalar is parsed from one line
  * and nothing needs to backtrack. Recursion is bounded by FL_YAML_MAX_DEPTH.
+ * When the caller asks for lines, each value's line is recorded as its
+ * container takes it (so a block collection gets the line of its key).
  */
 #include "fairlead/yaml.h"
 
@@ -29,6 +31,7 @@ struct yline {
 };
 
 struct yp {
+	struct fl_yaml_lines *tab; /* NULL: the caller wants no lines */
 	struct yline *lines;
 	size_t n;
 	size_t i;   /* current line */
@@ -45,6 +48,166 @@ static int perr(struct yp *p, int no, const char *what)
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t';
+}
+
+/* ---- the line table ----
+ *
+ * Open addressing over (container, key or index) and over value pointers.
+ * A value the parser creates is a distinct jansson object except null, true
+ * and false, which jansson shares; those are found through their container
+ * (the key of a mapping, the index of a sequence) instead. */
+
+struct lent {
+	const json_t *c; /* the value itself (key NULL, idx NO_IDX) or its container */
+	char *key;	 /* owned: the mapping key of a shared value */
+	size_t idx;	 /* the sequence index of a shared value */
+	int line;
+};
+
+#define NO_IDX ((size_t)-1)
+
+struct fl_yaml_lines {
+	struct lent *t;
+	size_t cap; /* a power of two, or 0 */
+	size_t n;
+};
+
+static int shared(const json_t *v)
+{
+	return json_is_null(v) || json_is_true(v) || json_is_false(v);
+}
+
+static size_t lhash(const json_t *c, const char *key, size_t idx)
+{
+	uint64_t h = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)idx;
+
+	for (const unsigned char *k = (const unsigned char *)key; k && *k; k++)
+		h = (h ^ *k) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static int lsame(const struct lent *e, const json_t *c, const char *key, size_t idx)
+{
+	if (e->c != c || e->idx != idx || !e->key != !key)
+		return 0;
+	return !key || strcmp(e->key, key) == 0;
+}
+
+static struct lent *lfind(const struct fl_yaml_lines *l, const json_t *c, const char *key,
+			  size_t idx)
+{
+	if (!l || !l->cap || !c)
+		return NULL;
+	for (size_t i = lhash(c, key, idx) & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
+		struct lent *e = &l->t[i];
+
+		if (!e->c)
+			return NULL;
+		if (lsame(e, c, key, idx))
+			return e;
+	}
+}
+
+/* Adds an entry (each value is recorded once, when its container takes it).
+ * The table stays at most half full; its size is bounded by the number of
+ * values, itself below the input's length. */
+static int ladd(struct fl_yaml_lines *l, const json_t *c, const char *key, size_t idx, int line)
+{
+	struct lent *e;
+
+	if (2 * (l->n + 1) > l->cap) {
+		size_t ncap = l->cap ? 2 * l->cap : 256;
+		struct lent *nt = calloc(ncap, sizeof(*nt));
+
+		if (!nt)
+			return FL_ENOMEM;
+		for (size_t i = 0; i < l->cap; i++) {
+			size_t j;
+
+			if (!l->t[i].c)
+				continue;
+			j = lhash(l->t[i].c, l->t[i].key, l->t[i].idx) & (ncap - 1);
+			while (nt[j].c)
+				j = (j + 1) & (ncap - 1);
+			nt[j] = l->t[i];
+		}
+		free(l->t);
+		l->t = nt;
+		l->cap = ncap;
+	}
+	if ((e = lfind(l, c, key, idx))) {
+		e->line = line;
+		return 0;
+	}
+	for (size_t i = lhash(c, key, idx) & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
+		if (l->t[i].c)
+			continue;
+		e = &l->t[i];
+		break;
+	}
+	if (key && !(e->key = strdup(key)))
+		return FL_ENOMEM;
+	e->c = c;
+	e->idx = idx;
+	e->line = line;
+	l->n++;
+	return 0;
+}
+
+/* Records the line of v, which container c just took under key or at idx. */
+static int record(struct yp *p, const json_t *c, const char *key, size_t idx, const json_t *v,
+		  int line)
+{
+	int rc;
+
+	if (!p->tab)
+		return 0;
+	rc = shared(v) ? ladd(p->tab, c, key, key ? NO_IDX : idx, line)
+		       : ladd(p->tab, v, NULL, NO_IDX, line);
+	return rc < 0 ? fl_err_set(p->err, FL_ENOMEM, "out of memory") : 0;
+}
+
+int fl_yaml_line(const struct fl_yaml_lines *l, const json_t *v)
+{
+	const struct lent *e = v && !shared(v) ? lfind(l, v, NULL, NO_IDX) : NULL;
+
+	return e ? e->line : 0;
+}
+
+int fl_yaml_key_line(const struct fl_yaml_lines *l, const json_t *obj, const char *key)
+{
+	const json_t *v = json_is_object(obj) && key ? json_object_get(obj, key) : NULL;
+	const struct lent *e;
+
+	if (!v)
+		return 0;
+	if (!shared(v))
+		return fl_yaml_line(l, v);
+	e = lfind(l, obj, key, NO_IDX);
+	return e ? e->line : 0;
+}
+
+int fl_yaml_index_line(const struct fl_yaml_lines *l, const json_t *arr, size_t i)
+{
+	const json_t *v = json_is_array(arr) ? json_array_get(arr, i) : NULL;
+	const struct lent *e;
+
+	if (!v)
+		return 0;
+	if (!shared(v))
+		return fl_yaml_line(l, v);
+	e = lfind(l, arr, NULL, i);
+	return e ? e->line : 0;
+}
+
+void fl_yaml_lines_free(struct fl_yaml_lines *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->cap; i++)
+		free(l->t[i].key);
+	free(l->t);
+	free(l);
 }
 
 /* ---- scalars ---- */
@@ -401,7 +564,10 @@ static int flow_node(json_t **out, struct yp *p, int no, const char *s, size_t n
 				rc = fl_err_set(p->err, FL_ENOMEM, "out of memory");
 				goto cleanup;
 			}
+			rc = record(p, c, NULL, json_array_size(c) - 1, v, no);
 			v = NULL;
+			if (rc < 0)
+				goto cleanup;
 		} else {
 			if (s[*i] == '[' || s[*i] == '{') {
 				rc = perr(p, no, "complex keys are not supported");
@@ -430,7 +596,10 @@ static int flow_node(json_t **out, struct yp *p, int no, const char *s, size_t n
 				rc = fl_err_set(p->err, FL_ENOMEM, "out of memory");
 				goto cleanup;
 			}
+			rc = record(p, c, json_string_value(k), NO_IDX, v, no);
 			v = NULL;
+			if (rc < 0)
+				goto cleanup;
 			json_decref(k);
 			k = NULL;
 		}
@@ -579,6 +748,7 @@ static int seq(json_t **out, struct yp *p, int col)
 	while (p->i < p->end && p->lines[p->i].indent == col && is_seq_item(&p->lines[p->i])) {
 		struct yline *l = &p->lines[p->i];
 		size_t r = skip_blanks(l->s, 1, l->len);
+		int no = l->no;
 
 		if (r == l->len || l->s[r] == '#') {
 			p->i++;
@@ -600,7 +770,10 @@ static int seq(json_t **out, struct yp *p, int col)
 			rc = fl_err_set(p->err, FL_ENOMEM, "out of memory");
 			goto cleanup;
 		}
+		rc = record(p, arr, NULL, json_array_size(arr) - 1, v, no);
 		v = NULL;
+		if (rc < 0)
+			goto cleanup;
 	}
 	*out = arr;
 	arr = NULL;
@@ -657,7 +830,10 @@ static int map(json_t **out, struct yp *p, int col)
 			rc = fl_err_set(p->err, FL_ENOMEM, "out of memory");
 			goto cleanup;
 		}
+		rc = record(p, obj, json_string_value(k), NO_IDX, v, l->no);
 		v = NULL;
+		if (rc < 0)
+			goto cleanup;
 		json_decref(k);
 		k = NULL;
 	}
@@ -753,7 +929,8 @@ static int split_lines(struct yp *p, const char *data, size_t len)
 	return 0;
 }
 
-int fl_yaml_parse(json_t **out, const char *data, size_t len, struct fl_err *err)
+int fl_yaml_parse_lines(json_t **out, struct fl_yaml_lines **lines, const char *data, size_t len,
+			struct fl_err *err)
 {
 	struct yp p;
 	json_t *docs = NULL, *v = NULL;
@@ -762,11 +939,20 @@ int fl_yaml_parse(json_t **out, const char *data, size_t len, struct fl_err *err
 	*out = NULL;
 	memset(&p, 0, sizeof(p));
 	p.err = err;
-	if (len > FL_YAML_MAX_BYTES)
+	if (lines) {
+		*lines = NULL;
+		if (!(p.tab = calloc(1, sizeof(*p.tab))))
+			return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	if (len > FL_YAML_MAX_BYTES) {
+		fl_yaml_lines_free(p.tab);
 		return fl_err_set(err, FL_ETOOBIG, "yaml document larger than %u bytes",
 				  FL_YAML_MAX_BYTES);
-	if (!(docs = json_array()))
-		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	if (!(docs = json_array())) {
+		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
+		goto cleanup;
+	}
 	if ((rc = split_lines(&p, data ? data : "", data ? len : 0)) < 0)
 		goto cleanup;
 	while (p.i < p.n) {
@@ -799,14 +985,27 @@ int fl_yaml_parse(json_t **out, const char *data, size_t len, struct fl_err *err
 			rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 			goto cleanup;
 		}
+		rc = record(&p, docs, NULL, json_array_size(docs) - 1, v, p.lines[start].no);
 		v = NULL;
+		if (rc < 0)
+			goto cleanup;
 	}
 	*out = docs;
 	docs = NULL;
+	if (lines) {
+		*lines = p.tab;
+		p.tab = NULL;
+	}
 	rc = 0;
 cleanup:
 	json_decref(v);
 	json_decref(docs);
+	fl_yaml_lines_free(p.tab);
 	free(p.lines);
 	return rc;
+}
+
+int fl_yaml_parse(json_t **out, const char *data, size_t len, struct fl_err *err)
+{
+	return fl_yaml_parse_lines(out, NULL, data, len, err);
 }

@@ -126,3 +126,176 @@ Test(yaml, bounds)
 	cr_assert_eq(fl_yaml_parse(&out, "a", FL_YAML_MAX_BYTES + 1, &err), FL_ETOOBIG);
 	cr_assert_eq(fl_yaml_parse(&out, "a: 1\0b: 2", 9, &err), FL_EINVAL);
 }
+
+/* ---- lines ---- */
+
+static json_t *parse_lines(struct fl_yaml_lines **lines, const char *y)
+{
+	json_t *out = NULL;
+	struct fl_err err = {0, ""};
+
+	cr_assert_eq(fl_yaml_parse_lines(&out, lines, y, strlen(y), &err), 0, "%s\n---\n%s",
+		     err.msg, y);
+	cr_assert_not_null(*lines);
+	return out;
+}
+
+Test(yaml_lines, block_values_and_nested_maps)
+{
+	const char *y = "# a comment\n"	 /* 1 */
+			"name: x\n"	 /* 2 */
+			"trigger:\n"	 /* 3 */
+			"  type: t\n"	 /* 4 */
+			"\n"		 /* 5 */
+			"  labels:\n"	 /* 6 */
+			"    stage: c\n" /* 7 */
+			"  on: true\n"	 /* 8 */
+			"  off:\n"	 /* 9 */
+			"n: 3\n";	 /* 10 */
+	struct fl_yaml_lines *l = NULL;
+	json_t *docs = parse_lines(&l, y), *d = json_array_get(docs, 0);
+	json_t *t = json_object_get(d, "trigger");
+
+	cr_assert_eq(fl_yaml_line(l, d), 2);
+	cr_assert_eq(fl_yaml_index_line(l, docs, 0), 2);
+	cr_assert_eq(fl_yaml_line(l, json_object_get(d, "name")), 2);
+	cr_assert_eq(fl_yaml_line(l, t), 3, "a block mapping has the line of its key");
+	cr_assert_eq(fl_yaml_line(l, json_object_get(t, "type")), 4);
+	cr_assert_eq(fl_yaml_line(l, json_object_get(t, "labels")), 6);
+	cr_assert_eq(fl_yaml_line(l, json_object_get(json_object_get(t, "labels"), "stage")), 7);
+	cr_assert_eq(fl_yaml_line(l, json_object_get(d, "n")), 10);
+	/* shared values: only through their container */
+	cr_assert_eq(fl_yaml_line(l, json_object_get(t, "on")), 0);
+	cr_assert_eq(fl_yaml_key_line(l, t, "on"), 8);
+	cr_assert_eq(fl_yaml_key_line(l, t, "off"), 9);
+	cr_assert_eq(fl_yaml_key_line(l, t, "type"), 4);
+	cr_assert_eq(fl_yaml_key_line(l, t, "absent"), 0);
+	cr_assert_eq(fl_yaml_key_line(l, json_object_get(t, "type"), "x"), 0, "not an object");
+	json_decref(docs);
+	fl_yaml_lines_free(l);
+}
+
+Test(yaml_lines, sequences_of_maps_and_flow)
+{
+	const char *y = "steps:\n"			       /* 1 */
+			"  - name: a\n"			       /* 2 */
+			"    params: {url: u, n: [1, null]}\n" /* 3 */
+			"  -\n"				       /* 4 */
+			"    name: b\n"			       /* 5 */
+			"  - null\n"			       /* 6 */
+			"  - [x,\n"			       /* (refused below) */
+			"";
+	const char *y2 = "steps:\n"				/* 1 */
+			 "  - name: a\n"			/* 2 */
+			 "    params: {url: u, n: [1, null]}\n" /* 3 */
+			 "  -\n"				/* 4 */
+			 "    name: b\n"			/* 5 */
+			 "  - ~\n"				/* 6 */
+			 "list:\n"				/* 7 */
+			 "- false\n"				/* 8 */
+			 "- - deep\n";				/* 9 */
+	struct fl_yaml_lines *l = NULL;
+	json_t *out = NULL, *docs, *d, *steps, *p, *list;
+	struct fl_err err = {0, ""};
+
+	cr_assert_eq(fl_yaml_parse_lines(&out, &l, y, strlen(y), &err), FL_EINVAL);
+	cr_assert_null(out);
+	cr_assert_null(l, "no table on error");
+	docs = parse_lines(&l, y2);
+	d = json_array_get(docs, 0);
+	steps = json_object_get(d, "steps");
+	p = json_object_get(json_array_get(steps, 0), "params");
+	list = json_object_get(d, "list");
+	cr_assert_eq(fl_yaml_line(l, steps), 1);
+	cr_assert_eq(fl_yaml_line(l, json_array_get(steps, 0)), 2);
+	cr_assert_eq(fl_yaml_line(l, p), 3);
+	cr_assert_eq(fl_yaml_line(l, json_object_get(p, "url")), 3);
+	cr_assert_eq(fl_yaml_line(l, json_array_get(json_object_get(p, "n"), 0)), 3);
+	cr_assert_eq(fl_yaml_index_line(l, json_object_get(p, "n"), 1), 3);
+	cr_assert_eq(fl_yaml_line(l, json_array_get(steps, 1)), 4, "the line of its '-'");
+	cr_assert_eq(fl_yaml_key_line(l, json_array_get(steps, 1), "name"), 5);
+	cr_assert_eq(fl_yaml_index_line(l, steps, 2), 6);
+	cr_assert_eq(fl_yaml_index_line(l, steps, 3), 0, "absent");
+	cr_assert_eq(fl_yaml_line(l, list), 7);
+	cr_assert_eq(fl_yaml_index_line(l, list, 0), 8);
+	cr_assert_eq(fl_yaml_index_line(l, list, 1), 9);
+	cr_assert_eq(fl_yaml_index_line(l, json_array_get(list, 1), 0), 9);
+	json_decref(docs);
+	fl_yaml_lines_free(l);
+}
+
+Test(yaml_lines, documents_and_a_plain_parse)
+{
+	const char *y = "a: 1\n"      /* 1 */
+			"---\n"	      /* 2 */
+			"# c\n"	      /* 3 */
+			"b: {c: 2}\n" /* 4 */
+			"...\n"	      /* 5 */
+			"---\n"	      /* 6 */
+			"- 3\n"	      /* 7 */
+			"---\n"	      /* 8 */
+			"true\n";     /* 9 */
+	struct fl_yaml_lines *l = NULL;
+	json_t *docs = parse_lines(&l, y), *plain_docs = parse(y);
+
+	cr_assert(json_equal(docs, plain_docs), "the same values as fl_yaml_parse");
+	cr_assert_eq(fl_yaml_line(l, json_array_get(docs, 0)), 1);
+	cr_assert_eq(fl_yaml_line(l, json_array_get(docs, 1)), 4);
+	cr_assert_eq(fl_yaml_line(l, json_object_get(json_array_get(docs, 1), "b")), 4);
+	cr_assert_eq(fl_yaml_line(l, json_array_get(docs, 2)), 7);
+	cr_assert_eq(fl_yaml_index_line(l, json_array_get(docs, 2), 0), 7);
+	cr_assert_eq(fl_yaml_index_line(l, docs, 3), 9);
+	cr_assert_eq(fl_yaml_line(l, plain_docs), 0, "another tree is unknown");
+	cr_assert_eq(fl_yaml_line(NULL, docs), 0);
+	cr_assert_eq(fl_yaml_line(l, NULL), 0);
+	json_decref(docs);
+	json_decref(plain_docs);
+	fl_yaml_lines_free(l);
+	fl_yaml_lines_free(NULL);
+}
+
+Test(yaml_lines, many_values_grow_the_table)
+{
+	static char buf[200000];
+	struct fl_yaml_lines *l = NULL;
+	json_t *docs, *d;
+	size_t m = 0;
+	int ok = 1;
+
+	for (int i = 0; i < 5000; i++)
+		m += (size_t)snprintf(buf + m, sizeof(buf) - m, "k%d: [%d, null, {x: true}]\n", i,
+				      i);
+	docs = parse_lines(&l, buf);
+	d = json_array_get(docs, 0);
+	for (int i = 0; i < 5000; i++) {
+		char k[16];
+		json_t *a;
+
+		snprintf(k, sizeof(k), "k%d", i);
+		a = json_object_get(d, k);
+		ok &= fl_yaml_line(l, a) == i + 1 && fl_yaml_index_line(l, a, 1) == i + 1 &&
+		      fl_yaml_key_line(l, json_array_get(a, 2), "x") == i + 1;
+	}
+	cr_assert(ok);
+	json_decref(docs);
+	fl_yaml_lines_free(l);
+}
+
+Test(yaml_lines, no_table_is_asked)
+{
+	json_t *out = NULL;
+	struct fl_err err = {0, ""};
+
+	cr_assert_eq(fl_yaml_parse_lines(&out, NULL, "a: 1\n", 5, &err), 0);
+	cr_assert_not_null(out);
+	json_decref(out);
+	cr_assert_eq(fl_yaml_parse_lines(&out, NULL, "a", FL_YAML_MAX_BYTES + 1, &err), FL_ETOOBIG);
+	{
+		struct fl_yaml_lines *l = NULL;
+
+		cr_assert_eq(fl_yaml_parse_lines(&out, &l, "a", FL_YAML_MAX_BYTES + 1, &err),
+			     FL_ETOOBIG);
+		cr_assert_null(out);
+		cr_assert_null(l);
+	}
+}
