@@ -185,6 +185,8 @@ int cp_h_device_preauth(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_command_create(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_commands_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_command_get(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_validate(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_test(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_token_create(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_tokens_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_token_revoke(struct cp_resp *, struct cp_req *, struct fl_err *);

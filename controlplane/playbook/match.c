@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fairlead/buf.h"
+#include "fairlead/json.h"
 #include "playbook/expr.h"
+#include "playbook/throttle.h"
 
 /* A glob on a string field; bounded as the expressions bound theirs. */
 static int glob_ok(const char *pattern, const json_t *v)
@@ -97,22 +100,78 @@ void cp_pb_matcher_free(struct cp_pb_matcher *m)
 	free(m);
 }
 
-int cp_pb_matcher_match(int *yes, const struct cp_pb_matcher *m, const json_t *ctx,
-			struct fl_err *err)
+static int match(int *yes, const struct cp_pb_matcher *m, const json_t *ctx, int own,
+		 struct fl_err *err)
 {
 	const json_t *trig = json_object_get(m->pb, "trigger"), *ev = json_object_get(ctx, "event");
 	const char *type = json_string_value(json_object_get(trig, "type"));
 	const char *kind = json_string_value(json_object_get(ev, "kind"));
+	int engines;
 
 	*yes = 0;
 	if (!type || !kind || !json_is_true(json_object_get(m->pb, "enabled")))
 		return 0;
-	if (strcmp(type, kind) != 0 || strcmp(type, "schedule") == 0 ||
-	    strcmp(type, "manual") == 0 || !filters_ok(trig, ev))
+	/* schedules and manual starts come from the engine, never the log */
+	engines = strcmp(type, "schedule") == 0 || strcmp(type, "manual") == 0;
+	if (strcmp(type, kind) != 0 || engines != own || (!own && !filters_ok(trig, ev)))
 		return 0;
 	if (!m->cond) {
 		*yes = 1;
 		return 0;
 	}
 	return cp_pb_expr_eval(yes, m->cond, ctx, err);
+}
+
+int cp_pb_matcher_match(int *yes, const struct cp_pb_matcher *m, const json_t *ctx,
+			struct fl_err *err)
+{
+	return match(yes, m, ctx, 0, err);
+}
+
+int cp_pb_matcher_match_own(int *yes, const struct cp_pb_matcher *m, const json_t *ctx,
+			    struct fl_err *err)
+{
+	return match(yes, m, ctx, 1, err);
+}
+
+int cp_pb_throttle_for(struct cp_pb_throttle **out, const json_t *pb, struct fl_err *err)
+{
+	const json_t *t = json_object_get(pb, "throttle"), *th;
+
+	*out = NULL;
+	if (!t)
+		return 0;
+	if (json_object_get(t, "once_within_s"))
+		return cp_pb_throttle_new(out, CP_PB_ONCE_WITHIN,
+					  json_integer_value(json_object_get(t, "once_within_s")),
+					  0, err);
+	if (json_object_get(t, "once_after_s"))
+		return cp_pb_throttle_new(out, CP_PB_ONCE_AFTER,
+					  json_integer_value(json_object_get(t, "once_after_s")), 0,
+					  err);
+	th = json_object_get(t, "threshold");
+	return cp_pb_throttle_new(out, CP_PB_THRESHOLD,
+				  json_integer_value(json_object_get(th, "within_s")),
+				  (int)json_integer_value(json_object_get(th, "count")), err);
+}
+
+int cp_pb_throttle_key(char **out, const json_t *pb, const json_t *ctx)
+{
+	const json_t *keys = json_object_get(json_object_get(pb, "throttle"), "key"), *k;
+	struct fl_buf b = FL_BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	json_array_foreach ((json_t *)(uintptr_t)keys, i, k) {
+		const json_t *v = cp_pb_path_get(ctx, json_string_value(k));
+
+		if ((i && (rc = fl_buf_put(&b, "\n", 1)) < 0) ||
+		    (rc = v ? fl_json_dump(&b, v) : fl_buf_puts(&b, "null")) < 0)
+			break;
+	}
+	if (rc == 0 && (rc = fl_buf_put(&b, "", 1)) == 0 && !(*out = fl_buf_detach(&b)))
+		rc = FL_ENOMEM;
+	fl_buf_release(&b);
+	return rc;
 }

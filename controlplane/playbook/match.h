@@ -31,7 +31,20 @@ int cp_pb_matcher_new(struct cp_pb_matcher **out, const json_t *pb, struct fl_er
  * Safe from several threads at once. */
 int cp_pb_matcher_match(int *yes, const struct cp_pb_matcher *m, const json_t *ctx,
 			struct fl_err *err);
+/* The same for an event the engine makes itself: a schedule's tick or a
+ * manual start (kind "schedule" or "manual", matching only those triggers).
+ * Their condition still decides. */
+int cp_pb_matcher_match_own(int *yes, const struct cp_pb_matcher *m, const json_t *ctx,
+			    struct fl_err *err);
 /* NULL: no-op. */
 void cp_pb_matcher_free(struct cp_pb_matcher *m);
+
+struct cp_pb_throttle;
+/* A new throttle for pb's throttle section; *out NULL when pb has none. */
+int cp_pb_throttle_for(struct cp_pb_throttle **out, const json_t *pb, struct fl_err *err);
+/* The throttle key of the event in ctx: the values of pb's throttle.key
+ * paths as compact JSON, one per line ("" without key paths; a missing
+ * value is null). Caller frees *out. */
+int cp_pb_throttle_key(char **out, const json_t *pb, const json_t *ctx);
 
 #endif

@@ -102,6 +102,21 @@ Test(pb_match, type_filters_and_condition)
 	/* schedules and manual starts are fired by the engine, never matched */
 	pb = pb_of("name: d\nversion: 1\ntrigger:\n  type: schedule\n  cron: '0 3 * * 1'\n" STEPS);
 	cr_assert_eq(matches(pb, "{\"event\":{\"kind\":\"schedule\"}}"), 0);
+	{
+		struct cp_pb_matcher *m = NULL;
+		json_t *ctx = json_of("{\"event\":{\"kind\":\"schedule\"}}");
+		json_t *other = json_of("{\"event\":{\"kind\":\"manual\"}}");
+		int yes = -1;
+
+		cr_assert_eq(cp_pb_matcher_new(&m, pb, NULL), 0);
+		cr_assert_eq(cp_pb_matcher_match_own(&yes, m, ctx, NULL), 0);
+		cr_assert_eq(yes, 1, "the engine's own tick");
+		cr_assert_eq(cp_pb_matcher_match_own(&yes, m, other, NULL), 0);
+		cr_assert_eq(yes, 0, "a manual start is not this schedule");
+		cp_pb_matcher_free(m);
+		json_decref(ctx);
+		json_decref(other);
+	}
 	json_decref(pb);
 	pb = pb_of(
 	    "name: e\nversion: 1\ntrigger:\n  type: alertmanager\n  alertname: High*\n" STEPS);
