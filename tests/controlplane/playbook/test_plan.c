@@ -138,7 +138,7 @@ static json_t *fleet(int n, int sites)
 	json_t *a = json_array();
 
 	for (int i = 0; i < n; i++) {
-		char id[16], site[8];
+		char id[24], site[16];
 
 		snprintf(id, sizeof(id), "dev-%03d", i);
 		snprintf(site, sizeof(site), "s%d", i % sites);
