@@ -404,7 +404,9 @@ int cp_pb_throttle_tick(struct cp_pb_throttle *t, int64_t now, cp_pb_throttle_em
 		return fl_err_set(err, FL_EINVAL, "once_after tick without emit");
 	if ((rc = close_due(t, now)) < 0)
 		return fl_err_set(err, rc, "out of memory");
-	qsort(t->closed, t->nclosed, sizeof(*t->closed), closed_cmp);
+	/* qsort wants a non-NULL base even for no elements */
+	if (t->nclosed > 1)
+		qsort(t->closed, t->nclosed, sizeof(*t->closed), closed_cmp);
 	for (i = 0; i < t->nclosed; i++) {
 		struct closed *c = &t->closed[i];
 
@@ -418,7 +420,8 @@ int cp_pb_throttle_tick(struct cp_pb_throttle *t, int64_t now, cp_pb_throttle_em
 		tkey_free(c->k);
 	}
 	/* The windows not emitted stay, in order, for the next tick. */
-	memmove(t->closed, t->closed + i, (t->nclosed - i) * sizeof(*t->closed));
+	if (i < t->nclosed)
+		memmove(t->closed, t->closed + i, (t->nclosed - i) * sizeof(*t->closed));
 	t->nclosed -= i;
 	return rc < 0 ? rc : 0;
 }
