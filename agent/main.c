@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/clock.h"
+#include "agent/commands.h"
 #include "agent/enroll.h"
 #include "fairlead/crypto.h"
 #include "fairlead/log.h"
@@ -99,6 +100,13 @@ static const char usage_run[] =
     "  --low-speed-limit BPS   abandon a download attempt slower than BPS bytes/s ...\n"
     "  --low-speed-time DUR    ... for this long (defaults 1024 and 60s)\n"
     "  --health-timeout DUR    longest run of a release's health command (default 5m)\n"
+    "\n"
+    "Command hooks (docs/agent.md, \"Command hooks\"):\n"
+    "  --command-hook TYPE=PATH  run the executable PATH (absolute) for commands of\n"
+    "                          TYPE: reboot, restart-module, calibrate or\n"
+    "                          health-check; repeatable, once per type. Without\n"
+    "                          one a type is refused; ping is built in\n"
+    "  --command-timeout DUR   longest run of a command hook, 1s to 1h (default 60s)\n"
     "\n"
     "SLIs (docs/agent.md, \"SLIs and drift\"):\n"
     "  --sli-socket PATH       where inference modules report (default STATE/sli.sock)\n"
@@ -414,7 +422,8 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	struct ag_clock clock;
 	struct fl_err err = {0};
 	const char *backoff = NULL, *attempts = NULL, *lsl = NULL, *lst = NULL, *hto = NULL;
-	const char *window = NULL, *power = NULL, *rbuf = NULL;
+	const char *window = NULL, *power = NULL, *rbuf = NULL, *cto = NULL;
+	struct ag_commands_opts co = {0};
 	struct ag_sli_opts so = {0};
 	struct ag_sli *sli = NULL;
 	struct ag_reports *reports = NULL;
@@ -422,6 +431,7 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	int once = 0, no_sli = 0, lock = -1, rc;
 
 	for (int i = 0; i < argc; i++) {
+		const char *hook = NULL;
 		int m;
 
 		if (is_help(argv[i])) {
@@ -448,10 +458,16 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 		    (m = opt_value(&so.socket_path, argc, argv, &i, "--sli-socket")) == 0 &&
 		    (m = opt_value(&window, argc, argv, &i, "--report-window")) == 0 &&
 		    (m = opt_value(&power, argc, argv, &i, "--device-power-w")) == 0 &&
-		    (m = opt_value(&rbuf, argc, argv, &i, "--report-buffer")) == 0)
+		    (m = opt_value(&rbuf, argc, argv, &i, "--report-buffer")) == 0 &&
+		    (m = opt_value(&hook, argc, argv, &i, "--command-hook")) == 0 &&
+		    (m = opt_value(&cto, argc, argv, &i, "--command-timeout")) == 0)
 			return usage_error(usage_run, "unknown argument '%s'", argv[i]);
 		if (m < 0)
 			return usage_error(usage_run, "%s needs a value", argv[i]);
+		/* Checked before the agent starts: a hook that cannot run would
+		 * otherwise show up only when a command needs it. */
+		if (hook && ag_commands_hook_add(&co, hook, &err) < 0)
+			return usage_error(usage_run, "--command-hook: %s", err.msg);
 	}
 	if ((rc = need_state(g, usage_run)) != 0)
 		return rc;
@@ -520,6 +536,14 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 					   rbuf);
 		report_max = (size_t)n;
 	}
+	if (cto) {
+		int64_t s = 0;
+
+		if (fl_duration_parse(&s, cto, &err) < 0 || s < 1 || s > AG_COMMANDS_TIMEOUT_MAX_S)
+			return usage_error(usage_run, "--command-timeout: 1s to 1h, not '%s'", cto);
+		co.timeout_s = s;
+	}
+	po.commands = &co;
 	po.dir = g->state;
 	so.dir = g->state;
 	if ((rc = lock_state(&lock, g, 0, "run")) != 0)
@@ -604,6 +628,9 @@ static int cmd_rotate(struct globals *g, int argc, char **argv)
 		int64_t delay;
 
 		po.dir = g->state;
+		/* 'run' knows the command hooks; this check-in leaves commands
+		 * to it rather than refusing them. */
+		po.defer_commands = 1;
 		ag_clock_system(&clock, NULL);
 		if (ag_poll_new(&p, t, &clock, &po, &err) == 0)
 			(void)ag_poll_once(&delay, p, &err);

@@ -65,6 +65,7 @@ void ag_poll_free(struct ag_poll *p)
 }
 
 static int progress_report(void *ctx, const json_t *update, struct fl_err *err);
+static int recover_running(struct ag_poll *p, struct fl_err *err);
 
 int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_clock *clock,
 		const struct ag_poll_opts *opts, struct fl_err *err)
@@ -106,6 +107,8 @@ int ag_poll_new(struct ag_poll **out, struct ag_transport *t, const struct ag_cl
 	} else {
 		goto cleanup;
 	}
+	if ((rc = recover_running(p, err)) < 0)
+		goto cleanup;
 	/* A crash between promoting device.key and rewriting identity.json
 	 * leaves a stale keyid there; the key file is the truth. */
 	if (strcmp(p->id.keyid, p->key.keyid) != 0) {
@@ -292,6 +295,133 @@ static int pending_has(const struct ag_poll *p, const char *id)
 	return 0;
 }
 
+/* Ids of the last AG_POLL_RAN_MAX hook commands run, oldest first. */
+static json_t *ran_list(struct ag_poll *p)
+{
+	json_t *ran = json_object_get(p->results, "ran");
+
+	if (json_is_array(ran))
+		return ran;
+	if (!(ran = json_array()) || json_object_set_new(p->results, "ran", ran) < 0)
+		return NULL;
+	return ran;
+}
+
+static int ran_has(struct ag_poll *p, const char *id)
+{
+	json_t *ran = json_object_get(p->results, "ran"), *r;
+	size_t i;
+
+	json_array_foreach (ran, i, r)
+		if (json_is_string(r) && strcmp(json_string_value(r), id) == 0)
+			return 1;
+	return 0;
+}
+
+static int ran_add(struct ag_poll *p, const char *id)
+{
+	json_t *ran = ran_list(p);
+
+	if (!ran || json_array_append_new(ran, json_string(id)) < 0)
+		return FL_ENOMEM;
+	while (json_array_size(ran) > AG_POLL_RAN_MAX)
+		json_array_remove(ran, 0);
+	return 0;
+}
+
+/* Records on disk that the hook of cmd is about to run, before it does: a
+ * crash while it runs then ends the command with an error at the next
+ * start (recover_running) instead of running it again. */
+static int mark_running(struct ag_poll *p, const char *id, const json_t *cmd, struct fl_err *err)
+{
+	json_t *run = json_pack("{s:s,s:O?}", "id", id, "type", json_object_get(cmd, "type"));
+	int rc;
+
+	if (!run || ran_add(p, id) < 0 || json_object_set_new(p->results, "running", run) < 0)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	if ((rc = ag_state_save_results(p->opts.dir, p->results, err)) < 0) {
+		/* Not on disk, so not run: the server delivers it again. */
+		json_object_del(p->results, "running");
+		json_array_remove(ran_list(p), json_array_size(ran_list(p)) - 1);
+	}
+	return rc;
+}
+
+/* A reboot is answered before its hook runs (the hook ends the agent); the
+ * "reboot" member keeps what the hook needs until the server has the answer
+ * (run_due_reboot). One marker serves reboots that arrive while one waits. */
+static int mark_reboot(struct ag_poll *p, const char *id, const json_t *cmd, struct fl_err *err)
+{
+	json_t *rb;
+
+	if (ran_add(p, id) < 0)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	if (json_object_get(p->results, "reboot"))
+		return 0;
+	rb = json_pack("{s:s,s:O?}", "id", id, "args", json_object_get(cmd, "args"));
+	if (!rb || json_object_set_new(p->results, "reboot", rb) < 0)
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* At start: a hook was running when the agent stopped (a crash, a kill, a
+ * power cut). Whether it finished is unknown, so it is not run again; its
+ * result says so, which ends the command on the server. */
+static int recover_running(struct ag_poll *p, struct fl_err *err)
+{
+	json_t *run = json_object_get(p->results, "running"), *r;
+	const char *id = ag_commands_id(run);
+
+	if (!run)
+		return 0;
+	if (id && !pending_has(p, id)) {
+		fl_log(FL_LOG_WARN,
+		       "command %s: the agent stopped while its hook ran; not running "
+		       "it again",
+		       id);
+		r = json_pack("{s:s,s:s,s:{s:s}}", "id", id, "status", "error", "result", "message",
+			      "the agent stopped while the hook ran; it is not run again");
+		if (!r || json_array_append_new(json_object_get(p->results, "pending"), r) < 0)
+			return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	json_object_del(p->results, "running");
+	return ag_state_save_results(p->opts.dir, p->results, err);
+}
+
+/* After a 2xx check-in: a reboot whose answer the server now has. The
+ * marker leaves the disk before the hook runs, so a hook that reboots the
+ * device (or kills the agent half-way) is never run again by the next
+ * start. A failed hook cannot change the answer the server already has; it
+ * is logged. */
+static void run_due_reboot(struct ag_poll *p)
+{
+	json_t *rb = json_object_get(p->results, "reboot");
+	const char *id = ag_commands_id(rb);
+	struct fl_err e = {0};
+	char cid[129];
+
+	if (!rb || (id && pending_has(p, id)) || p->opts.defer_commands)
+		return;
+	snprintf(cid, sizeof(cid), "%s", id ? id : "");
+	rb = json_incref(rb);
+	json_object_del(p->results, "reboot");
+	if (ag_state_save_results(p->opts.dir, p->results, &e) < 0) {
+		/* Run it only once it cannot run again: after the next check-in. */
+		fl_log(FL_LOG_ERROR, "command %s: reboot postponed: %s", cid, e.msg);
+		json_object_set_new(p->results, "reboot", rb);
+		return;
+	}
+	if (id) {
+		fl_log(FL_LOG_INFO, "command %s: running the reboot hook", cid);
+		if (ag_commands_reboot(p->opts.commands, cid, json_object_get(rb, "args"), &e) < 0)
+			fl_log(FL_LOG_ERROR,
+			       "command %s: %s; the device did not reboot, though its answer "
+			       "said it would",
+			       cid, e.msg);
+	}
+	json_decref(rb);
+}
+
 /* Applies a 2xx reply. *news is set when there is something new to report. */
 static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t sent,
 		       struct fl_err *err)
@@ -302,7 +432,7 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 	json_t *interval = json_object_get(reply, "poll_interval");
 	json_t *cmds = json_object_get(reply, "commands"), *cmd;
 	int64_t now = p->clock.now(p->clock.ctx);
-	int dirty = 0, rc = 0;
+	int dirty = 0, hooks_run = 0, rc = 0;
 	size_t i;
 
 	*news = 0;
@@ -339,8 +469,11 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 		ack_results(p, sent);
 		dirty = 1;
 	}
+	if (p->opts.defer_commands)
+		cmds = NULL;
 	json_array_foreach (cmds, i, cmd) {
 		const char *id = ag_commands_id(cmd);
+		enum ag_command_kind kind = ag_commands_kind(cmd, p->opts.commands);
 		json_t *res = NULL;
 		struct fl_err ce = {0};
 
@@ -350,9 +483,45 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 		}
 		if (pending_has(p, id))
 			continue; /* ran already; its result goes out with the next check-in */
-		if (ag_commands_execute(&res, cmd, now, &ce) < 0) {
-			fl_log(FL_LOG_WARN, "command %s: %s", id, ce.msg);
+		if (kind != AG_CMD_BUILTIN && ran_has(p, id)) {
+			/* Its result was acknowledged, yet the server lists it
+			 * again: saying so ends it there, running a hook twice
+			 * could do its side effect twice. */
+			fl_log(FL_LOG_WARN, "command %s ran before; not running it again", id);
+			res = json_pack("{s:s,s:s,s:{s:s}}", "id", id, "status", "error", "result",
+					"message",
+					"the command already ran on this device and its result was "
+					"delivered; it is not run twice");
+			if (!res)
+				return fl_err_set(err, FL_ENOMEM, "out of memory");
+		} else if (kind != AG_CMD_BUILTIN && hooks_run > 0) {
+			/* One hook per check-in keeps the loop's wait to one
+			 * timeout; the server delivers the rest again with the
+			 * next reply, since they have no result yet. */
+			*news = 1;
 			continue;
+		} else if (kind == AG_CMD_HOOK) {
+			hooks_run++;
+			if (mark_running(p, id, cmd, &ce) < 0) {
+				fl_log(FL_LOG_ERROR, "command %s not run: %s", id, ce.msg);
+				continue;
+			}
+			rc = ag_commands_execute(&res, cmd, p->opts.commands, now, &ce);
+			json_object_del(p->results, "running");
+			if (rc < 0)
+				return fl_err_set(err, rc, "command %s: %s", id, ce.msg);
+		} else {
+			if (ag_commands_execute(&res, cmd, p->opts.commands, now, &ce) < 0) {
+				fl_log(FL_LOG_WARN, "command %s: %s", id, ce.msg);
+				continue;
+			}
+			if (kind == AG_CMD_REBOOT) {
+				hooks_run++;
+				if ((rc = mark_reboot(p, id, cmd, err)) < 0) {
+					json_decref(res);
+					return rc;
+				}
+			}
 		}
 		fl_log_fields(
 		    FL_LOG_INFO,
@@ -361,6 +530,14 @@ static int apply_reply(int *news, struct ag_poll *p, const json_t *reply, size_t
 		json_array_append_new(json_object_get(p->results, "pending"), res);
 		dirty = 1;
 		*news = 1;
+		/* A hook's result reaches the disk at once: an update offered in
+		 * this reply may download for minutes before the save below. */
+		if (kind == AG_CMD_HOOK) {
+			if ((rc = ag_state_save_results(p->opts.dir, p->results, &ce)) < 0)
+				fl_log(FL_LOG_ERROR, "cannot record the result of %s: %s", id,
+				       ce.msg);
+			rc = 0;
+		}
 	}
 	if (json_is_object(json_object_get(reply, "update"))) {
 		json_t *before = ag_update_report(p->upd), *after;
@@ -423,7 +600,8 @@ int ag_poll_once(int64_t *delay_ms, struct ag_poll *p, struct fl_err *err)
 	sent = json_array_size(json_object_get(body, "command_results"));
 	if ((rc = exchange(&reply, &retry_after, p, body, err)) < 0)
 		goto done;
-	rc = apply_reply(&news, p, reply, sent, err);
+	if ((rc = apply_reply(&news, p, reply, sent, err)) == 0)
+		run_due_reboot(p);
 done:
 	if (rc == 0) {
 		p->backoff_ms = 0;

@@ -20,6 +20,18 @@
  * update's state and, in the inventory, what the current slot runs. While a
  * health window is open the next check-in comes no later than its end.
  *
+ * Commands (commands.h): a command whose result is pending is not run again
+ * when the server lists it again. Hook commands run one at a time and at
+ * most one per reply, so the loop waits for at most one hook's timeout; the
+ * others come again with the next reply. results.json also keeps "ran", the
+ * ids of the last AG_POLL_RAN_MAX hook commands (never run twice: one listed
+ * again after its result was acknowledged is answered "error"), "running",
+ * the command whose hook is running (written before the hook starts; found
+ * at start, it becomes an "error" result: the hook is not run again), and
+ * "reboot" {"id","args"}: a reboot answered "ok" {"rebooting":true} whose
+ * hook runs after the check-in that delivered that answer, the marker
+ * removed from disk first.
+ *
  * SLI reports: after every accepted check-in the buffered reports go out
  * beside it (ag_reports_send, at most AG_POLL_REPORT_BATCHES batches), with
  * the key the check-in was signed with; their failures never fail the
@@ -36,6 +48,7 @@
 #include <stdint.h>
 
 #include "agent/clock.h"
+#include "agent/commands.h"
 #include "agent/reports.h"
 #include "fairlead/err.h"
 #include "agent/transport.h"
@@ -44,6 +57,7 @@
 #define AG_POLL_DEFAULT_MAX_BACKOFF 300000 /* ms */
 #define AG_POLL_JITTER_PCT	    10
 #define AG_POLL_REPORT_BATCHES	    4
+#define AG_POLL_RAN_MAX		    64
 
 struct ag_poll_opts {
 	const char *dir;	      /* state directory */
@@ -59,6 +73,12 @@ struct ag_poll_opts {
 	/* SLI reports (reports.h) sent after each accepted check-in, a few
 	 * batches at a time; NULL: none. Borrowed. */
 	struct ag_reports *reports;
+	/* Command hooks and their timeout; NULL: none (every type but ping
+	 * is refused). Borrowed. */
+	const struct ag_commands_opts *commands;
+	/* Leaves the reply's commands and a due reboot to the check-in loop:
+	 * for a one-off check-in (rotate-key's) that does not know the hooks. */
+	int defer_commands;
 };
 
 struct ag_poll;

@@ -6,7 +6,9 @@
  *   identity.json   {"device_id","keyid","server","enrolled_at","state"}
  *   desired.json    {"desired_version":N,"desired":{...}}: the twin as applied
  *   results.json    {"pending":[RESULT...]}: command results not yet
- *                   acknowledged by a successful check-in
+ *                   acknowledged by a successful check-in, and what keeps
+ *                   hooks from running twice ("ran", "running", "reboot":
+ *                   see poll.h)
  *   lock            flock(2)ed by the one agent process using the directory;
  *                   holds its pid (informational: the lock is what counts)
  *

@@ -1,16 +1,14 @@
 #include "agent/update.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "agent/crash.h"
 #include "agent/download.h"
+#include "agent/proc.h"
 #include "agent/root.h"
 #include "agent/slots.h"
 #include "agent/state.h"
@@ -616,56 +614,46 @@ static int run_cmd(struct ag_update *u, const char *what, const char *cmd, int64
 		   struct fl_err *err)
 {
 	char slot[AG_PATH_MAX], abs[AG_PATH_MAX];
-	int64_t deadline;
-	int status = 0, rc;
-	pid_t pid, w;
+	char *env[5] = {NULL};
+	const char *argv[] = {"sh", "-c", cmd, NULL};
+	struct ag_proc_opts po = {0};
+	struct ag_proc_result pr;
+	int rc;
 
+	memset(&pr, 0, sizeof(pr));
 	if ((rc = ag_slots_path(slot, sizeof(slot), u->o.dir, st_name(u), st_str(u, "slot"), err)) <
 	    0)
 		return rc;
 	if (!realpath(slot, abs))
 		return fl_err_set(err, FL_ERROR, "cannot resolve '%s': %s", slot, strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		return fl_err_set(err, FL_ERROR, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* Its own process group, so a timeout kills what it spawned. */
-		setpgid(0, 0);
-		if (chdir(abs) != 0 || setenv("FAIRLEAD_SLOT", abs, 1) != 0 ||
-		    setenv("FAIRLEAD_RELEASE", u->release.name, 1) != 0 ||
-		    setenv("FAIRLEAD_VERSION", u->release.version, 1) != 0 ||
-		    setenv("FAIRLEAD_KIND", u->release.kind, 1) != 0)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
+	if (!(env[0] = ag_proc_env("FAIRLEAD_SLOT", abs)) ||
+	    !(env[1] = ag_proc_env("FAIRLEAD_RELEASE", u->release.name)) ||
+	    !(env[2] = ag_proc_env("FAIRLEAD_VERSION", u->release.version)) ||
+	    !(env[3] = ag_proc_env("FAIRLEAD_KIND", u->release.kind))) {
+		rc = oom(err);
+		goto cleanup;
 	}
-	setpgid(pid, pid);
-	deadline = fl_mono_ms() + timeout_s * 1000;
-	for (;;) {
-		struct timespec ts = {0, 20 * 1000 * 1000};
-
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			return fl_err_set(err, FL_ERROR, "waitpid: %s", strerror(errno));
-		if (fl_mono_ms() >= deadline) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			return fl_err_set(err, FL_ETIMEOUT, "%s timed out after %llds", what,
-					  (long long)timeout_s);
-		}
-		nanosleep(&ts, NULL);
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return fl_err_set(err, FL_ERROR, "%s exited with status %d", what,
-				  WEXITSTATUS(status));
-	return fl_err_set(err, FL_ERROR, "%s killed by signal %d", what,
-			  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* The release's own command, signed by the release keys, is a shell
+	 * line; its output goes where the agent's goes. */
+	po.path = "/bin/sh";
+	po.argv = argv;
+	po.env = (const char *const *)(uintptr_t)env;
+	po.cwd = abs;
+	po.timeout_ms = timeout_s * 1000;
+	if ((rc = ag_proc_run(&pr, &po, err)) < 0)
+		goto cleanup;
+	if (pr.timed_out)
+		rc = fl_err_set(err, FL_ETIMEOUT, "%s timed out after %llds", what,
+				(long long)timeout_s);
+	else if (pr.exited && pr.code != 0)
+		rc = fl_err_set(err, FL_ERROR, "%s exited with status %d", what, pr.code);
+	else if (!pr.exited)
+		rc = fl_err_set(err, FL_ERROR, "%s killed by signal %d", what, pr.code);
+cleanup:
+	for (size_t i = 0; i < 4; i++)
+		free(env[i]);
+	ag_proc_result_release(&pr);
+	return rc;
 }
 
 /* ---- steps ---- */
