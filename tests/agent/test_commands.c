@@ -324,7 +324,7 @@ Test(agent_commands, reboot_is_answered_and_its_hook_runs_separately)
 	struct ag_commands_opts o = {0};
 	json_t *r, *want = json_pack("{s:b}", "rebooting", 1),
 		   *args = json_pack("{s:i}", "delay", 5);
-	char body[512], path[512];
+	char body[1200], path[512];
 	struct fl_err err = {0};
 
 	snprintf(body, sizeof(body), "cat > %s/ran; echo \"$FAIRLEAD_COMMAND_ID\" >> %s/ran", dir,
