@@ -2,7 +2,7 @@
 # ctest-timeout: 600
 # End to end: real agents run the reference inference module from a
 # signed release and report SLIs over HTTPS. A shifted input distribution
-# raises a drift alert, a three-times-slower model burns the latency SLO, and a
+# raises a drift alert, a four-times-slower model burns the latency SLO, and a
 # control group on the good model with unshifted inputs fires nothing.
 source "$(dirname "$0")/lib.sh"
 FLANOM="$FL_BIN_DIR/fairlead-anomaly"
@@ -20,10 +20,10 @@ cli root sign "$R/root.json" --key "$K/root1.key" >/dev/null || fail "root sign"
 cli root push "$R/root.json" >/dev/null || fail "root push"
 
 # The model's drift baseline is computed from its undrifted generator and
-# signed into the release; 1.1.0 is the same model at three times the cost.
+# signed into the release; 1.1.0 is the same model at four times the cost.
 "$FLANOM" baseline --samples 20000 --bins 8 >"$B/baseline.json" || fail "baseline"
 "$FLANOM" model --work-us 1000 >"$B/fast/model.json" || fail "model"
-"$FLANOM" model --work-us 3000 >"$B/slow/model.json" || fail "slow model"
+"$FLANOM" model --work-us 4000 >"$B/slow/model.json" || fail "slow model"
 release() { # VERSION COUNTER DIR
 	cli release create --name anomaly --version "$1" --kind model --artifact "$3/model.json" \
 		--baseline "$B/baseline.json" --health-cmd /bin/true --health-window 1 \
@@ -68,7 +68,9 @@ slo() { # NAME KIND-JSON OBJECTIVE GROUP FACTOR
 JSON
 	cli slo apply "$T/slo-$1.json" >/dev/null || fail "slo apply $1"
 }
-LAT='{"kind": "latency", "threshold_ms": 2.5}'
+# The threshold sits 2 ms above the good model's cost: its latency is wall
+# time over a busy loop, so a loaded machine preempts it now and then.
+LAT='{"kind": "latency", "threshold_ms": 3}'
 slo drift-drift '{"kind": "drift"}' 0.95 drift 4
 slo drift-ctl '{"kind": "drift"}' 0.95 ctl 4
 slo latency-slow "$LAT" 0.9 slow 2
@@ -112,7 +114,7 @@ done
 api GET "/api/v1/events?after=0" | sed 's/^[0-9]* //' | jq -e 'any(.events[]; .kind == "alert.firing")' \
 	>/dev/null || fail "no alert.firing event"
 p99=$(cli metrics --cohort group=slow --release anomaly@1.1.0 --since 10m --json | jq -r .summary.latency_ms.p99)
-awk -v v="$p99" 'BEGIN { exit !(v >= 2.9) }' || fail "slow p99 $p99 ms"
+awk -v v="$p99" 'BEGIN { exit !(v >= 3.9) }' || fail "slow p99 $p99 ms"
 
 # the server's drift view agrees: the shifted group's features drift
 # (every feature over three times its threshold, though the window still
@@ -127,11 +129,16 @@ dj=$(cli drift anomaly@1.0.0 --cohort group=ctl --since 10m --json)
 jq -e '(.features | length) == 3 and all(.features[]; .judged and .psi < 2 * .threshold)' \
 	<<<"$dj" >/dev/null || fail "control drifts: $dj"
 
-# the control group fired nothing, and its budgets are intact
+# the control group fired nothing, and kept more of its budget than the
+# slow group (an absolute bound would measure how loaded the machine is:
+# under ASan on two busy cores a tenth of the good model's calls were seen
+# preempted past the threshold)
 n=$(alerts all | jq '[.alerts[] | select(.slo | endswith("-ctl"))] | length')
 assert_eq "$n" "0" "alerts of the control group"
 left=$(cli slo show latency-ctl -o json | jq -r .status.budget_remaining)
-awk -v v="$left" 'BEGIN { exit !(v > 0) }' || fail "latency-ctl budget left $left"
+slow=$(cli slo show latency-slow -o json | jq -r .status.budget_remaining)
+awk -v c="$left" -v s="$slow" 'BEGIN { exit !(c > s + 0.5) }' ||
+	fail "latency-ctl budget left $left, latency-slow $slow"
 
 # /metrics carries fleet SLIs and SLO state, and is valid exposition
 api GET /metrics | sed '1s/^[0-9]* //' >"$T/metrics.txt"
