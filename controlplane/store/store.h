@@ -521,4 +521,32 @@ struct cp_rollout_step {
 int cp_store_rollout_step(struct cp_store *s, const struct cp_rollout_step *st,
 			  const struct cp_audit_rec *a, struct fl_err *err);
 
+/* --- playbooks (store/playbooks.c) ------------------------------------ */
+
+/* Rows come back as {"name","version","enabled","source" ("api" or "file"),
+ * "definition" (canonical JSON, playbook/format.h),"updated_at"}. Every
+ * change bumps the revision cp_store_playbooks_rev reads, in its
+ * transaction, so an engine reloads when it differs. */
+int cp_store_playbooks_rev(int64_t *rev, struct cp_store *s, struct fl_err *err);
+/* Inserts or replaces the playbook def (canonical JSON, already validated)
+ * with the audit entry a. The same name at the same version with another
+ * definition is FL_ECONFLICT (a change takes a new version); the same
+ * definition again changes nothing (*changed 0). A lower version than the
+ * stored one is FL_ECONFLICT too. */
+int cp_store_playbook_put(int *changed, struct cp_store *s, const json_t *def, const char *source,
+			  int64_t now, const struct cp_audit_rec *a, struct fl_err *err);
+/* Makes defs the complete set of file-sourced playbooks in one transaction:
+ * others with source "file" are deleted. */
+int cp_store_playbooks_replace_files(struct cp_store *s, json_t *defs, int64_t now,
+				     struct fl_err *err);
+int cp_store_playbook_get(json_t **out, struct cp_store *s, const char *name, struct fl_err *err);
+/* Every playbook, by name. */
+int cp_store_playbooks_list(json_t **out, struct cp_store *s, struct fl_err *err);
+/* FL_ENOTFOUND when absent. Runs of it are kept. */
+int cp_store_playbook_delete(struct cp_store *s, const char *name, int64_t now,
+			     const struct cp_audit_rec *a, struct fl_err *err);
+/* Sets enabled (in the row and in its definition). FL_ENOTFOUND. */
+int cp_store_playbook_set_enabled(struct cp_store *s, const char *name, int enabled, int64_t now,
+				  const struct cp_audit_rec *a, struct fl_err *err);
+
 #endif
