@@ -150,9 +150,8 @@ int cp_param_id(const char **out, struct cp_req *req, int n, struct fl_err *err)
 /* Appends an audit record for req's principal; details borrowed. */
 void cp_audit_rec_init(struct cp_audit_rec *a, const struct cp_req *req, const char *action,
 		       const char *target, json_t *details);
-/* Validators shared by handlers: labels (valid keys and string values, at
- * most 64, "state" reserved) and inventory (flat short strings). */
-int cp_check_labels(const json_t *labels, struct fl_err *err);
+/* The validator of inventory shared by handlers (flat short strings);
+ * labels are checked by cp_device_labels_check (core/devices.h). */
 int cp_check_inventory(const json_t *inv, struct fl_err *err);
 /* Adds last_seen and online from memory to a device row (h_devices.c). */
 void cp_device_overlay(json_t *dev, struct cp_req *req);

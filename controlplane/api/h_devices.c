@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "core/devices.h"
 #include "core/commands.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
@@ -180,7 +181,6 @@ int cp_h_device_state(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 	const char *reason = NULL;
 	struct cp_audit_rec a;
 	json_t *body = NULL, *dev = NULL;
-	struct cp_dev d;
 	char verb[40];
 	int rc;
 
@@ -198,28 +198,11 @@ int cp_h_device_state(struct cp_resp *resp, struct cp_req *req, struct fl_err *e
 			goto cleanup;
 		}
 	}
-	if (cp_registry_by_id(&d, req->app->reg, id) < 0) {
-		rc = fl_err_set(err, FL_ENOTFOUND, "device '%s' not found", id);
-		goto cleanup;
-	}
-	/* Decommissioned is the end of a device's life; revoked is final for its
-	 * identity: neither comes back (a new identity enrolls instead). */
-	if ((strcmp(d.state, "decommissioned") == 0 ||
-	     (strcmp(d.state, "revoked") == 0 && strcmp(state, "decommissioned") != 0)) &&
-	    strcmp(d.state, state) != 0) {
-		rc = fl_err_set(err, FL_ECONFLICT, "device '%s' is %s and cannot become %s", id,
-				d.state, state);
-		goto cleanup;
-	}
 	snprintf(verb, sizeof(verb), "device.%s", action);
 	cp_audit_rec_init(&a, req, verb, id, NULL);
-	a.details = json_pack("{s:s,s:s,s:s?}", "from", d.state, "to", state, "reason", reason);
-	rc = cp_store_device_set_state(req->app->store, id, state, reason, req->now, &a, err);
-	json_decref(a.details);
-	if (rc < 0)
+	if ((rc = cp_device_set_state(req->app->store, req->app->reg, id, state, reason, req->now,
+				      &a, err)) < 0)
 		goto cleanup;
-	/* In memory right after the commit: the device's very next request sees it. */
-	cp_registry_set_state(req->app->reg, id, state);
 	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) == 0) {
 		cp_device_overlay(dev, req);
 		rc = cp_reply(resp, 200, dev);
@@ -232,9 +215,9 @@ cleanup:
 int cp_h_device_labels(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
 	static const char *const allowed[] = {"labels", NULL};
-	json_t *body = NULL, *changes = NULL, *dev = NULL, *labels = NULL, *v;
-	const char *id, *k;
+	json_t *body = NULL, *changes = NULL, *dev = NULL;
 	struct cp_audit_rec a;
+	const char *id;
 	int rc;
 
 	if ((rc = cp_param_id(&id, req, 0, err)) < 0)
@@ -242,27 +225,14 @@ int cp_h_device_labels(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 	if ((rc = cp_body_object(&body, req, allowed, err)) < 0 ||
 	    (rc = fl_json_obj(&changes, body, "labels", 1, err)) < 0)
 		goto cleanup;
-	if ((rc = cp_store_device_get(&dev, req->app->store, id, err)) < 0)
+	cp_audit_rec_init(&a, req, "device.label", id, NULL);
+	if ((rc = cp_device_relabel(&dev, req->app->store, id, changes, &a, err)) < 0)
 		goto cleanup;
-	labels = json_deep_copy(json_object_get(dev, "labels"));
-	json_object_foreach (changes, k, v) {
-		if (json_is_null(v))
-			json_object_del(labels, k);
-		else
-			json_object_set(labels, k, v);
-	}
-	if ((rc = cp_check_labels(labels, err)) < 0)
-		goto cleanup;
-	cp_audit_rec_init(&a, req, "device.label", id, changes);
-	if ((rc = cp_store_device_set_labels(req->app->store, id, labels, &a, err)) < 0)
-		goto cleanup;
-	json_object_set(dev, "labels", labels);
 	cp_device_overlay(dev, req);
 	json_object_del(dev, "desired");
 	json_object_del(dev, "reported");
 	rc = cp_reply(resp, 200, json_incref(dev));
 cleanup:
-	json_decref(labels);
 	json_decref(dev);
 	json_decref(body);
 	return rc;
@@ -325,7 +295,7 @@ int cp_h_device_preauth(struct cp_resp *resp, struct cp_req *req, struct fl_err 
 		rc = fl_err_set(err, FL_EINVAL, "pubkey must be a base64 Ed25519 public key");
 		goto cleanup;
 	}
-	if (labels && (rc = cp_check_labels(labels, err)) < 0)
+	if (labels && (rc = cp_device_labels_check(labels, err)) < 0)
 		goto cleanup;
 	fl_keyid(keyid, pk);
 	cp_audit_rec_init(&a, req, "device.preauthorize", id, NULL);

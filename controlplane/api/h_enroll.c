@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "core/devices.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
 #include "fairlead/trust.h"
@@ -25,23 +26,6 @@ int cp_h_enroll_challenge(struct cp_resp *resp, struct cp_req *req, struct fl_er
 	return cp_reply(resp, 200,
 			json_pack("{s:s,s:I}", "challenge", ch, "expires_at",
 				  (json_int_t)(req->now + CHALLENGE_TTL)));
-}
-
-/* Labels: an object of valid keys to valid string values. */
-int cp_check_labels(const json_t *labels, struct fl_err *err)
-{
-	const char *k;
-	json_t *v;
-
-	if (json_object_size(labels) > 64)
-		return fl_err_set(err, FL_EINVAL, "too many labels (64 at most)");
-	json_object_foreach ((json_t *)(uintptr_t)labels, k, v) {
-		if (!fl_label_key_valid(k) || strcmp(k, "state") == 0)
-			return fl_err_set(err, FL_EINVAL, "bad label key '%.64s'", k);
-		if (!json_is_string(v) || !fl_label_value_valid(json_string_value(v)))
-			return fl_err_set(err, FL_EINVAL, "bad value for label '%.64s'", k);
-	}
-	return 0;
 }
 
 /* Inventory: a flat object of short strings, at most 64 keys. */
@@ -123,7 +107,7 @@ int cp_h_enroll(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 		rc = fl_err_set(err, FL_EINVAL, "proof must be a base64 Ed25519 signature");
 		goto cleanup;
 	}
-	if ((own && (rc = cp_check_labels(own, err)) < 0) ||
+	if ((own && (rc = cp_device_labels_check(own, err)) < 0) ||
 	    (inventory && (rc = cp_check_inventory(inventory, err)) < 0))
 		goto cleanup;
 

@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "core/assign.h"
+#include "core/devices.h"
 #include "fairlead/crypto.h"
 #include "fairlead/envelope.h"
 #include "fairlead/fs.h"
@@ -581,33 +582,12 @@ static int assign_one(json_t **assignment, struct cp_req *req, const json_t *dev
 		      const struct fl_relref *ref, const json_t *rel, int rollback,
 		      struct fl_err *err)
 {
-	const char *id = json_string_value(json_object_get(dev, "id"));
-	struct cp_assignment_row r;
-	struct fl_buf env = FL_BUF_INIT;
 	struct cp_audit_rec a;
-	char text[160];
-	int rc;
 
-	snprintf(text, sizeof(text), "%s@%s", ref->name, ref->version);
-	if ((rc = cp_assign_sign(&r, &env, req->app->director, id, ref, rel, rollback, req->now,
-				 err)) < 0)
-		goto cleanup;
-	cp_audit_rec_init(&a, req, "device.assign", id, NULL);
-	a.details = json_pack("{s:s,s:b}", "release", text, "rollback", rollback);
-	rc = cp_store_assignment_set(req->app->store, &r, &a, err);
-	json_decref(a.details);
-	if (rc < 0)
-		goto cleanup;
-	cp_registry_set_assigned(req->app->reg, id, text);
-	if (assignment)
-		*assignment =
-		    json_pack("{s:s,s:s,s:I,s:b,s:I,s:I}", "release", text, "release_sha256",
-			      json_string_value(json_object_get(rel, "sha256")), "counter",
-			      (json_int_t)r.counter, "rollback", rollback, "issued_at",
-			      (json_int_t)r.issued_at, "expires_at", (json_int_t)r.expires_at);
-cleanup:
-	fl_buf_release(&env);
-	return rc;
+	cp_audit_rec_init(&a, req, "device.assign", json_string_value(json_object_get(dev, "id")),
+			  NULL);
+	return cp_device_assign(assignment, req->app->store, req->app->reg, req->app->director, dev,
+				ref, rel, rollback, req->now, &a, err);
 }
 
 /* Parses the body shared by both assign routes and loads the release. */

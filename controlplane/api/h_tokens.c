@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "core/devices.h"
 #include "fairlead/crypto.h"
 #include "fairlead/json.h"
 #include "fairlead/util.h"
@@ -149,7 +150,7 @@ int cp_h_etoken_create(struct cp_resp *resp, struct cp_req *req, struct fl_err *
 		rc = fl_err_set(err, FL_EINVAL, "uses must be 1..1000000");
 		goto cleanup;
 	}
-	if (labels && (rc = cp_check_labels(labels, err)) < 0)
+	if (labels && (rc = cp_device_labels_check(labels, err)) < 0)
 		goto cleanup;
 	secret = fl_token_new("fle", 24); /* 192 bits, over the 128 the design asks */
 	id = fl_token_new("et", 9);
