@@ -38,7 +38,7 @@ static const struct cli_family *const families[] = {
     &cli_token_family,	  &cli_enroll_token_family, &cli_device_family,	 &cli_audit_family,
     &cli_key_family,	  &cli_root_family,	    &cli_release_family, &cli_metrics_family,
     &cli_drift_family,	  &cli_slo_family,	    &cli_alerts_family,	 &cli_rollout_family,
-    &cli_playbook_family,
+    &cli_playbook_family, &cli_run_family,
 };
 
 /* ---- argument parsing ---- */

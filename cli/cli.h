@@ -184,6 +184,7 @@ extern const struct cli_family cli_slo_family;
 extern const struct cli_family cli_alerts_family;
 extern const struct cli_family cli_rollout_family;
 extern const struct cli_family cli_playbook_family;
+extern const struct cli_family cli_run_family;
 
 /* Parses repeated "K=V" words into a JSON object of strings (caller owns).
  * With allow_remove, "K-" maps K to null (the label is removed). Usage error

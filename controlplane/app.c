@@ -44,6 +44,7 @@ void cp_config_defaults(struct cp_config *c)
 	cp_ingest_config_defaults(&c->ingest);
 	c->slo_eval_ms = CP_SLO_EVAL_MS_DEFAULT;
 	c->rollout_tick_ms = CP_ROLLOUT_TICK_MS_DEFAULT;
+	c->playbook_tick_ms = CP_PB_TICK_MS_DEFAULT;
 }
 
 /* The carbon table (--carbon FILE, else DATA/carbon.json when present) and
@@ -125,6 +126,25 @@ static int rollouts_open(struct cp_app *app, struct fl_err *err)
 	return cp_rollout_ctl_start(app->rollouts, app->cfg.rollout_tick_ms, err);
 }
 
+/* The playbook engine acts through the same parts as the API. */
+static int playbooks_open(struct cp_app *app, struct fl_err *err)
+{
+	struct cp_pb_engine_deps d = {0};
+	int rc;
+
+	d.store = app->store;
+	d.reg = app->reg;
+	d.director = app->director;
+	d.rollouts = app->rollouts;
+	d.slo = app->slo;
+	d.settle = rollout_settle;
+	d.settle_ctx = app;
+	d.webhook_ca = app->cfg.webhook_ca[0] ? app->cfg.webhook_ca : NULL;
+	if ((rc = cp_pb_engine_new(&app->playbooks, &d, err)) < 0)
+		return rc;
+	return cp_pb_engine_start(app->playbooks, app->cfg.playbook_tick_ms, err);
+}
+
 /* The release parts: the online key, the timestamp/assignment signer and the
  * git store with its artifact cache and upload staging directory. */
 static int releases_open(struct cp_app *app, struct fl_err *err)
@@ -193,7 +213,7 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	    (rc = cp_wb_new(&app->wb, app->store, cfg->flush_ms, err)) < 0 ||
 	    (rc = cp_wb_start(app->wb, err)) < 0 || (rc = ingest_open(app, err)) < 0 ||
 	    (rc = releases_open(app, err)) < 0 || (rc = slo_open(app, err)) < 0 ||
-	    (rc = rollouts_open(app, err)) < 0 ||
+	    (rc = rollouts_open(app, err)) < 0 || (rc = playbooks_open(app, err)) < 0 ||
 	    (rc = cp_events_new(&app->events, app->store, 500, err)) < 0) {
 		cp_app_free(app, NULL);
 		return rc;
@@ -209,7 +229,10 @@ int cp_app_free(struct cp_app *app, struct fl_err *err)
 	if (!app)
 		return 0;
 	cp_events_free(app->events);
-	/* First: its rounds use the write-behind, the ingest and the director. */
+	/* First: its rounds use the rollout controller, the SLO engine and
+	 * what they use. */
+	cp_pb_engine_free(app->playbooks);
+	/* Then: its rounds use the write-behind, the ingest and the director. */
 	cp_rollout_ctl_free(app->rollouts);
 	cp_slo_engine_free(app->slo);
 	if (app->wb)

@@ -19,6 +19,7 @@
 #include "core/rollout.h"
 #include "core/slo.h"
 #include "core/writebehind.h"
+#include "playbook/engine.h"
 #include "store/store.h"
 
 struct cp_config {
@@ -50,6 +51,10 @@ struct cp_config {
 	int slo_eval_ms;
 	/* Rollouts: the controller's tick (it also wakes on pokes). */
 	int rollout_tick_ms;
+	/* Playbooks: the engine's round interval, and the CA file webhook
+	 * receivers are verified with (empty: the system's). */
+	int playbook_tick_ms;
+	char webhook_ca[1024];
 	/* The HTTP layer (http/server.c): event-loop threads, the bounded
 	 * queue in front of the workers (threads), and the connection limits
 	 * and deadlines. */
@@ -103,6 +108,8 @@ struct cp_app {
 	struct cp_slo_engine *slo;
 	/* The rollout controller; NULL without the release parts. */
 	struct cp_rollout_ctl *rollouts;
+	/* The playbook engine (playbook/engine.h). */
+	struct cp_pb_engine *playbooks;
 	/* The live event stream's hub (core/events.h). */
 	struct cp_events *events;
 	struct cp_counters counters;

@@ -72,6 +72,9 @@ static const char usage_serve[] =
     "  --slo-dir DIR          SLO definition files, *.json and OpenSLO *.yaml/*.yml\n"
     "                         (default DATA/slo.d; a bad file stops the start)\n"
     "  --slo-eval-ms MS       SLO evaluation interval (default 10000)\n"
+    "  --playbook-tick-ms MS  playbook engine round interval (default 250)\n"
+    "  --webhook-ca FILE      CA certificates that playbook webhook receivers are\n"
+    "                         verified with (default: the system's)\n"
     "  --skip-check           start without checking the database (PRAGMA quick_check)\n";
 
 static int die(const char *what, const struct fl_err *err)
@@ -275,6 +278,8 @@ int main(int argc, char **argv)
 		O_METRICS_PUBLIC,
 		O_SLO_DIR,
 		O_SLO_EVAL,
+		O_PB_TICK,
+		O_WEBHOOK_CA,
 		O_IO_THREADS,
 		O_QUEUE_MAX,
 		O_QUEUE_WAIT,
@@ -308,6 +313,8 @@ int main(int argc, char **argv)
 	    {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
 	    {"slo-dir", required_argument, NULL, O_SLO_DIR},
 	    {"slo-eval-ms", required_argument, NULL, O_SLO_EVAL},
+	    {"playbook-tick-ms", required_argument, NULL, O_PB_TICK},
+	    {"webhook-ca", required_argument, NULL, O_WEBHOOK_CA},
 	    {"io-threads", required_argument, NULL, O_IO_THREADS},
 	    {"queue-max", required_argument, NULL, O_QUEUE_MAX},
 	    {"queue-wait-ms", required_argument, NULL, O_QUEUE_WAIT},
@@ -438,6 +445,17 @@ int main(int argc, char **argv)
 			if (num_opt(&v, optarg, 50, 3600000, "--slo-eval-ms") < 0)
 				return 2;
 			cfg.slo_eval_ms = (int)v;
+			break;
+		case O_PB_TICK:
+			if (num_opt(&v, optarg, 10, 60000, "--playbook-tick-ms") < 0)
+				return 2;
+			cfg.playbook_tick_ms = (int)v;
+			break;
+		case O_WEBHOOK_CA:
+			if (!realpath(optarg, cfg.webhook_ca)) {
+				fprintf(stderr, "fairleadd: --webhook-ca: '%s' not found\n", optarg);
+				return 2;
+			}
 			break;
 		case O_LOG: {
 			enum fl_log_level lvl;

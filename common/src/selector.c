@@ -182,6 +182,20 @@ static int in_values(const struct term *t, const char *v)
 	return 0;
 }
 
+json_t *fl_selector_labels(const struct fl_selector *s)
+{
+	json_t *out = json_object();
+
+	for (int i = 0; out && s && i < s->nterms; i++)
+		if (s->terms[i].op == OP_EQ && !s->terms[i].on_state &&
+		    json_object_set_new(out, s->terms[i].key, json_string(s->terms[i].values[0])) <
+			0) {
+			json_decref(out);
+			return NULL;
+		}
+	return out;
+}
+
 int fl_selector_match(const struct fl_selector *s, const json_t *labels, const char *state)
 {
 	if (!s)

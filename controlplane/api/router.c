@@ -19,6 +19,8 @@
 #define OPS	  (CP_ROLE_ADMIN | CP_ROLE_OPERATOR | CP_ROLE_AUTOMATION)
 #define RELS	  (CP_ROLE_ADMIN | CP_ROLE_RELEASE)
 #define ASSIGNERS (CP_ROLE_ADMIN | CP_ROLE_RELEASE | CP_ROLE_OPERATOR | CP_ROLE_AUTOMATION)
+/* People: an approval by an automation token would approve nothing. */
+#define APPROVERS (CP_ROLE_ADMIN | CP_ROLE_RELEASE | CP_ROLE_OPERATOR)
 
 /* The API. Each route states who may call it; _routes serves this table and
  * tests check docs/openapi.yaml and the role matrix against it. */
@@ -67,6 +69,18 @@ const struct cp_route cp_routes[] = {
 	 cp_h_playbook_validate, "check a playbook file; its canonical JSON", 0},
 	{"POST", "/api/v1/playbooks/test", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_playbook_test,
 	 "what a playbook would do with given events (a dry run)", 0},
+	{"POST", "/api/v1/playbooks/{id}/run", CP_AUTH_TOKEN, OPS, cp_h_run_start,
+	 "start a manual or scheduled playbook now", 0},
+	{"GET", "/api/v1/runs", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_runs_list,
+	 "playbook runs, newest first", 0},
+	{"GET", "/api/v1/runs/{id}", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_run_show,
+	 "one run: its events, plan, approvals and actions", 0},
+	{"POST", "/api/v1/runs/{id}/approve", CP_AUTH_TOKEN, APPROVERS, cp_h_run_approve,
+	 "approve the plan of a run awaiting approval", 0},
+	{"POST", "/api/v1/runs/{id}/deny", CP_AUTH_TOKEN, APPROVERS, cp_h_run_deny,
+	 "deny a run awaiting approval", 0},
+	{"POST", "/api/v1/runs/{id}/cancel", CP_AUTH_TOKEN, OPS, cp_h_run_cancel,
+	 "cancel a run: no further actions", 0},
 	{"POST", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_token_create,
 	 "create an API token", 0},
 	{"GET", "/api/v1/tokens", CP_AUTH_TOKEN, CP_ROLE_ADMIN, cp_h_tokens_list,

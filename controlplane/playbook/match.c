@@ -50,9 +50,21 @@ static int filters_ok(const json_t *trig, const json_t *ev)
 			if (!str_eq(f, json_object_get(ev, key)))
 				return 0;
 		} else if (strcmp(key, "for_s") == 0) {
-			v = json_object_get(ev, "offline_s");
-			if (!json_is_integer(v) || json_integer_value(v) < json_integer_value(f))
-				return 0;
+			/* The engine reports each offline episode once per threshold
+			 * a playbook names (for_s): a playbook takes the report of
+			 * its own threshold, never a later one of the same episode.
+			 * An event without for_s (a dry run's) is judged by how long
+			 * the device has been offline. */
+			v = json_object_get(ev, "for_s");
+			if (json_is_integer(v)) {
+				if (json_integer_value(v) != json_integer_value(f))
+					return 0;
+			} else {
+				v = json_object_get(ev, "offline_s");
+				if (!json_is_integer(v) ||
+				    json_integer_value(v) < json_integer_value(f))
+					return 0;
+			}
 		} else if (strcmp(key, "labels") == 0) {
 			const json_t *have = json_object_get(ev, "labels"), *want;
 			const char *k;

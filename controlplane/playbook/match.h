@@ -7,7 +7,8 @@
  * docs/playbooks.md names; the filters read:
  *   slo       event.slo (a glob)          severity  event.alert.severity
  *   sli       event.alert.sli             labels    event.labels (each pair)
- *   for       event.offline_s >= for_s    from, to  event.from, event.to
+ *   for       event.for_s == for_s (else    from, to  event.from, event.to
+ *             event.offline_s >= for_s)
  *   alertname event.alert.labels.alertname (a glob)
  *   status    event.alert.status
  * A schedule or manual trigger never matches a logged event: the engine

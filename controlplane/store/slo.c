@@ -305,3 +305,16 @@ int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int li
 		parse_col(*out, "body");
 	return rc;
 }
+
+int cp_store_events_last(int64_t *seq, struct cp_store *s, struct fl_err *err)
+{
+	json_t *row = NULL;
+	int rc = cp_db_row(&row, s, err, "SELECT COALESCE(MAX(seq), 0) AS seq FROM events", "");
+
+	*seq = 0;
+	if (rc < 0)
+		return rc;
+	*seq = json_integer_value(json_object_get(row, "seq"));
+	json_decref(row);
+	return 0;
+}

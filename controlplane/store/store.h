@@ -443,6 +443,8 @@ int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, co
 			  json_t *body, int64_t now, struct fl_err *err);
 int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int limit,
 			 struct fl_err *err);
+/* The sequence number of the newest event (0 for none). */
+int cp_store_events_last(int64_t *seq, struct cp_store *s, struct fl_err *err);
 
 /* --- rollouts (store/rollouts.c) ----------------------------- */
 
@@ -548,5 +550,105 @@ int cp_store_playbook_delete(struct cp_store *s, const char *name, int64_t now,
 /* Sets enabled (in the row and in its definition). FL_ENOTFOUND. */
 int cp_store_playbook_set_enabled(struct cp_store *s, const char *name, int enabled, int64_t now,
 				  const struct cp_audit_rec *a, struct fl_err *err);
+
+/* --- playbook runs and the engine's state (store/runs.c) -------------- */
+
+/* A run to create. definition, trigger and plan are borrowed JSON. */
+struct cp_run_new {
+	const char *id, *playbook;
+	int64_t version;
+	const json_t *definition; /* the playbook as it was */
+	const json_t *trigger;	  /* {"events": [...], "omitted": N} */
+	const json_t *plan;	  /* playbook/plan.h, with "hash" */
+	const char *state;	  /* "awaiting_approval" or "running" */
+	const char *started_by;	  /* "engine" or the actor of a manual start */
+	int64_t approval_expires_at; /* 0: none */
+	const char *error;	     /* a run that could not be planned: failed */
+};
+/* What the engine keeps of one playbook across restarts. */
+struct cp_pb_state {
+	const char *name;
+	json_t *throttle;  /* borrowed; NULL: none */
+	int64_t last_tick; /* the last schedule tick fired; 0: none */
+};
+/* In one transaction: the runs (each audited "run.start" by its started_by,
+ * with a "run.started" event), the playbooks' states, and the engine's
+ * cursor at seq (seq < 0: unchanged). Either all of it lands or none. */
+int cp_store_engine_commit(struct cp_store *s, const char *cursor, int64_t seq,
+			   const struct cp_run_new *runs, size_t nruns, const struct cp_pb_state *st,
+			   size_t nst, int64_t now, struct fl_err *err);
+/* The cursor; FL_ENOTFOUND before the first commit. */
+int cp_store_engine_cursor(int64_t *seq, struct cp_store *s, const char *cursor,
+			   struct fl_err *err);
+/* {NAME: {"throttle" (object or null), "last_tick"}} for every playbook
+ * with a saved state. */
+int cp_store_playbook_states(json_t **out, struct cp_store *s, struct fl_err *err);
+
+/* Runs come back as {"id","playbook","version","state","trigger","plan",
+ * "plan_hash","cursor","error","started_by","created_at","updated_at",
+ * "approval_expires_at","ended_at"} (JSON columns as values); one run also
+ * has "definition", "approvals" [{"who","role","decision","plan_hash","at"}]
+ * and "actions" (as cp_store_run_actions). FL_ENOTFOUND when absent. */
+int cp_store_run_get(json_t **out, struct cp_store *s, const char *id, struct fl_err *err);
+/* Newest first, without definition, trigger and plan; playbook and state
+ * filter (NULL: all); at most limit. */
+int cp_store_runs_list(json_t **out, struct cp_store *s, const char *playbook, const char *state,
+		       int limit, struct fl_err *err);
+/* The runs still running or awaiting approval, oldest first, with
+ * "definition" and "approvals". */
+int cp_store_runs_active(json_t **out, struct cp_store *s, struct fl_err *err);
+
+/* A change of a run: from from_state to state (may be the same), and the
+ * fields that are set (NULL, or -1 for approval_expires_at: unchanged).
+ * clear_approvals drops its approvals (a new plan). ended sets ended_at.
+ * A change of state appends "run.STATE" ({"run","playbook","error"}).
+ * FL_ECONFLICT when the run is no longer in from_state. */
+struct cp_run_update {
+	const char *id, *from_state, *state;
+	json_t *cursor, *plan; /* borrowed */
+	const char *plan_hash, *error;
+	int clear_approvals;
+	int64_t approval_expires_at;
+	int ended;
+	int64_t now;
+};
+int cp_store_run_update(struct cp_store *s, const struct cp_run_update *u,
+			const struct cp_audit_rec *a, struct fl_err *err);
+/* Records who's decision ("approve" or "deny") on the plan with plan_hash,
+ * with the audit entry a. FL_EEXISTS when who already decided. *approvals
+ * is then the number of approvals of the run for plan_hash. */
+int cp_store_run_decide(int *approvals, struct cp_store *s, const char *id, const char *who,
+			const char *role, const char *decision, const char *plan_hash, int64_t now,
+			const struct cp_audit_rec *a, struct fl_err *err);
+
+/* One action of a run's step on a device ("" for none). */
+struct cp_run_action {
+	const char *run_id, *step, *device_id;
+	int64_t attempt;
+	const char *state; /* intent, waiting, ok, error */
+	const char *key;   /* its idempotency key */
+	const char *ref;   /* what it made: a command id, a release (may be NULL) */
+	json_t *result;	   /* borrowed; NULL: none */
+	int64_t started_at, next_at, ended_at; /* 0: NULL */
+};
+/* Inserts or replaces the action with the audit entry a (may be NULL). */
+int cp_store_run_action_put(struct cp_store *s, const struct cp_run_action *x,
+			    const struct cp_audit_rec *a, struct fl_err *err);
+/* {"step","device_id","attempt","state","key","ref","result","started_at",
+ * "next_at","ended_at"} of the run's actions (of step only, unless NULL). */
+int cp_store_run_actions(json_t **out, struct cp_store *s, const char *run_id, const char *step,
+			 struct fl_err *err);
+
+/* Accepted devices not seen for for_s seconds at now whose offline episode
+ * (this last_seen) was not reported yet for for_s: at most limit of them
+ * are marked reported and get one "device.offline" event each, {"device":
+ * {"id","labels","state","last_seen"},"for_s","offline_s"}, in one
+ * transaction. *n is how many. */
+int cp_store_offline_detect(int *n, struct cp_store *s, int64_t for_s, int64_t now, int limit,
+			    struct fl_err *err);
+/* The release device_id ran before the newest rollout that assigned it
+ * ("NAME@VERSION"; free() it). FL_ENOTFOUND when none is known. */
+int cp_store_device_prev_release(char **out, struct cp_store *s, const char *device_id,
+				 struct fl_err *err);
 
 #endif

@@ -178,3 +178,28 @@ Test(selector, device_state_valid)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(fl_device_state_valid(bad[i]), 0, "%s", bad[i]);
 }
+
+/* The labels a selector pins: its equality terms on labels, nothing else. */
+Test(selector, labels_are_the_equality_terms)
+{
+	static const struct {
+		const char *expr, *want;
+	} cases[] = {
+	    {"stage=canary,site==berlin", "{\"stage\":\"canary\",\"site\":\"berlin\"}"},
+	    {"stage=canary,tier!=gold,hw in (a,b),x,!y", "{\"stage\":\"canary\"}"},
+	    {"state=accepted,accepted,!decommissioned", "{}"},
+	    {"", "{}"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fl_selector *s = NULL;
+		struct fl_err err = {0, ""};
+		json_t *want = json_loads(cases[i].want, 0, NULL), *got;
+
+		cr_assert_eq(fl_selector_parse(&s, cases[i].expr, &err), 0, "%s", err.msg);
+		got = fl_selector_labels(s);
+		cr_assert(json_equal(got, want), "'%s'", cases[i].expr);
+		json_decref(got);
+		json_decref(want);
+		fl_selector_free(s);
+	}
+}

@@ -22,6 +22,9 @@ int fl_selector_parse(struct fl_selector **out, const char *expr, struct fl_err 
 /* 1 when labels (a JSON object of strings) and state satisfy every term. */
 int fl_selector_match(const struct fl_selector *s, const json_t *labels, const char *state);
 void fl_selector_free(struct fl_selector *s);
+/* The labels every device it matches must have: its "k=v" terms on labels
+ * (not the state), as a new object {k: v}; NULL when out of memory. */
+json_t *fl_selector_labels(const struct fl_selector *s);
 
 /* 1 when name is one of the six device states. */
 int fl_device_state_valid(const char *name);
