@@ -439,6 +439,22 @@ static int intake(struct cp_pb_engine *e, int64_t now, struct fl_err *err)
 	return 0;
 }
 
+/* What the engine's own events (a schedule's tick, a start by hand) tell
+ * of rollouts, so that a playbook can keep out of their way:
+ * {"active": N, "ids": [...]} of the running and paused ones. */
+static json_t *rollouts_view(struct cp_pb_engine *e)
+{
+	struct fl_err err = {0, ""};
+	json_t *rows = NULL, *ids = json_array(), *r;
+	size_t i;
+
+	if (cp_store_rollouts_list(&rows, e->d.store, "active", 100, &err) == 0)
+		json_array_foreach (rows, i, r)
+			json_array_append(ids, json_object_get(r, "id"));
+	json_decref(rows);
+	return json_pack("{s:I,s:o}", "active", (json_int_t)json_array_size(ids), "ids", ids);
+}
+
 /* Due schedules and closed once_after windows. */
 static int timers(struct cp_pb_engine *e, int64_t now, struct fl_err *err)
 {
@@ -473,8 +489,9 @@ static int timers(struct cp_pb_engine *e, int64_t now, struct fl_err *err)
 				tick = next;
 			if (tick) {
 				json_t *ctxs = json_pack(
-				    "[{s:{s:s,s:I,s:s},s:I}]", "event", "kind", "schedule", "at",
-				    (json_int_t)tick, "playbook", p->name, "now", (json_int_t)now);
+				    "[{s:{s:s,s:I,s:s,s:o},s:I}]", "event", "kind", "schedule", "at",
+				    (json_int_t)tick, "playbook", p->name, "rollouts", rollouts_view(e),
+				    "now", (json_int_t)now);
 				int yes = 0;
 
 				p->last_tick = tick;
@@ -584,9 +601,10 @@ int cp_pb_run_start(json_t **out, struct cp_pb_engine *e, const char *playbook,
 		rc = fl_err_set(err, FL_ECONFLICT, "playbook '%s' is disabled", playbook);
 		goto cleanup;
 	}
-	ctxs = json_pack("[{s:{s:s,s:I,s:s,s:s,s:O},s:I}]", "event", "kind", type, "at",
+	ctxs = json_pack("[{s:{s:s,s:I,s:s,s:s,s:O,s:o},s:I}]", "event", "kind", type, "at",
 			 (json_int_t)now, "playbook", playbook, "actor", actor, "params",
-			 params ? params : json_object(), "now", (json_int_t)now);
+			 params ? params : json_object(), "rollouts", rollouts_view(e), "now",
+			 (json_int_t)now);
 	if (!ctxs) {
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;

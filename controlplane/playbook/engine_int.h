@@ -50,6 +50,7 @@ struct cp_pb_engine {
 	json_t *slos;	  /* name -> definition */
 	json_t *rollouts; /* running and paused rollouts */
 	json_t *slo_root; /* the slo root of expressions */
+	json_t *peers;	  /* "BEFORE\nLABEL\nVALUE" -> device.offline's peers */
 
 	/* the runs a round made, committed with the cursor */
 	json_t *pending; /* [{"run": cp_run_new fields as JSON}] */

@@ -17,7 +17,8 @@ void pb_round_caches_drop(struct cp_pb_engine *e)
 	json_decref(e->slos);
 	json_decref(e->rollouts);
 	json_decref(e->slo_root);
-	e->slos = e->rollouts = e->slo_root = NULL;
+	json_decref(e->peers);
+	e->slos = e->rollouts = e->slo_root = e->peers = NULL;
 }
 
 /* A value for json_pack's "O": null when absent. */
@@ -152,6 +153,50 @@ static int alert_view(struct cp_pb_engine *e, json_t *ev, const json_t *body)
 	return 0;
 }
 
+/* How much of each group the device is in is offline with it: for each of
+ * its labels, {"value","devices","offline","offline_ratio"} of the accepted
+ * devices with that label value (offline: not seen since before, the
+ * event's threshold). Counted once per round and group. */
+static int offline_peers(struct cp_pb_engine *e, json_t *ev, const json_t *labels, int64_t before)
+{
+	json_t *peers = json_object();
+	const char *k;
+	json_t *v;
+	int n = 0;
+
+	if (!peers)
+		return FL_ENOMEM;
+	if (!e->peers && !(e->peers = json_object())) {
+		json_decref(peers);
+		return FL_ENOMEM;
+	}
+	json_object_foreach ((json_t *)(uintptr_t)labels, k, v) {
+		char key[320];
+		json_t *c;
+
+		if (!json_is_string(v) || n++ >= 16)
+			continue;
+		snprintf(key, sizeof(key), "%lld\n%s\n%s", (long long)before, k,
+			 json_string_value(v));
+		if (!(c = json_object_get(e->peers, key))) {
+			struct fl_err err = {0, ""};
+			int64_t total = 0, off = 0;
+
+			if (cp_store_devices_label_count(&total, &off, e->d.store, k,
+							 json_string_value(v), before, &err) < 0)
+				continue;
+			c = json_pack("{s:O,s:I,s:I,s:f}", "value", v, "devices", (json_int_t)total,
+				      "offline", (json_int_t)off, "offline_ratio",
+				      total ? (double)off / (double)total : 0.0);
+			if (!c || json_object_set_new(e->peers, key, c) < 0)
+				continue;
+		}
+		json_object_set(peers, k, c);
+	}
+	json_object_set_new(ev, "peers", peers);
+	return 0;
+}
+
 int pb_event_view(json_t **out, struct cp_pb_engine *e, const json_t *row, struct fl_err *err)
 {
 	const char *kind = json_string_value(json_object_get(row, "kind"));
@@ -175,6 +220,10 @@ int pb_event_view(json_t **out, struct cp_pb_engine *e, const json_t *row, struc
 		if (!json_object_get(ev, "labels"))
 			json_object_set_new(ev, "labels",
 					    l ? json_incref((json_t *)(uintptr_t)l) : json_object());
+		if (strcmp(kind, "device.offline") == 0)
+			rc = offline_peers(e, ev, l,
+					   json_integer_value(json_object_get(row, "at")) -
+					       json_integer_value(json_object_get(body, "for_s")));
 	} else if (strncmp(kind, "rollout.", 8) == 0) {
 		const json_t *ro = json_object_get(body, "rollout");
 		json_t *relv = release_view(json_string_value(json_object_get(ro, "release")));

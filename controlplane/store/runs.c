@@ -411,3 +411,24 @@ int cp_store_device_prev_release(char **out, struct cp_store *s, const char *dev
 	json_decref(row);
 	return *out ? 0 : fl_err_set(err, FL_ENOMEM, "out of memory");
 }
+
+int cp_store_devices_label_count(int64_t *total, int64_t *offline, struct cp_store *s,
+				 const char *key, const char *value, int64_t offline_before,
+				 struct fl_err *err)
+{
+	json_t *row = NULL;
+	int rc;
+
+	*total = *offline = 0;
+	rc = cp_db_row(&row, s, err,
+		       "SELECT count(*) AS total, COALESCE(SUM(COALESCE(last_seen, 0) <= ?3), 0) "
+		       "AS offline FROM devices WHERE state = 'accepted' AND EXISTS (SELECT 1 "
+		       "FROM json_each(labels) WHERE key = ?1 AND value = ?2)",
+		       "ssi", key, value, offline_before);
+	if (rc < 0)
+		return rc;
+	*total = json_integer_value(json_object_get(row, "total"));
+	*offline = json_integer_value(json_object_get(row, "offline"));
+	json_decref(row);
+	return 0;
+}

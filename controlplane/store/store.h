@@ -646,6 +646,11 @@ int cp_store_run_actions(json_t **out, struct cp_store *s, const char *run_id, c
  * transaction. *n is how many. */
 int cp_store_offline_detect(int *n, struct cp_store *s, int64_t for_s, int64_t now, int limit,
 			    struct fl_err *err);
+/* Of the accepted devices with label key = value: *total, and *offline
+ * those not seen since before offline_before. */
+int cp_store_devices_label_count(int64_t *total, int64_t *offline, struct cp_store *s,
+				 const char *key, const char *value, int64_t offline_before,
+				 struct fl_err *err);
 /* The release device_id ran before the newest rollout that assigned it
  * ("NAME@VERSION"; free() it). FL_ENOTFOUND when none is known. */
 int cp_store_device_prev_release(char **out, struct cp_store *s, const char *device_id,

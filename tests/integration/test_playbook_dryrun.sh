@@ -91,24 +91,25 @@ assert_eq "$(jq '[.runs[0].plan.skipped[] | select(.reason == "blast_radius.per_
 r2=$(cli -o json playbook test "$T/storm.yaml" --event "$T/storm.json")
 assert_eq "$(jq -c '[.runs[].plan.hash]' <<<"$r2")" "$(jq -c '[.runs[].plan.hash]' <<<"$r")" "stable hashes"
 
-# a threshold: 5 offline events of one site within 15 minutes fire once
-cat >"$T/offline.json" <<'JSON'
-[{"kind":"device.offline","at":1800000000,"offline_s":700,"device":{"id":"dev-1","labels":{"site":"s1"}}},
- {"kind":"device.offline","at":1800000060,"offline_s":700,"device":{"id":"dev-4","labels":{"site":"s1"}}},
- {"kind":"device.offline","at":1800000120,"offline_s":700,"device":{"id":"dev-7","labels":{"site":"s1"}}},
- {"kind":"device.offline","at":1800000180,"offline_s":700,"device":{"id":"dev-2","labels":{"site":"s2"}}},
- {"kind":"device.offline","at":1800000240,"offline_s":700,"device":{"id":"dev-10","labels":{"site":"s1"}}},
- {"kind":"device.offline","at":1800000300,"offline_s":700,"device":{"id":"dev-13","labels":{"site":"s1"}}},
- {"kind":"device.offline","at":1800000360,"offline_s":120,"device":{"id":"dev-16","labels":{"site":"s1"}}}]
+# more than 20% of a site offline fires once per site, however many fall
+peers() { printf '"peers":{"site":{"value":"%s","devices":10,"offline":%s,"offline_ratio":%s}}' "$@"; }
+cat >"$T/offline.json" <<JSON
+[{"kind":"device.offline","at":1800000000,"for_s":600,"device":{"id":"dev-1","labels":{"site":"s1"}},$(peers s1 2 0.2)},
+ {"kind":"device.offline","at":1800000060,"for_s":600,"device":{"id":"dev-4","labels":{"site":"s1"}},$(peers s1 3 0.3)},
+ {"kind":"device.offline","at":1800000120,"for_s":600,"device":{"id":"dev-7","labels":{"site":"s1"}},$(peers s1 4 0.4)},
+ {"kind":"device.offline","at":1800000180,"for_s":600,"device":{"id":"dev-2","labels":{"site":"s2"}},$(peers s2 5 0.5)},
+ {"kind":"device.offline","at":1800000240,"for_s":600,"device":{"id":"dev-10","labels":{"site":"s1"}},$(peers s1 5 0.5)},
+ {"kind":"device.offline","at":1800000300,"for_s":3600,"device":{"id":"dev-13","labels":{"site":"s3"}},$(peers s3 9 0.9)}]
 JSON
 r=$(cli -o json playbook test "$PB_DIR/site-offline.yaml" --event "$T/offline.json") || fail "offline: $r"
 assert_eq "$(jq -c '[.events[].throttle]' <<<"$r")" \
-	'["collected","collected","collected","collected","collected","fired","none"]' "threshold verdicts"
-assert_eq "$(jq -c '.runs[0].events' <<<"$r")" "[0,1,2,4,5]" "the five events of site s1"
+	'["none","fired","suppressed","fired","suppressed","none"]' "once per site past 20%"
+assert_eq "$(jq -c '[.runs[].events]' <<<"$r")" "[[1],[3]]" "the deciding events"
 assert_eq "$(jq -r '.runs[0].plan.steps[0].params.name' <<<"$r")" "site-offline-s1" "alert name"
+assert_eq "$(jq -r '.runs[1].plan.steps[1].params.body.ratio' <<<"$r")" "0.5" "the ratio, a number"
 # the human-readable form says nothing was done
 out=$(cli playbook test "$PB_DIR/site-offline.yaml" --event "$T/offline.json")
-assert_match "$out" "1 runs would start \(nothing was done\)" "text summary"
+assert_match "$out" "2 runs would start \(nothing was done\)" "text summary"
 
 # nothing was stored, sent or audited by any of it
 assert_eq "$(cli -o json audit list | jq length)" "$audit_before" "no audit entries"
