@@ -347,7 +347,13 @@ static int take(struct cp_pb_engine *e, struct pb_loaded *p, json_t *ctx, int64_
 	json_t *fired = NULL;
 	char *key = NULL;
 	int yes = 0, rc;
+	const char *from = json_string_value(
+	    json_object_get(json_object_get(json_object_get(ctx, "event"), "alert"), "playbook"));
 
+	/* an alert a playbook raised never starts that playbook again: a
+	 * loop, not an incident (other playbooks may take it) */
+	if (from && strcmp(from, p->name) == 0)
+		return 0;
 	if (p->reads_slo)
 		json_object_set(ctx, "slo", pb_slo_root(e));
 	if ((rc = cp_pb_matcher_match(&yes, p->m, ctx, err)) < 0) {

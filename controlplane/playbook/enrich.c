@@ -127,6 +127,13 @@ static int alert_view(struct cp_pb_engine *e, json_t *ev, const json_t *body)
 		json_decref(labels);
 		return FL_ENOMEM;
 	}
+	/* an alert a playbook raised says so (alert.raise) */
+	if (json_is_string(json_object_get(expl, "playbook")))
+		json_object_set(alert, "playbook", json_object_get(expl, "playbook"));
+	json_object_set_new(alert, "source",
+			    json_string(json_is_string(json_object_get(expl, "playbook"))
+					    ? "playbook"
+					    : "slo"));
 	json_object_set_new(ev, "alert", alert);
 	json_object_set_new(ev, "cohort", json_string(sel ? sel : ""));
 	ro = alert_rollout(e, rel, labels);

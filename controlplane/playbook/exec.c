@@ -433,8 +433,9 @@ static int row_put(struct act *x, int64_t attempt, const char *state, const char
 	json_t *res = x->result;
 	int rc;
 
-	if (strcmp(state, "error") == 0 && !res)
-		res = json_pack("{s:s}", "error", x->error);
+	/* a failure's result says why, with what the device answered */
+	if (strcmp(state, "error") == 0)
+		res = json_pack("{s:s,s:O?}", "error", x->error, "outcome", x->result);
 	else
 		json_incref(res);
 	r.run_id = x->run_id;
@@ -505,6 +506,7 @@ enum step_end { STEP_WAIT, STEP_OK, STEP_FAIL };
 
 struct tally {
 	int64_t total, ok, error, pending;
+	int64_t settled; /* actions that ended or were taken in this pass */
 	char first_error[256];
 };
 
@@ -549,6 +551,7 @@ static int step_actions(struct tally *t, struct act *x, const json_t *devices, i
 				goto cleanup;
 			/* counted on the next pass, when its row is there */
 			t->pending++;
+			t->settled++;
 			continue;
 		}
 		st = json_string_value(json_object_get(row, "state"));
@@ -563,6 +566,7 @@ static int step_actions(struct tally *t, struct act *x, const json_t *devices, i
 			if ((rc = settle(x, act_take(x, key), attempt, key, started, err)) < 0)
 				goto cleanup;
 			t->pending++;
+			t->settled++;
 		} else if (strcmp(st, "waiting") == 0) {
 			enum act_end end = act_poll(x, row);
 
@@ -577,6 +581,7 @@ static int step_actions(struct tally *t, struct act *x, const json_t *devices, i
 						 json_string_value(json_object_get(row, "key")),
 						 started, err)) < 0)
 					goto cleanup;
+				t->settled++;
 			}
 			t->pending++;
 		} else { /* error */
@@ -587,6 +592,7 @@ static int step_actions(struct tally *t, struct act *x, const json_t *devices, i
 					inflight++;
 					if ((rc = start(x, attempt + 1, err)) < 0)
 						goto cleanup;
+					t->settled++;
 				}
 				t->pending++;
 			} else {
@@ -632,7 +638,12 @@ static enum step_end step_advance(struct act *x, json_t *cur, const json_t *plan
 	} else {
 		devices = one = json_pack("[s]", "");
 	}
-	rc = step_actions(&t, x, devices, conc, err);
+	/* Again while a pass moved something: actions that end as they are
+	 * taken (a state, a label) free their slot at once, so a step of
+	 * those finishes in one round, not one round per concurrency slot. */
+	for (int pass = 0; pass < 64; pass++)
+		if ((rc = step_actions(&t, x, devices, conc, err)) < 0 || t.settled == 0)
+			break;
 	json_decref(one);
 	if (rc < 0) {
 		*rcp = rc;

@@ -141,10 +141,11 @@ int cp_store_playbook_states(json_t **out, struct cp_store *s, struct fl_err *er
 	}
 	parse_cols(rows, cols);
 	json_array_foreach (rows, i, row) {
-		const char *name = json_string_value(json_object_get(row, "name"));
+		json_t *name = json_incref(json_object_get(row, "name"));
 
 		json_object_del(row, "name");
-		json_object_set(res, name, row);
+		json_object_set(res, json_string_value(name), row);
+		json_decref(name);
 	}
 	json_decref(rows);
 	*out = res;

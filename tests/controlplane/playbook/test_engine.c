@@ -366,7 +366,7 @@ Test(engine, a_changed_plan_needs_a_new_approval)
 	json_decref(changes);
 	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash, 1, &err),
 		     FL_ECONFLICT);
-	cr_assert(strstr(err.msg, "changed"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "changed") != NULL, "%s", err.msg);
 	run = run_of(&f, "m");
 	snprintf(hash2, sizeof(hash2), "%s", json_string_value(json_object_get(run, "plan_hash")));
 	cr_assert_str_neq(hash, hash2);
@@ -545,7 +545,7 @@ Test(engine, retries_then_on_failure)
 	round_ok(&f);
 	run = run_of(&f, "r");
 	cr_assert_str_eq(state_of(run), "failed");
-	cr_assert(strstr(json_string_value(json_object_get(run, "error")), "step hc failed"), "%s",
+	cr_assert(strstr(json_string_value(json_object_get(run, "error")), "step hc failed") != NULL, "%s",
 		  json_string_value(json_object_get(run, "error")));
 	json_decref(run);
 	cr_assert_eq(cp_store_device_get(&out, f.s, "dev-07", &err), 0);
