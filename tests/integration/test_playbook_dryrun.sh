@@ -107,6 +107,10 @@ assert_eq "$(jq -c '[.events[].throttle]' <<<"$r")" \
 assert_eq "$(jq -c '[.runs[].events]' <<<"$r")" "[[1],[3]]" "the deciding events"
 assert_eq "$(jq -r '.runs[0].plan.steps[0].params.name' <<<"$r")" "site-offline-s1" "alert name"
 assert_eq "$(jq -r '.runs[1].plan.steps[1].params.body.ratio' <<<"$r")" "0.5" "the ratio, a number"
+# the weekly calibration keeps out of an active rollout's way
+echo '[{"kind":"schedule","rollouts":{"active":1,"ids":["ro-1"]}},{"kind":"schedule","rollouts":{"active":0,"ids":[]}}]' >"$T/ticks.json"
+r=$(cli -o json playbook test "$PB_DIR/weekly-calibration.yaml" --event "$T/ticks.json") || fail "ticks: $r"
+assert_eq "$(jq -c '[.events[].matched]' <<<"$r")" "[false,true]" "no calibration during a rollout"
 # the human-readable form says nothing was done
 out=$(cli playbook test "$PB_DIR/site-offline.yaml" --event "$T/offline.json")
 assert_match "$out" "2 runs would start \(nothing was done\)" "text summary"
