@@ -18,9 +18,9 @@ static const char *actor(const struct cp_req *req)
 
 int cp_h_runs_list(struct cp_resp *resp, struct cp_req *req, struct fl_err *err)
 {
-	static const char *const states[] = {"awaiting_approval", "running", "succeeded",
-					     "failed",		  "halted",  "cancelled",
-					     "denied",		  "expired", NULL};
+	static const char *const states[] = {
+	    "awaiting_approval", "running", "succeeded", "failed", "halted",
+	    "cancelled",	 "denied",  "expired",	 NULL};
 	char state[24] = "", playbook[80] = "", limit_s[16] = "";
 	json_t *rows = NULL;
 	long limit = 100;

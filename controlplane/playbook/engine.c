@@ -20,6 +20,13 @@
 #define ROUND_PAGES	20
 #define OFFLINE_EVERY_S 10
 #define OFFLINE_LIMIT	10000
+/* Without new runs, the cursor and the throttles' states are written at
+ * most this often: they can hold thousands of keys, and writing them every
+ * round took more time than reading the events. A crash in between reads
+ * the events since the last write again, with the states as they were
+ * then, which makes the same decisions; a run is written with the cursor
+ * and states that made it, so none is made twice. */
+#define COMMIT_EVERY_S 5
 
 int64_t pb_now(struct cp_pb_engine *e)
 {
@@ -97,9 +104,7 @@ static int load_one(struct pb_loaded *p, const json_t *row, const json_t *states
 	return 0;
 }
 
-/* Saves every dirty state before a reload drops it. */
-static int save_states(struct cp_pb_engine *e, int64_t seq, const struct cp_run_new *runs,
-		       size_t nruns, struct fl_err *err);
+static int commit(struct cp_pb_engine *e, int64_t seq, struct fl_err *err);
 
 static int reload(struct cp_pb_engine *e, struct fl_err *err)
 {
@@ -113,7 +118,8 @@ static int reload(struct cp_pb_engine *e, struct fl_err *err)
 		return rc;
 	if (e->loaded && rev == e->rev)
 		return 0;
-	if ((rc = save_states(e, -1, NULL, 0, err)) < 0 ||
+	/* what the old set decided is written before it goes */
+	if ((e->loaded && (rc = commit(e, e->have_cursor ? e->read_seq : -1, err)) < 0) ||
 	    (rc = cp_store_playbooks_list(&rows, e->d.store, err)) < 0 ||
 	    (rc = cp_store_playbook_states(&states, e->d.store, err)) < 0)
 		goto cleanup;
@@ -166,8 +172,8 @@ static int fire(struct cp_pb_engine *e, struct pb_loaded *p, json_t *ctxs, int64
 		const char *started_by, json_t **made, struct fl_err *err)
 {
 	const json_t *appr = json_object_get(p->def, "approval");
-	json_t *first = json_array_get(ctxs, 0), *events = json_array(), *ctx = NULL,
-	       *cands = NULL, *plan = NULL, *run = NULL, *c;
+	json_t *first = json_array_get(ctxs, 0), *events = json_array(), *ctx = NULL, *cands = NULL,
+	       *plan = NULL, *run = NULL, *c;
 	int64_t now = pb_now(e);
 	struct fl_err perr = {0, ""};
 	const char *state;
@@ -179,8 +185,8 @@ static int fire(struct cp_pb_engine *e, struct pb_loaded *p, json_t *ctxs, int64
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	json_array_foreach (ctxs, i, c)
 		json_array_append(events, json_object_get(c, "event"));
-	ctx = json_pack("{s:O,s:O,s:I}", "event", json_object_get(first, "event"), "events",
-			events, "now", (json_int_t)now);
+	ctx = json_pack("{s:O,s:O,s:I}", "event", json_object_get(first, "event"), "events", events,
+			"now", (json_int_t)now);
 	if (!ctx) {
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;
@@ -198,23 +204,23 @@ static int fire(struct cp_pb_engine *e, struct pb_loaded *p, json_t *ctxs, int64
 	/* A firing that cannot be planned (a template the event does not
 	 * fill, too many targets) is a run that failed, kept with its reason:
 	 * the operator sees why nothing happened. */
-	state = rc < 0 ? "failed"
-	    : json_integer_value(json_object_get(appr, "required")) > 0 ? "awaiting_approval"
-									 : "running";
+	state = rc < 0							    ? "failed"
+		: json_integer_value(json_object_get(appr, "required")) > 0 ? "awaiting_approval"
+									    : "running";
 	if (rc < 0) {
 		fl_log(FL_LOG_WARN, "playbook %s: cannot plan a run: %s", p->name, perr.msg);
 		plan = json_pack("{s:s,s:I,s:[],s:[],s:[],s:s}", "playbook", p->name, "version",
 				 (json_int_t)p->version, "devices", "skipped", "steps", "hash", "");
 	}
-	run = json_pack("{s:s,s:s,s:I,s:O,s:{s:O,s:I},s:o,s:s,s:s,s:I,s:s?}", "id", id,
-			"playbook", p->name, "version", (json_int_t)p->version, "definition",
-			p->def, "trigger", "events", events, "omitted", (json_int_t)omitted,
-			"plan", plan, "state", state, "started_by", started_by,
-			"approval_expires_at",
-			(json_int_t)(strcmp(state, "awaiting_approval") == 0
-					 ? now + json_integer_value(json_object_get(appr, "expires_s"))
-					 : 0),
-			"error", rc < 0 ? perr.msg : NULL);
+	run = json_pack(
+	    "{s:s,s:s,s:I,s:O,s:{s:O,s:I},s:o,s:s,s:s,s:I,s:s?}", "id", id, "playbook", p->name,
+	    "version", (json_int_t)p->version, "definition", p->def, "trigger", "events", events,
+	    "omitted", (json_int_t)omitted, "plan", plan, "state", state, "started_by", started_by,
+	    "approval_expires_at",
+	    (json_int_t)(strcmp(state, "awaiting_approval") == 0
+			     ? now + json_integer_value(json_object_get(appr, "expires_s"))
+			     : 0),
+	    "error", rc < 0 ? perr.msg : NULL);
 	plan = NULL;
 	if (!run || json_array_append(e->pending, run) < 0) {
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
@@ -256,7 +262,8 @@ static int pending_runs(struct cp_run_new **out, size_t *n, struct cp_pb_engine 
 		x->plan = json_object_get(r, "plan");
 		x->state = json_string_value(json_object_get(r, "state"));
 		x->started_by = json_string_value(json_object_get(r, "started_by"));
-		x->approval_expires_at = json_integer_value(json_object_get(r, "approval_expires_at"));
+		x->approval_expires_at =
+		    json_integer_value(json_object_get(r, "approval_expires_at"));
 		x->error = json_string_value(json_object_get(r, "error"));
 	}
 	return 0;
@@ -318,8 +325,10 @@ static int commit(struct cp_pb_engine *e, int64_t seq, struct fl_err *err)
 		/* the throttles ran ahead of the store: load them again */
 		e->loaded = 0;
 		e->have_cursor = 0;
-	} else if (seq >= 0) {
-		e->cursor = seq;
+	} else {
+		if (seq >= 0)
+			e->cursor = seq;
+		e->last_commit = pb_now(e);
 	}
 	return rc;
 }
@@ -406,12 +415,15 @@ static int intake(struct cp_pb_engine *e, int64_t now, struct fl_err *err)
 		if (rc < 0)
 			return rc;
 		e->have_cursor = 1;
+		e->read_seq = e->cursor;
 	}
+	/* The round's pages are committed together: the throttles' states,
+	 * which may hold thousands of keys, are written once a round, not once
+	 * a page. */
+	seq = e->read_seq;
 	for (int page = 0; page < ROUND_PAGES; page++) {
-		if ((rc = cp_store_events_list(&rows, e->d.store, e->cursor, CP_PB_EVENTS_PAGE,
-					       err)) < 0)
+		if ((rc = cp_store_events_list(&rows, e->d.store, seq, CP_PB_EVENTS_PAGE, err)) < 0)
 			return rc;
-		seq = e->cursor;
 		json_array_foreach (rows, i, row) {
 			json_t *ev = NULL, *ctx;
 
@@ -435,13 +447,10 @@ static int intake(struct cp_pb_engine *e, int64_t now, struct fl_err *err)
 		rows = NULL;
 		if (rc < 0)
 			return rc;
-		if (i == 0)
-			break;
-		if ((rc = commit(e, seq, err)) < 0)
-			return rc;
 		if (i < CP_PB_EVENTS_PAGE)
 			break;
 	}
+	e->read_seq = seq;
 	return 0;
 }
 
@@ -494,10 +503,10 @@ static int timers(struct cp_pb_engine *e, int64_t now, struct fl_err *err)
 			       next <= now)
 				tick = next;
 			if (tick) {
-				json_t *ctxs = json_pack(
-				    "[{s:{s:s,s:I,s:s,s:o},s:I}]", "event", "kind", "schedule", "at",
-				    (json_int_t)tick, "playbook", p->name, "rollouts", rollouts_view(e),
-				    "now", (json_int_t)now);
+				json_t *ctxs = json_pack("[{s:{s:s,s:I,s:s,s:o},s:I}]", "event",
+							 "kind", "schedule", "at", (json_int_t)tick,
+							 "playbook", p->name, "rollouts",
+							 rollouts_view(e), "now", (json_int_t)now);
 				int yes = 0;
 
 				p->last_tick = tick;
@@ -557,8 +566,10 @@ int cp_pb_engine_round(struct cp_pb_engine *e, struct fl_err *err)
 		e->d.settle(e->d.settle_ctx);
 	now = pb_now(e);
 	if ((rc = reload(e, err)) < 0 || (rc = offline(e, now, err)) < 0 ||
-	    (rc = intake(e, now, err)) < 0 || (rc = timers(e, now, err)) < 0 ||
-	    (rc = commit(e, -1, err)) < 0)
+	    (rc = intake(e, now, err)) < 0 || (rc = timers(e, now, err)) < 0)
+		goto cleanup;
+	if ((json_array_size(e->pending) > 0 || now - e->last_commit >= COMMIT_EVERY_S) &&
+	    (rc = commit(e, e->read_seq > e->cursor ? e->read_seq : -1, err)) < 0)
 		goto cleanup;
 	rc = pb_exec_round(e, err);
 cleanup:
@@ -600,7 +611,8 @@ int cp_pb_run_start(json_t **out, struct cp_pb_engine *e, const char *playbook,
 	type = json_string_value(json_object_get(json_object_get(p->def, "trigger"), "type"));
 	if (strcmp(type, "manual") != 0 && strcmp(type, "schedule") != 0) {
 		rc = fl_err_set(err, FL_ECONFLICT,
-				"playbook '%s' is started by %s events, not by hand", playbook, type);
+				"playbook '%s' is started by %s events, not by hand", playbook,
+				type);
 		goto cleanup;
 	}
 	if (!json_is_true(json_object_get(p->def, "enabled"))) {
@@ -622,7 +634,8 @@ int cp_pb_run_start(json_t **out, struct cp_pb_engine *e, const char *playbook,
 				playbook);
 		goto cleanup;
 	}
-	if ((rc = fire(e, p, ctxs, 0, actor, &run, err)) < 0 || (rc = commit(e, -1, err)) < 0)
+	if ((rc = fire(e, p, ctxs, 0, actor, &run, err)) < 0 ||
+	    (rc = commit(e, e->have_cursor ? e->read_seq : -1, err)) < 0)
 		goto cleanup;
 	rc = cp_store_run_get(out, e->d.store, json_string_value(json_object_get(run, "id")), err);
 cleanup:
@@ -723,10 +736,11 @@ int cp_pb_run_decide(json_t **out, struct cp_pb_engine *e, const char *id, const
 			rc = cp_store_run_update(e->d.store, &u, &a, err);
 			json_decref(a.details);
 			if (rc >= 0)
-				rc = fl_err_set(err, FL_ECONFLICT,
-						"the plan of run '%s' changed since it was made (now "
-						"%s): approve the new plan",
-						id, u.plan_hash);
+				rc = fl_err_set(
+				    err, FL_ECONFLICT,
+				    "the plan of run '%s' changed since it was made (now "
+				    "%s): approve the new plan",
+				    id, u.plan_hash);
 			goto cleanup;
 		}
 	}
@@ -736,9 +750,8 @@ int cp_pb_run_decide(json_t **out, struct cp_pb_engine *e, const char *id, const
 	json_decref(a.details);
 	if (rc < 0)
 		goto cleanup;
-	required = json_integer_value(
-	    json_object_get(json_object_get(json_object_get(run, "definition"), "approval"),
-			    "required"));
+	required = json_integer_value(json_object_get(
+	    json_object_get(json_object_get(run, "definition"), "approval"), "required"));
 	if (!approve || n >= required) {
 		struct cp_audit_rec a2 = {who, approve ? "run.approved" : "run.denied", id, NULL};
 
@@ -872,11 +885,24 @@ void cp_pb_engine_stop(struct cp_pb_engine *e)
 	e->running = 0;
 }
 
+/* What was read since the last write is written on the way out, so that a
+ * clean restart reads nothing again. */
+static void final_commit(struct cp_pb_engine *e)
+{
+	struct fl_err err = {0, ""};
+
+	pthread_mutex_lock(&e->lock);
+	if (e->loaded && e->have_cursor && commit(e, e->read_seq, &err) < 0)
+		fl_log(FL_LOG_WARN, "playbooks: the last state was not saved: %s", err.msg);
+	pthread_mutex_unlock(&e->lock);
+}
+
 void cp_pb_engine_free(struct cp_pb_engine *e)
 {
 	if (!e)
 		return;
 	cp_pb_engine_stop(e);
+	final_commit(e);
 	unload(e);
 	pb_round_caches_drop(e);
 	json_decref(e->pending);

@@ -35,7 +35,7 @@ struct cp_slo_engine;
 
 #define CP_PB_TICK_MS_DEFAULT 250
 #define CP_PB_EVENTS_PAGE     1000 /* events read per page; a round reads at most 20 */
-#define CP_PB_MAX_ACTIVE      1000 /* runs running or awaiting approval at once */
+#define CP_PB_MAX_ACTIVE      1000 /* active runs the executor takes a round, oldest first */
 
 struct cp_pb_engine_deps {
 	struct cp_store *store;

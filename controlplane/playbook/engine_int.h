@@ -42,7 +42,9 @@ struct cp_pb_engine {
 	size_t npbs;
 	int64_t rev;
 	int loaded;
-	int64_t cursor;
+	int64_t cursor;	     /* written: the last event the store knows we took */
+	int64_t read_seq;    /* read: the last event taken, maybe not written yet */
+	int64_t last_commit; /* when the cursor and states were last written */
 	int have_cursor;
 	int64_t last_offline;
 

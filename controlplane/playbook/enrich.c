@@ -76,8 +76,8 @@ static json_t *release_view(const char *text)
 
 	if (!at)
 		return NULL;
-	return json_pack("{s:s,s:s%,s:s}", "id", text, "name", text, (size_t)(at - text),
-			 "version", at + 1);
+	return json_pack("{s:s,s:s%,s:s}", "id", text, "name", text, (size_t)(at - text), "version",
+			 at + 1);
 }
 
 /* The rollout an alert is about: the active one of the SLO's release, else
@@ -130,20 +130,19 @@ static int alert_view(struct cp_pb_engine *e, json_t *ev, const json_t *body)
 	/* an alert a playbook raised says so (alert.raise) */
 	if (json_is_string(json_object_get(expl, "playbook")))
 		json_object_set(alert, "playbook", json_object_get(expl, "playbook"));
-	json_object_set_new(alert, "source",
-			    json_string(json_is_string(json_object_get(expl, "playbook"))
-					    ? "playbook"
-					    : "slo"));
+	json_object_set_new(
+	    alert, "source",
+	    json_string(json_is_string(json_object_get(expl, "playbook")) ? "playbook" : "slo"));
 	json_object_set_new(ev, "alert", alert);
 	json_object_set_new(ev, "cohort", json_string(sel ? sel : ""));
 	ro = alert_rollout(e, rel, labels);
 	json_object_set_new(ev, "labels", labels);
 	if (ro)
-		json_object_set_new(
-		    ev, "rollout",
-		    json_pack("{s:O,s:O,s:O,s:O}", "id", json_object_get(ro, "id"), "release",
-			      json_object_get(ro, "release"), "state", json_object_get(ro, "state"),
-			      "stage", json_object_get(ro, "stage")));
+		json_object_set_new(ev, "rollout",
+				    json_pack("{s:O,s:O,s:O,s:O}", "id", json_object_get(ro, "id"),
+					      "release", json_object_get(ro, "release"), "state",
+					      json_object_get(ro, "state"), "stage",
+					      json_object_get(ro, "stage")));
 	if (!rel && ro)
 		rel = json_string_value(json_object_get(ro, "release"));
 	if ((relv = release_view(rel)))
@@ -155,8 +154,8 @@ static int alert_view(struct cp_pb_engine *e, json_t *ev, const json_t *body)
 		    json_pack("{s:O,s:O,s:O,s:O}", "burn_rate",
 			      nz(json_object_get(expl, "burn_rate_long")), "error_ratio",
 			      nz(json_object_get(json_object_get(expl, "long"), "error_ratio")),
-			      "budget_spent", nz(json_object_get(expl, "budget_spent")),
-			      "window", nz(json_object_get(expl, "long"))));
+			      "budget_spent", nz(json_object_get(expl, "budget_spent")), "window",
+			      nz(json_object_get(expl, "long"))));
 	return 0;
 }
 
@@ -208,7 +207,9 @@ int pb_event_view(json_t **out, struct cp_pb_engine *e, const json_t *row, struc
 {
 	const char *kind = json_string_value(json_object_get(row, "kind"));
 	const json_t *body = json_object_get(row, "body");
-	json_t *ev = json_is_object(body) ? json_deep_copy(body) : json_object();
+	/* shallow: the view only adds top-level keys, and the row is the
+	 * view's alone once this returns */
+	json_t *ev = json_is_object(body) ? json_copy((json_t *)(uintptr_t)body) : json_object();
 	int rc = 0;
 
 	*out = NULL;
@@ -225,8 +226,8 @@ int pb_event_view(json_t **out, struct cp_pb_engine *e, const json_t *row, struc
 		const json_t *l = json_object_get(dev, "labels");
 
 		if (!json_object_get(ev, "labels"))
-			json_object_set_new(ev, "labels",
-					    l ? json_incref((json_t *)(uintptr_t)l) : json_object());
+			json_object_set_new(
+			    ev, "labels", l ? json_incref((json_t *)(uintptr_t)l) : json_object());
 		if (strcmp(kind, "device.offline") == 0)
 			rc = offline_peers(e, ev, l,
 					   json_integer_value(json_object_get(row, "at")) -

@@ -38,9 +38,12 @@
 #define MAX_BACKOFF_S 3600
 #define MAX_MOVES     8 /* steps a run may finish in one round */
 
-static const char *const device_actions[] = {"release.rollback", "device.quarantine",
-					     "device.revoke",	 "device.accept",
-					     "device.label",	 "device.command",
+static const char *const device_actions[] = {"release.rollback",
+					     "device.quarantine",
+					     "device.revoke",
+					     "device.accept",
+					     "device.label",
+					     "device.command",
 					     NULL};
 
 int pb_action_on_devices(const char *action)
@@ -288,9 +291,9 @@ static enum act_end do_rollout(struct act *x, const char *what)
 		json_decref(ro);
 		return failed(x, rc == FL_ENOTFOUND || rc == FL_ECONFLICT, "%s", err.msg);
 	}
-	x->result = json_pack("{s:s,s:O}", "rollout", id, "state",
-			      json_object_get(ro, "state") ? json_object_get(ro, "state")
-							   : json_null());
+	x->result =
+	    json_pack("{s:s,s:O}", "rollout", id, "state",
+		      json_object_get(ro, "state") ? json_object_get(ro, "state") : json_null());
 	json_decref(ro);
 	return ACT_OK;
 }
@@ -305,9 +308,9 @@ static enum act_end do_alert(struct act *x, int raise)
 	int rc = 0;
 
 	if (raise) {
-		json_t *expl = json_pack("{s:s,s:s,s:s,s:s?}", "source", "playbook", "playbook",
-					 x->playbook, "run", x->run_id, "summary",
-					 pstr(x->params, "summary"));
+		json_t *expl =
+		    json_pack("{s:s,s:s,s:s,s:s?}", "source", "playbook", "playbook", x->playbook,
+			      "run", x->run_id, "summary", pstr(x->params, "summary"));
 
 		rc = cp_store_alert_open(&id, x->e->d.store, name, sev ? sev : "page", "playbook",
 					 x->now, expl, &err);
@@ -325,10 +328,9 @@ static enum act_end do_alert(struct act *x, int raise)
 		const char *pair = json_string_value(json_object_get(row, "pair"));
 
 		if (slo && pair && strcmp(slo, name) == 0 && strcmp(pair, "playbook") == 0 &&
-		    (rc = cp_store_alert_resolve(x->e->d.store,
-						 json_integer_value(json_object_get(row, "id")),
-						 x->now, json_object_get(row, "explanation"), &err)) <
-			0)
+		    (rc = cp_store_alert_resolve(
+			 x->e->d.store, json_integer_value(json_object_get(row, "id")), x->now,
+			 json_object_get(row, "explanation"), &err)) < 0)
 			break;
 	}
 	json_decref(rows);
@@ -631,8 +633,8 @@ static enum step_end step_advance(struct act *x, json_t *cur, const json_t *plan
 	*rcp = 0;
 	if (on_dev) {
 		devices = json_object_get(plan, "devices");
-		conc = json_integer_value(json_object_get(json_object_get(plan, "limits"),
-							  "concurrency"));
+		conc = json_integer_value(
+		    json_object_get(json_object_get(plan, "limits"), "concurrency"));
 		if (conc <= 0)
 			conc = 1;
 	} else {
@@ -673,15 +675,13 @@ static enum step_end step_advance(struct act *x, json_t *cur, const json_t *plan
 		    "ok_ratio", t.total ? (double)t.ok / (double)t.total : 1.0, "error_ratio",
 		    t.total ? (double)t.error / (double)t.total : 0.0, "slo", pb_slo_root(x->e),
 		    "event",
-		    json_array_get(json_object_get(json_object_get(x->run, "trigger"), "events"),
-				   0)
+		    json_array_get(json_object_get(json_object_get(x->run, "trigger"), "events"), 0)
 			? json_array_get(
 			      json_object_get(json_object_get(x->run, "trigger"), "events"), 0)
 			: json_null(),
 		    "now", (json_int_t)x->now);
-		rc = ctx ? cp_pb_expr_compile(&ex, json_string_value(json_object_get(verify,
-										   "condition")),
-					      err)
+		rc = ctx ? cp_pb_expr_compile(
+			       &ex, json_string_value(json_object_get(verify, "condition")), err)
 			 : FL_ENOMEM;
 		if (rc >= 0)
 			rc = cp_pb_expr_eval(&truth, ex, ctx, err);
@@ -714,8 +714,8 @@ static enum step_end step_advance(struct act *x, json_t *cur, const json_t *plan
 
 /* ---- a run ---- */
 
-static int run_end(struct cp_pb_engine *e, const json_t *run, const char *state,
-		   const char *error, json_t *cur, int64_t now, struct fl_err *err)
+static int run_end(struct cp_pb_engine *e, const json_t *run, const char *state, const char *error,
+		   json_t *cur, int64_t now, struct fl_err *err)
 {
 	struct cp_run_update u = {0};
 	char actor[96];
@@ -745,7 +745,8 @@ static int run_end(struct cp_pb_engine *e, const json_t *run, const char *state,
 static int exec_run(struct cp_pb_engine *e, const json_t *run, int64_t now, struct fl_err *err)
 {
 	const char *state = json_string_value(json_object_get(run, "state"));
-	const json_t *def = json_object_get(run, "definition"), *plan = json_object_get(run, "plan");
+	const json_t *def = json_object_get(run, "definition"),
+		     *plan = json_object_get(run, "plan");
 	const json_t *hob = json_object_get(json_object_get(def, "blast_radius"), "halt_on_burn");
 	const json_t *steps = json_object_get(plan, "steps");
 	json_t *cur = json_deep_copy(json_object_get(run, "cursor"));
@@ -783,9 +784,9 @@ static int exec_run(struct cp_pb_engine *e, const json_t *run, int64_t now, stru
 		int fail = json_is_true(json_object_get(cur, "on_failure"));
 		int64_t i = json_integer_value(json_object_get(cur, "step"));
 		int64_t failed_i = json_integer_value(json_object_get(cur, "failed"));
-		const json_t *list = fail ? json_object_get(json_array_get(steps, (size_t)failed_i),
-							    "on_failure")
-					  : steps;
+		const json_t *list =
+		    fail ? json_object_get(json_array_get(steps, (size_t)failed_i), "on_failure")
+			 : steps;
 		char path[40], why[768] = "";
 		enum step_end end;
 
@@ -855,7 +856,9 @@ int pb_exec_round(struct cp_pb_engine *e, struct fl_err *err)
 	size_t i;
 	int rc;
 
-	if ((rc = cp_store_runs_active(&runs, e->d.store, err)) < 0)
+	/* the oldest first: a storm of runs is worked off in order, a bounded
+	 * number a round, and never starves the runs before it */
+	if ((rc = cp_store_runs_active(&runs, e->d.store, CP_PB_MAX_ACTIVE, err)) < 0)
 		return rc;
 	json_array_foreach (runs, i, run) {
 		struct fl_err e2 = {0, ""};

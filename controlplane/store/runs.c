@@ -51,8 +51,9 @@ static int run_event(sqlite3 *db, const char *id, const char *playbook, const ch
 }
 
 int cp_store_engine_commit(struct cp_store *s, const char *cursor, int64_t seq,
-			   const struct cp_run_new *runs, size_t nruns, const struct cp_pb_state *st,
-			   size_t nst, int64_t now, struct fl_err *err)
+			   const struct cp_run_new *runs, size_t nruns,
+			   const struct cp_pb_state *st, size_t nst, int64_t now,
+			   struct fl_err *err)
 {
 	sqlite3 *db;
 	int rc;
@@ -65,19 +66,19 @@ int cp_store_engine_commit(struct cp_store *s, const char *cursor, int64_t seq,
 		const char *hash = json_string_value(json_object_get(r->plan, "hash"));
 		struct cp_audit_rec a = {r->started_by, "run.start", r->id, NULL};
 
-		rc = cp_db_exec(db, err,
-				"INSERT INTO runs (id, playbook, version, definition, state, trigger, "
-				"plan, plan_hash, started_by, created_at, updated_at, "
-				"approval_expires_at, error, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-				"?, ?, ?, ?, ?, ?, ?)",
-				"ssijsjjssiinsn", r->id, r->playbook, r->version, r->definition,
-				r->state, r->trigger, r->plan, hash ? hash : "", r->started_by, now,
-				now, r->approval_expires_at, r->error,
-				r->error ? now : (int64_t)0);
+		rc = cp_db_exec(
+		    db, err,
+		    "INSERT INTO runs (id, playbook, version, definition, state, trigger, "
+		    "plan, plan_hash, started_by, created_at, updated_at, "
+		    "approval_expires_at, error, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+		    "?, ?, ?, ?, ?, ?, ?)",
+		    "ssijsjjssiinsn", r->id, r->playbook, r->version, r->definition, r->state,
+		    r->trigger, r->plan, hash ? hash : "", r->started_by, now, now,
+		    r->approval_expires_at, r->error, r->error ? now : (int64_t)0);
 		if (rc >= 0) {
-			a.details = json_pack("{s:s,s:I,s:s,s:s?}", "playbook", r->playbook,
-					      "version", (json_int_t)r->version, "state", r->state,
-					      "plan_hash", hash);
+			a.details =
+			    json_pack("{s:s,s:I,s:s,s:s?}", "playbook", r->playbook, "version",
+				      (json_int_t)r->version, "state", r->state, "plan_hash", hash);
 			rc = cp_db_audit_append(db, &a, err);
 			json_decref(a.details);
 		}
@@ -86,12 +87,13 @@ int cp_store_engine_commit(struct cp_store *s, const char *cursor, int64_t seq,
 				       r->error, now, err);
 	}
 	for (size_t i = 0; i < nst && rc >= 0; i++)
-		rc = cp_db_exec(db, err,
-				"INSERT INTO playbook_state (name, throttle, last_tick, updated_at) "
-				"VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-				"throttle = excluded.throttle, last_tick = excluded.last_tick, "
-				"updated_at = excluded.updated_at",
-				"sjni", st[i].name, st[i].throttle, st[i].last_tick, now);
+		rc =
+		    cp_db_exec(db, err,
+			       "INSERT INTO playbook_state (name, throttle, last_tick, updated_at) "
+			       "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+			       "throttle = excluded.throttle, last_tick = excluded.last_tick, "
+			       "updated_at = excluded.updated_at",
+			       "sjni", st[i].name, st[i].throttle, st[i].last_tick, now);
 	if (rc >= 0 && seq >= 0)
 		rc = cp_db_exec(db, err,
 				"INSERT INTO engine_cursor (name, seq) VALUES (?, ?) "
@@ -100,12 +102,11 @@ int cp_store_engine_commit(struct cp_store *s, const char *cursor, int64_t seq,
 	return cp_db_finish(db, rc, NULL, err);
 }
 
-int cp_store_engine_cursor(int64_t *seq, struct cp_store *s, const char *cursor,
-			   struct fl_err *err)
+int cp_store_engine_cursor(int64_t *seq, struct cp_store *s, const char *cursor, struct fl_err *err)
 {
 	json_t *row = NULL;
-	int rc = cp_db_row(&row, s, err, "SELECT seq FROM engine_cursor WHERE name = ?", "s",
-			   cursor);
+	int rc =
+	    cp_db_row(&row, s, err, "SELECT seq FROM engine_cursor WHERE name = ?", "s", cursor);
 
 	if (rc == FL_ENOTFOUND)
 		return fl_err_set(err, rc, "no cursor '%s'", cursor);
@@ -217,7 +218,7 @@ int cp_store_runs_list(json_t **out, struct cp_store *s, const char *playbook, c
 			   "ssi", playbook, state, (int64_t)limit);
 }
 
-int cp_store_runs_active(json_t **out, struct cp_store *s, struct fl_err *err)
+int cp_store_runs_active(json_t **out, struct cp_store *s, int limit, struct fl_err *err)
 {
 	json_t *rows = NULL, *row;
 	sqlite3 *db;
@@ -228,8 +229,8 @@ int cp_store_runs_active(json_t **out, struct cp_store *s, struct fl_err *err)
 	CP_DB_CONN(db, s, err);
 	if ((rc = cp_db_query(&rows, db, err,
 			      "SELECT " RUN_FULL ", definition FROM runs WHERE state IN "
-			      "('running', 'awaiting_approval') ORDER BY created_at, id",
-			      "")) < 0)
+			      "('running', 'awaiting_approval') ORDER BY created_at, id LIMIT ?",
+			      "i", (int64_t)limit)) < 0)
 		return rc;
 	parse_cols(rows, run_json_cols);
 	json_array_foreach (rows, i, row) {
@@ -260,17 +261,18 @@ int cp_store_run_update(struct cp_store *s, const struct cp_run_update *u,
 	rc = cp_db_query(&rows, db, err, "SELECT playbook FROM runs WHERE id = ? AND state = ?",
 			 "ss", u->id, u->from_state);
 	if (rc >= 0 && json_array_size(rows) == 0)
-		rc = fl_err_set(err, FL_ECONFLICT, "run '%s' is no longer %s", u->id,
-				u->from_state);
+		rc =
+		    fl_err_set(err, FL_ECONFLICT, "run '%s' is no longer %s", u->id, u->from_state);
 	if (rc >= 0)
-		rc = cp_db_exec(db, err,
-				"UPDATE runs SET state = ?2, plan_hash = COALESCE(?3, plan_hash), "
-				"error = COALESCE(?4, error), updated_at = ?5, approval_expires_at = "
-				"CASE WHEN ?6 < 0 THEN approval_expires_at WHEN ?6 = 0 THEN NULL "
-				"ELSE ?6 END, ended_at = CASE WHEN ?7 THEN ?5 ELSE ended_at END "
-				"WHERE id = ?1",
-				"ssssiii", u->id, u->state, u->plan_hash, u->error, u->now,
-				u->approval_expires_at, (int64_t)u->ended);
+		rc = cp_db_exec(
+		    db, err,
+		    "UPDATE runs SET state = ?2, plan_hash = COALESCE(?3, plan_hash), "
+		    "error = COALESCE(?4, error), updated_at = ?5, approval_expires_at = "
+		    "CASE WHEN ?6 < 0 THEN approval_expires_at WHEN ?6 = 0 THEN NULL "
+		    "ELSE ?6 END, ended_at = CASE WHEN ?7 THEN ?5 ELSE ended_at END "
+		    "WHERE id = ?1",
+		    "ssssiii", u->id, u->state, u->plan_hash, u->error, u->now,
+		    u->approval_expires_at, (int64_t)u->ended);
 	/* the JSON fields apart: 'j' binds {} for NULL, never "unchanged" */
 	if (rc >= 0 && u->cursor)
 		rc = cp_db_exec(db, err, "UPDATE runs SET cursor = ? WHERE id = ?", "js", u->cursor,
@@ -326,17 +328,17 @@ int cp_store_run_action_put(struct cp_store *s, const struct cp_run_action *x,
 	CP_DB_CONN(db, s, err);
 	if ((rc = cp_db_begin(db, err)) < 0)
 		return rc;
-	rc = cp_db_exec(db, err,
-			"INSERT INTO run_actions (run_id, step, device_id, attempt, state, key, ref, "
-			"result, started_at, next_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-			"?, ?) ON CONFLICT (run_id, step, device_id) DO UPDATE SET "
-			"attempt = excluded.attempt, state = excluded.state, key = excluded.key, "
-			"ref = excluded.ref, result = excluded.result, "
-			"started_at = excluded.started_at, next_at = excluded.next_at, "
-			"ended_at = excluded.ended_at",
-			"sssisssjinn", x->run_id, x->step, x->device_id, x->attempt, x->state,
-			x->key, x->ref, x->result ? x->result : json_null(), x->started_at,
-			x->next_at, x->ended_at);
+	rc = cp_db_exec(
+	    db, err,
+	    "INSERT INTO run_actions (run_id, step, device_id, attempt, state, key, ref, "
+	    "result, started_at, next_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?) ON CONFLICT (run_id, step, device_id) DO UPDATE SET "
+	    "attempt = excluded.attempt, state = excluded.state, key = excluded.key, "
+	    "ref = excluded.ref, result = excluded.result, "
+	    "started_at = excluded.started_at, next_at = excluded.next_at, "
+	    "ended_at = excluded.ended_at",
+	    "sssisssjinn", x->run_id, x->step, x->device_id, x->attempt, x->state, x->key, x->ref,
+	    x->result ? x->result : json_null(), x->started_at, x->next_at, x->ended_at);
 	return cp_db_finish(db, rc, a, err);
 }
 
@@ -400,8 +402,8 @@ int cp_store_device_prev_release(char **out, struct cp_store *s, const char *dev
 		       "SELECT prev_release FROM rollout_devices WHERE device_id = ? AND "
 		       "assigned_at > 0 ORDER BY assigned_at DESC LIMIT 1",
 		       "s", device_id);
-	if (rc == FL_ENOTFOUND || (rc == 0 && !(v = json_string_value(
-						      json_object_get(row, "prev_release"))))) {
+	if (rc == FL_ENOTFOUND ||
+	    (rc == 0 && !(v = json_string_value(json_object_get(row, "prev_release"))))) {
 		json_decref(row);
 		return fl_err_set(err, FL_ENOTFOUND, "no release known that '%s' ran before",
 				  device_id);

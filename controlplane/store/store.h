@@ -594,9 +594,9 @@ int cp_store_run_get(json_t **out, struct cp_store *s, const char *id, struct fl
  * filter (NULL: all); at most limit. */
 int cp_store_runs_list(json_t **out, struct cp_store *s, const char *playbook, const char *state,
 		       int limit, struct fl_err *err);
-/* The runs still running or awaiting approval, oldest first, with
- * "definition" and "approvals". */
-int cp_store_runs_active(json_t **out, struct cp_store *s, struct fl_err *err);
+/* The runs still running or awaiting approval, oldest first, at most
+ * limit, with "definition" and "approvals". */
+int cp_store_runs_active(json_t **out, struct cp_store *s, int limit, struct fl_err *err);
 
 /* A change of a run: from from_state to state (may be the same), and the
  * fields that are set (NULL, or -1 for approval_expires_at: unchanged).

@@ -197,4 +197,9 @@ assert_eq "$(jq .health_ok "$T/idle.json")" "true" "health while held: $(cat "$T
 "$BASE" --verify-bench 200 >"$T/verify.json" || fail "verify bench"
 jq -e '.ed25519_verify_us > 0 and .httpsig_verify_us > 0' "$T/verify.json" >/dev/null ||
 	fail "verify bench output: $(cat "$T/verify.json")"
+# the playbook figure's instrument: every event evaluated, the probe's action seen
+"$FL_BIN_DIR/fairlead-bench-playbooks" --playbooks 8 --events 400 --devices 50 --trials 2 \
+	--dir "$(mktemp -d "$T/pb.XXXXXX")" >"$T/pb.json" 2>"$T/pb.log" || fail "bench playbooks: $(tail -3 "$T/pb.log")"
+jq -e '.events == 400 and .playbooks == 9 and (.events_per_s > 0) and (.first_action_ms.max > 0)' \
+	"$T/pb.json" >/dev/null || fail "bench playbooks output: $(cat "$T/pb.json")"
 pass

@@ -142,13 +142,11 @@ static json_t *run_of(struct fx *f, const char *playbook)
 	struct fl_err err = {0, ""};
 	json_t *list = runs(f, playbook), *r = NULL;
 
-	cr_assert_eq(json_array_size(list), 1, "runs of %s: %zu", playbook,
-		     json_array_size(list));
-	cr_assert_eq(cp_store_run_get(&r, f->s,
-				      json_string_value(json_object_get(json_array_get(list, 0),
-									"id")),
-				      &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(json_array_size(list), 1, "runs of %s: %zu", playbook, json_array_size(list));
+	cr_assert_eq(
+	    cp_store_run_get(
+		&r, f->s, json_string_value(json_object_get(json_array_get(list, 0), "id")), &err),
+	    0, "%s", err.msg);
 	json_decref(list);
 	return r;
 }
@@ -213,10 +211,11 @@ Test(engine, storm_yields_exactly_the_runs_the_throttle_allows)
 	json_t *r;
 
 	setup(&f);
-	apply(&f, "name: storm\nversion: 1\ntrigger: {type: alert.firing}\n"
-		  "throttle: {once_within: 10m, key: [event.slo]}\n"
-		  "steps:\n  - {name: raise, action: alert.raise, params: {name: 'x-{{ event.slo }}', "
-		  "severity: ticket}}\n");
+	apply(&f,
+	      "name: storm\nversion: 1\ntrigger: {type: alert.firing}\n"
+	      "throttle: {once_within: 10m, key: [event.slo]}\n"
+	      "steps:\n  - {name: raise, action: alert.raise, params: {name: 'x-{{ event.slo }}', "
+	      "severity: ticket}}\n");
 	round_ok(&f);
 	for (int i = 0; i < 1000; i++) {
 		char body[160], slo[16];
@@ -302,10 +301,9 @@ Test(engine, approval_binds_to_the_plan)
 	round_ok(&f);
 	run = run_of(&f, "q");
 	cr_assert_str_eq(state_of(run), "awaiting_approval");
-	cr_assert_str_eq(
-	    json_string_value(json_array_get(json_object_get(json_object_get(run, "plan"), "devices"),
-					     0)),
-	    "dev-03");
+	cr_assert_str_eq(json_string_value(json_array_get(
+			     json_object_get(json_object_get(run, "plan"), "devices"), 0)),
+			 "dev-03");
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(run, "id")));
 	snprintf(hash, sizeof(hash), "%s", json_string_value(json_object_get(run, "plan_hash")));
 	json_decref(run);
@@ -313,12 +311,14 @@ Test(engine, approval_binds_to_the_plan)
 	round_ok(&f);
 	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:v (viewer)", "viewer", hash, 1, &err),
 		     FL_EFORBIDDEN);
-	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator",
-				      "0000000000000000000000000000000000000000000000000000000000000000",
-				      1, &err),
-		     FL_ECONFLICT);
-	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash, 1, &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+	    cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator",
+			     "0000000000000000000000000000000000000000000000000000000000000000", 1,
+			     &err),
+	    FL_ECONFLICT);
+	cr_assert_eq(
+	    cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash, 1, &err), 0,
+	    "%s", err.msg);
 	cr_assert_str_eq(state_of(out), "running");
 	json_decref(out);
 	round_ok(&f);
@@ -350,10 +350,11 @@ Test(engine, a_changed_plan_needs_a_new_approval)
 	char id[32], hash[80], hash2[80];
 
 	setup(&f);
-	apply(&f, "name: m\nversion: 1\ntrigger: {type: manual}\n"
-		  "targets: {selector: 'site=s1'}\n"
-		  "approval: {required: 2, roles: [operator], expires: 1h}\n"
-		  "steps:\n  - {name: tag, action: device.label, params: {set: {tagged: 'yes'}}}\n");
+	apply(&f,
+	      "name: m\nversion: 1\ntrigger: {type: manual}\n"
+	      "targets: {selector: 'site=s1'}\n"
+	      "approval: {required: 2, roles: [operator], expires: 1h}\n"
+	      "steps:\n  - {name: tag, action: device.label, params: {set: {tagged: 'yes'}}}\n");
 	cr_assert_eq(cp_pb_run_start(&out, f.e, "m", NULL, "token:o (operator)", &err), 0, "%s",
 		     err.msg);
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(out, "id")));
@@ -364,8 +365,9 @@ Test(engine, a_changed_plan_needs_a_new_approval)
 	changes = json_pack("{s:s}", "site", "s2");
 	cr_assert_eq(cp_device_relabel(NULL, f.s, "dev-05", changes, &a, &err), 0, "%s", err.msg);
 	json_decref(changes);
-	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash, 1, &err),
-		     FL_ECONFLICT);
+	cr_assert_eq(
+	    cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash, 1, &err),
+	    FL_ECONFLICT);
 	cr_assert(strstr(err.msg, "changed") != NULL, "%s", err.msg);
 	run = run_of(&f, "m");
 	snprintf(hash2, sizeof(hash2), "%s", json_string_value(json_object_get(run, "plan_hash")));
@@ -373,12 +375,14 @@ Test(engine, a_changed_plan_needs_a_new_approval)
 	cr_assert_eq(json_array_size(json_object_get(json_object_get(run, "plan"), "devices")), 4);
 	json_decref(run);
 	/* two approvers for the new plan; the same one twice counts once */
-	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash2, 1, &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+	    cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash2, 1, &err), 0,
+	    "%s", err.msg);
 	cr_assert_str_eq(state_of(out), "awaiting_approval");
 	json_decref(out);
-	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash2, 1, &err),
-		     FL_EEXISTS);
+	cr_assert_eq(
+	    cp_pb_run_decide(&out, f.e, id, "token:o (operator)", "operator", hash2, 1, &err),
+	    FL_EEXISTS);
 	cr_assert_eq(cp_pb_run_decide(&out, f.e, id, "token:p (admin)", "admin", hash2, 1, &err), 0,
 		     "%s", err.msg);
 	cr_assert_str_eq(state_of(out), "running");
@@ -437,12 +441,13 @@ Test(engine, blast_radius_concurrency_and_resume)
 	int total = 0, open, rounds = 0;
 
 	setup(&f);
-	apply(&f, "name: c\nversion: 1\ntrigger: {type: manual}\n"
-		  "targets: {selector: 'fleet=a'}\n"
-		  "blast_radius: {max_devices: '40%', concurrency: 3, per_label: {label: site, max: "
-		  "2}}\n"
-		  "steps:\n  - {name: ping, action: device.command, params: {type: ping}, timeout: "
-		  "1h}\n");
+	apply(&f,
+	      "name: c\nversion: 1\ntrigger: {type: manual}\n"
+	      "targets: {selector: 'fleet=a'}\n"
+	      "blast_radius: {max_devices: '40%', concurrency: 3, per_label: {label: site, max: "
+	      "2}}\n"
+	      "steps:\n  - {name: ping, action: device.command, params: {type: ping}, timeout: "
+	      "1h}\n");
 	cr_assert_eq(cp_pb_run_start(&out, f.e, "c", NULL, "token:o (operator)", &err), 0, "%s",
 		     err.msg);
 	/* 40% of 20 is 8, but at most 2 per site of 4 sites */
@@ -459,12 +464,12 @@ Test(engine, blast_radius_concurrency_and_resume)
 			json_t *acts = NULL, *x;
 			size_t i;
 
-			cr_assert_eq(cp_store_run_actions(&acts, f.s,
-							  json_string_value(json_object_get(
-							      json_array_get(runs(&f, "c"), 0),
-							      "id")),
-							  NULL, &err),
-				     0);
+			cr_assert_eq(
+			    cp_store_run_actions(&acts, f.s,
+						 json_string_value(json_object_get(
+						     json_array_get(runs(&f, "c"), 0), "id")),
+						 NULL, &err),
+			    0);
 			json_array_foreach (acts, i, x) {
 				struct cp_run_action a = {0};
 				json_t *rl = runs(&f, "c");
@@ -521,11 +526,12 @@ Test(engine, retries_then_on_failure)
 	struct fx f;
 
 	setup(&f);
-	apply(&f, "name: r\nversion: 1\ntrigger: {type: manual}\n"
-		  "targets: {device: dev-07}\n"
-		  "steps:\n  - name: hc\n    action: device.command\n    params: {type: "
-		  "health-check}\n    retries: 1\n    backoff: 30s\n    on_failure:\n      - {name: "
-		  "q, action: device.quarantine, params: {reason: unhealthy}}\n");
+	apply(&f,
+	      "name: r\nversion: 1\ntrigger: {type: manual}\n"
+	      "targets: {device: dev-07}\n"
+	      "steps:\n  - name: hc\n    action: device.command\n    params: {type: "
+	      "health-check}\n    retries: 1\n    backoff: 30s\n    on_failure:\n      - {name: "
+	      "q, action: device.quarantine, params: {reason: unhealthy}}\n");
 	cr_assert_eq(cp_pb_run_start(&out, f.e, "r", NULL, "token:o (operator)", &err), 0, "%s",
 		     err.msg);
 	json_decref(out);
@@ -545,8 +551,9 @@ Test(engine, retries_then_on_failure)
 	round_ok(&f);
 	run = run_of(&f, "r");
 	cr_assert_str_eq(state_of(run), "failed");
-	cr_assert(strstr(json_string_value(json_object_get(run, "error")), "step hc failed") != NULL, "%s",
-		  json_string_value(json_object_get(run, "error")));
+	cr_assert(strstr(json_string_value(json_object_get(run, "error")), "step hc failed") !=
+		      NULL,
+		  "%s", json_string_value(json_object_get(run, "error")));
 	json_decref(run);
 	cr_assert_eq(cp_store_device_get(&out, f.s, "dev-07", &err), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(out, "state")), "quarantined");
@@ -606,8 +613,8 @@ Test(engine, schedules_and_offline_reports)
 	json_decref(r);
 	r = run_of(&f, "off");
 	{
-		const json_t *st0 = json_array_get(
-		    json_object_get(json_object_get(r, "plan"), "steps"), 0);
+		const json_t *st0 =
+		    json_array_get(json_object_get(json_object_get(r, "plan"), "steps"), 0);
 
 		cr_assert_str_eq(
 		    json_string_value(json_object_get(json_object_get(st0, "params"), "name")),
