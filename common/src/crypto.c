@@ -25,6 +25,20 @@ void fl_sha256(uint8_t out[FL_SHA256_LEN], const void *data, size_t len)
 	crypto_hash_sha256(out, data, len);
 }
 
+void fl_hmac_sha256(uint8_t out[FL_SHA256_LEN], const void *key, size_t keylen, const void *a,
+		    size_t alen, const void *b, size_t blen)
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	if (alen)
+		crypto_auth_hmacsha256_update(&st, a, alen);
+	if (blen)
+		crypto_auth_hmacsha256_update(&st, b, blen);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
 void fl_sha256_hex(char out[65], const void *data, size_t len)
 {
 	uint8_t d[FL_SHA256_LEN];

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "fairlead/httpsig.h"
@@ -33,6 +34,7 @@ struct fl_httpc {
 	char keyid[FL_KEYID_LEN + 1];
 	uint8_t sk[FL_ED25519_SK_LEN];
 	char errbuf[CURL_ERROR_SIZE];
+	char *hname[FL_HTTPC_MAX_HEADERS], *hvalue[FL_HTTPC_MAX_HEADERS];
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
@@ -161,6 +163,10 @@ void fl_httpc_free(struct fl_httpc *c)
 		free(c->token);
 	}
 	memset(c->sk, 0, sizeof(c->sk));
+	for (size_t i = 0; i < FL_HTTPC_MAX_HEADERS; i++) {
+		free(c->hname[i]);
+		free(c->hvalue[i]);
+	}
 	free(c);
 	curl_global_cleanup();
 }
@@ -263,6 +269,9 @@ static int prepare(struct curl_slist **h, struct fl_buf *url, struct fl_httpc *c
 		return rc;
 	if (content_type && (rc = add_header(h, "Content-Type", content_type)) < 0)
 		return rc;
+	for (size_t i = 0; i < FL_HTTPC_MAX_HEADERS; i++)
+		if (c->hname[i] && (rc = add_header(h, c->hname[i], c->hvalue[i])) < 0)
+			return rc;
 	/* libcurl would send "Expect: 100-continue" for large bodies; one round trip less. */
 	if ((rc = add_header(h, "Expect", "")) < 0)
 		return rc;
@@ -372,6 +381,36 @@ static void reply_into(struct fl_httpc *c, struct fl_http_resp *resp)
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp->body);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
+}
+
+int fl_httpc_set_header(struct fl_httpc *c, const char *name, const char *value, struct fl_err *err)
+{
+	size_t free_slot = FL_HTTPC_MAX_HEADERS;
+
+	if (strpbrk(name, "\r\n:") || !*name || (value && strpbrk(value, "\r\n")))
+		return fl_err_set(err, FL_EINVAL, "bad header '%.64s'", name);
+	for (size_t i = 0; i < FL_HTTPC_MAX_HEADERS; i++) {
+		if (c->hname[i] && strcasecmp(c->hname[i], name) == 0) {
+			free(c->hname[i]);
+			free(c->hvalue[i]);
+			c->hname[i] = c->hvalue[i] = NULL;
+		}
+		if (!c->hname[i] && free_slot == FL_HTTPC_MAX_HEADERS)
+			free_slot = i;
+	}
+	if (!value)
+		return 0;
+	if (free_slot == FL_HTTPC_MAX_HEADERS)
+		return fl_err_set(err, FL_ETOOBIG, "too many headers");
+	c->hname[free_slot] = strdup(name);
+	c->hvalue[free_slot] = strdup(value);
+	if (!c->hname[free_slot] || !c->hvalue[free_slot]) {
+		free(c->hname[free_slot]);
+		free(c->hvalue[free_slot]);
+		c->hname[free_slot] = c->hvalue[free_slot] = NULL;
+		return fl_err_set(err, FL_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 int fl_httpc_do(struct fl_http_resp *resp, struct fl_httpc *c, const char *method,

@@ -337,9 +337,13 @@ static enum act_end do_alert(struct act *x, int raise)
 	return rc < 0 ? failed(x, 0, "%s", err.msg) : ACT_OK;
 }
 
-static enum act_end do_webhook(struct act *x, const char *key)
+static void action_key(char out[48], const char *run, const char *path, const char *dev,
+		       int64_t attempt);
+
+static enum act_end do_webhook(struct act *x)
 {
 	struct cp_pb_webhook w = {0};
+	char delivery[48];
 	struct fl_err err = {0, ""};
 	char *secret = NULL;
 	size_t slen = 0;
@@ -352,9 +356,12 @@ static enum act_end do_webhook(struct act *x, const char *key)
 	w.body = json_object_get(x->params, "body");
 	w.secret = secret;
 	w.secret_len = slen;
-	w.delivery = key;
+	/* one delivery id for every attempt: a receiver drops a repeat */
+	action_key(delivery, x->run_id, x->path, x->device, 0);
+	w.delivery = delivery;
 	w.timeout_s = timeout > 0 && timeout < 60 ? (int)timeout : 30;
 	w.ca_file = x->e->d.webhook_ca;
+	w.now = x->now;
 	rc = cp_pb_webhook_post(&status, &w, &err);
 	/* the key stays in memory no longer than the call */
 	for (size_t i = 0; i < slen; i++)
@@ -384,7 +391,7 @@ static enum act_end act_take(struct act *x, const char *key)
 	if (strcmp(action, "alert.raise") == 0 || strcmp(action, "alert.resolve") == 0)
 		return do_alert(x, strcmp(action, "alert.raise") == 0);
 	if (strcmp(action, "webhook") == 0)
-		return do_webhook(x, key);
+		return do_webhook(x);
 	if (strcmp(action, "wait") == 0) {
 		snprintf(x->ref, sizeof(x->ref), "wait");
 		return ACT_WAIT;

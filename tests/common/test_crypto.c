@@ -230,3 +230,36 @@ Test(crypto, token_new_has_prefix_and_is_random)
 	free(a);
 	free(b);
 }
+
+/* RFC 4231 test cases 1, 2 and 6 (a key longer than the block), the message
+ * split in two parts anywhere. */
+Test(crypto, hmac_sha256_rfc4231)
+{
+	static const struct {
+		const char *key_hex, *msg, *want;
+	} cases[] = {
+	    {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There",
+	     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+	    {"4a656665", "what do ya want for nothing?",
+	     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+	    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaa",
+	     "Test Using Larger Than Block-Size Key - Hash Key First",
+	     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t key[256], mac[FL_SHA256_LEN];
+		size_t klen = strlen(cases[i].key_hex) / 2, mlen = strlen(cases[i].msg);
+		char hex[65];
+
+		cr_assert_eq(fl_hex_decode(key, klen, cases[i].key_hex), 0);
+		for (size_t cut = 0; cut <= mlen; cut += 3) {
+			fl_hmac_sha256(mac, key, klen, cases[i].msg, cut, cases[i].msg + cut,
+				       mlen - cut);
+			fl_hex_encode(hex, mac, sizeof(mac));
+			cr_assert_str_eq(hex, cases[i].want, "case %zu cut %zu", i, cut);
+		}
+	}
+}

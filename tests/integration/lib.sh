@@ -214,5 +214,30 @@ signed_curl() {
 	curl "${args[@]}" "$@" "$URL$target"
 }
 
+# start_webhook_receiver SECRET [--fail-first N]: an HTTPS webhook receiver
+# (webhook_receiver.py) with the server's own certificate, so that fairleadd
+# trusts it with --webhook-ca "$DATA/tls/ca.pem". Sets WEBHOOK_URL and
+# WEBHOOK_LOG (one JSON line per request; signature_ok says whether the
+# HMAC held).
+start_webhook_receiver() {
+	local secret=$1
+	shift
+	WEBHOOK_LOG="$T/webhooks.jsonl"
+	: >"$WEBHOOK_LOG"
+	rm -f "$T/webhook.port"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/webhook_receiver.py" --cert "$DATA/tls/server.pem" \
+		--secret "$secret" --port-file "$T/webhook.port" --log "$WEBHOOK_LOG" "$@" \
+		>>"$T/webhook.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1 50); do
+		[ -s "$T/webhook.port" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/webhook.port" ] || fail "the webhook receiver did not start: $(cat "$T/webhook.log")"
+	WEBHOOK_URL="https://127.0.0.1:$(cat "$T/webhook.port")"
+}
+# webhooks [JQ-FILTER]: the recorded requests as one JSON array
+webhooks() { jq -s "${1:-.}" "$WEBHOOK_LOG"; }
+
 # The plain closing line CI reads.
 pass() { echo "1 passed, 0 failed"; }

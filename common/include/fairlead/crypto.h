@@ -27,6 +27,11 @@ void fl_sha256(uint8_t out[FL_SHA256_LEN], const void *data, size_t len);
 /* Lower-case hex of SHA-256(data); out holds 65 bytes. */
 void fl_sha256_hex(char out[65], const void *data, size_t len);
 
+/* HMAC-SHA256 (RFC 2104) of the parts, concatenated, under key (any
+ * length): the signature of a webhook body. */
+void fl_hmac_sha256(uint8_t out[FL_SHA256_LEN], const void *key, size_t keylen,
+		    const void *a, size_t alen, const void *b, size_t blen);
+
 /* Streaming SHA-256; the state is opaque storage big enough for libsodium's. */
 struct fl_sha256_ctx {
 	_Alignas(16) unsigned char opaque[128];

@@ -51,6 +51,12 @@ void fl_httpc_free(struct fl_httpc *c);
 void fl_httpc_set_signer(struct fl_httpc *c, const char *keyid,
 			 const uint8_t sk[FL_ED25519_SK_LEN]);
 
+/* Sends the header "name: value" with every later request (copied); value
+ * NULL drops it. At most FL_HTTPC_MAX_HEADERS; FL_ETOOBIG past that,
+ * FL_EINVAL for a name or value with a line break. */
+#define FL_HTTPC_MAX_HEADERS 8
+int fl_httpc_set_header(struct fl_httpc *c, const char *name, const char *value,
+			struct fl_err *err);
 /* Sends one request. target is path plus optional "?query". Transport
  * failures return FL_ERROR (or FL_ETIMEOUT); a failed TLS handshake or
  * certificate check returns FL_ETLS, and one on the certificate's validity
