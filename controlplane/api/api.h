@@ -187,6 +187,7 @@ int cp_h_command_get(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_playbook_validate(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_playbook_test(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_runs_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_alertmanager(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_run_show(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_run_start(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_run_approve(struct cp_resp *, struct cp_req *, struct fl_err *);

@@ -71,6 +71,8 @@ const struct cp_route cp_routes[] = {
 	 "what a playbook would do with given events (a dry run)", 0},
 	{"POST", "/api/v1/playbooks/{id}/run", CP_AUTH_TOKEN, OPS, cp_h_run_start,
 	 "start a manual or scheduled playbook now", 0},
+	{"POST", "/api/v1/alertmanager", CP_AUTH_TOKEN, OPS, cp_h_alertmanager,
+	 "Prometheus Alertmanager webhook (payload version 4): one event per alert", 0},
 	{"GET", "/api/v1/runs", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_runs_list,
 	 "playbook runs, newest first", 0},
 	{"GET", "/api/v1/runs/{id}", CP_AUTH_TOKEN, CP_ROLES_ALL, cp_h_run_show,

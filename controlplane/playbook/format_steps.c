@@ -153,12 +153,13 @@ static int p_webhook(struct pbc *c, json_t *o, const json_t *p, const struct act
 	if ((rc = pb_str(c, o, p, "url", PB_REQ | PB_TEMPLATE, 2048, &url)) < 0)
 		return rc;
 	b = pb_key(c, p, "url");
-	/* the body carries the event and an HMAC over it: never in clear */
+	/* the body carries the event and an HMAC over it (secret_env names
+	 * the key, required): never in clear, never unsigned */
 	if (strncmp(url, "https://", 8) != 0 || !url[8] || url[8] == '/')
 		return pb_bad(c, "must start with https:// and a host");
 	pb_back(c, b);
 	if ((rc = pb_free_form(c, o, p, "body")) < 0 ||
-	    (rc = pb_str(c, o, p, "secret_env", 0, 128, &env)) < 0)
+	    (rc = pb_str(c, o, p, "secret_env", PB_REQ, 128, &env)) < 0)
 		return rc;
 	if (env) {
 		int ok = isalpha((unsigned char)env[0]) || env[0] == '_';

@@ -290,6 +290,21 @@ int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, co
 	return cp_db_finish(db, rc, NULL, err);
 }
 
+int cp_store_events_append(struct cp_store *s, const char *kind, const char *const *subjects,
+			   json_t *const *bodies, size_t n, int64_t now,
+			   const struct cp_audit_rec *a, struct fl_err *err)
+{
+	sqlite3 *db;
+	int rc = 0;
+
+	CP_DB_CONN(db, s, err);
+	if ((rc = cp_db_begin(db, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc >= 0; i++)
+		rc = cp_db_event_in_tx(NULL, db, kind, subjects[i], bodies[i], now, err);
+	return cp_db_finish(db, rc, a, err);
+}
+
 int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int limit,
 			 struct fl_err *err)
 {

@@ -443,6 +443,11 @@ int cp_store_event_append(int64_t *seq, struct cp_store *s, const char *kind, co
 			  json_t *body, int64_t now, struct fl_err *err);
 int cp_store_events_list(json_t **out, struct cp_store *s, int64_t after, int limit,
 			 struct fl_err *err);
+/* Appends n events of kind, subjects[i] and bodies[i] (borrowed), in one
+ * transaction with the audit entry a: all of them or none. */
+int cp_store_events_append(struct cp_store *s, const char *kind, const char *const *subjects,
+			   json_t *const *bodies, size_t n, int64_t now, const struct cp_audit_rec *a,
+			   struct fl_err *err);
 /* The sequence number of the newest event (0 for none). */
 int cp_store_events_last(int64_t *seq, struct cp_store *s, struct fl_err *err);
 

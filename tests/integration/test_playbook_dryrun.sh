@@ -58,6 +58,7 @@ steps:
     action: webhook
     params:
       url: 'https://hooks.example.com/x'
+      secret_env: HOOK_KEY
       body: {slo: '{{ event.slo }}'}
   - name: calm
     action: device.command

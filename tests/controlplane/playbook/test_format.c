@@ -227,7 +227,8 @@ Test(pb_format, every_section_in_canonical_form)
 		     "    params: {type: reboot}\n"
 		     "  - name: hook\n"
 		     "    action: webhook\n"
-		     "    params: {url: 'https://h.example/x', body: {n: [1, '{{ event.n }}']}}\n"
+		     "    params: {url: 'https://h.example/x', secret_env: HOOK_KEY, body: {n: [1, "
+		     "'{{ event.n }}']}}\n"
 		     "  - name: al\n"
 		     "    action: alert.resolve\n"
 		     "    params: {name: 'a-{{ event.site }}'}\n",
@@ -257,7 +258,8 @@ Test(pb_format, every_section_in_canonical_form)
 	    "{\"name\":\"cmd\",\"action\":\"device.command\",\"params\":{\"type\":\"reboot\","
 	    "\"deliver_by_s\":3600},\"timeout_s\":60,\"retries\":0,\"backoff_s\":5},"
 	    "{\"name\":\"hook\",\"action\":\"webhook\",\"params\":{\"url\":\"https://h.example/x\","
-	    "\"body\":{\"n\":[1,\"{{ event.n }}\"]}},\"timeout_s\":60,\"retries\":0,"
+	    "\"body\":{\"n\":[1,\"{{ event.n "
+	    "}}\"]},\"secret_env\":\"HOOK_KEY\"},\"timeout_s\":60,\"retries\":0,"
 	    "\"backoff_s\":5},"
 	    "{\"name\":\"al\",\"action\":\"alert.resolve\",\"params\":{\"name\":\"a-{{ event.site "
 	    "}}\"},\"timeout_s\":60,\"retries\":0,\"backoff_s\":5}]}");
@@ -479,7 +481,8 @@ static size_t deep_body(char *buf, size_t cap, int k)
 	size_t m = (size_t)snprintf(buf, cap,
 				    "{\"name\": \"d\", \"version\": 1, \"trigger\": {\"type\": "
 				    "\"manual\"},\n\"steps\": [{\"name\": \"s\", \"action\": "
-				    "\"webhook\", \"params\": {\n\"url\": \"https://x.example/\",\n"
+				    "\"webhook\", \"params\": {\n\"url\": \"https://x.example/\", "
+				    "\"secret_env\": \"K\",\n"
 				    "\"body\": {\"a\": ");
 
 	for (int i = 0; i < k; i++)

@@ -236,7 +236,8 @@ Test(pb_plan, steps_render_and_the_hash_follows_the_plan)
 	    "steps:\n  - name: pause\n    action: rollout.pause\n"
 	    "    params: {rollout: '{{ event.rollout.id }}'}\n"
 	    "    on_failure:\n      - name: tell\n        action: webhook\n"
-	    "        params: {url: 'https://h.example/x', body: {n: '{{ event.n }}'}}\n";
+	    "        params: {url: 'https://h.example/x', secret_env: K, body: {n: '{{ event.n "
+	    "}}'}}\n";
 
 	pb = pb_of(yaml);
 	ctx = json_of("{\"event\":{\"kind\":\"manual\",\"rollout\":{\"id\":\"ro-7\"},\"n\":3}}");
