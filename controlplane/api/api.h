@@ -187,6 +187,13 @@ int cp_h_commands_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_command_get(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_playbook_validate(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_playbook_test(struct cp_resp *, struct cp_req *, struct fl_err *);
+/* Stored playbooks (h_playbooks.c). */
+int cp_h_playbooks_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_show(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_put(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_delete(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_enable(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_disable(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_token_create(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_tokens_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_token_revoke(struct cp_resp *, struct cp_req *, struct fl_err *);
