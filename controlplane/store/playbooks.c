@@ -98,17 +98,28 @@ static int upsert_in_tx(sqlite3 *db, const json_t *def, const char *source, int6
 {
 	const char *name = json_string_value(json_object_get(def, "name"));
 	json_int_t v = json_integer_value(json_object_get(def, "version"));
-	/* canonical JSON always has it; absent means the default, true */
+	/* canonical JSON always has it; absent means the default, true, and
+	 * the stored definition says so too, as the engine reads it there */
 	int64_t enabled = !json_is_false(json_object_get(def, "enabled"));
+	json_t *d = (json_t *)(uintptr_t)def, *copy = NULL;
 	int rc;
 
+	if (!json_object_get(def, "enabled")) {
+		if (!(copy = json_copy(d)) ||
+		    json_object_set_new(copy, "enabled", json_true()) < 0) {
+			json_decref(copy);
+			return fl_err_set(err, FL_ENOMEM, "out of memory");
+		}
+		d = copy;
+	}
 	rc = cp_db_exec(db, err,
 			"INSERT INTO playbooks (name, version, enabled, source, definition, "
 			"updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
 			"version = excluded.version, enabled = excluded.enabled, source = "
 			"excluded.source, definition = excluded.definition, updated_at = "
 			"excluded.updated_at",
-			"siisji", name, (int64_t)v, enabled, source, (json_t *)(uintptr_t)def, now);
+			"siisji", name, (int64_t)v, enabled, source, d, now);
+	json_decref(copy);
 	return rc < 0 ? rc : 0;
 }
 
@@ -196,8 +207,11 @@ static const json_t *def_named(const json_t *defs, const char *name)
 	size_t i;
 
 	for (i = 0; i < json_array_size(defs); i++) {
+		const char *n;
+
 		d = json_array_get(defs, i);
-		if (strcmp(json_string_value(json_object_get(d, "name")), name) == 0)
+		n = json_string_value(json_object_get(d, "name"));
+		if (n && strcmp(n, name) == 0)
 			return d;
 	}
 	return NULL;

@@ -65,6 +65,18 @@ assert_match "$out" "source: +api" "show: source"
 assert_match "$out" "definition \(canonical JSON\):" "show: definition"
 assert_match "$out" "\"blast_radius\"" "show: the definition's JSON"
 
+# a JSON file applies the same way
+cat >"$T/ping.json" <<'JSON'
+{"name": "json-ping", "version": 1, "trigger": {"type": "manual"},
+ "steps": [{"name": "raise", "action": "alert.raise", "params": {"name": "ping", "severity": "ticket"}}]}
+JSON
+out=$(cli playbook apply "$T/ping.json") || fail "apply JSON: $out"
+assert_eq "$out" "playbook json-ping version 1 created" "apply JSON"
+assert_eq "$(cli -o json playbook show json-ping | jq -cS .definition)" \
+	"$(cli -o json playbook validate "$T/ping.json" | jq -cS .)" "JSON: canonical"
+assert_eq "$(cli playbook apply "$T/ping.json")" "playbook json-ping version 1 unchanged" "JSON again"
+out=$(cli playbook delete json-ping) || fail "delete json-ping: $out"
+
 # ---- a change needs a higher version ----
 SO="$PB_DIR/site-offline.yaml"
 v=$(pb_version "$SO")
@@ -87,7 +99,7 @@ assert_eq "$out" "playbook site-offline version $((v + 1)) updated" "bumped appl
 shown=$(cli -o json playbook show site-offline)
 assert_eq "$(jq -r '[.version, .definition.version, .definition.description] | join(" ")' <<<"$shown")" \
 	"$((v + 1)) $((v + 1)) edited without a new version" "the new version stored"
-assert_eq "$(audit_count playbook.put)" "$((n + 1))" "the update audited"
+assert_eq "$(audit_count playbook.put)" "$((n + 2))" "the update audited (and json-ping)"
 # an older version is refused
 if out=$(cli playbook apply "$SO" 2>&1); then fail "older version accepted: $out"; fi
 assert_match "$out" "stored at version $((v + 1)): version $v is older .*\(HTTP 409, conflict\)" "older version"
@@ -116,7 +128,7 @@ assert_eq "$rc" "1" "show of a deleted playbook exits 1"
 assert_match "$out" "no playbook 'canary-burn-rollback' \(HTTP 404, not_found\)" "show: not found"
 assert_eq "$(cli -o json playbook list | jq length)" "$((n - 1))" "one fewer"
 if cli playbook delete canary-burn-rollback 2>/dev/null; then fail "deleted twice"; fi
-assert_eq "$(audit_count playbook.delete)" "1" "delete audited"
+assert_eq "$(audit_count playbook.delete)" "2" "deletes audited (json-ping, canary-burn-rollback)"
 
 # ---- bad input: refused with file and line, nothing written ----
 before=$(cli -o json playbook list | jq -cS .)

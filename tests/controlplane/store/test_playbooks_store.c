@@ -142,11 +142,21 @@ Test(pb_store, put_follows_the_version_rule_and_bumps_the_revision_on_changes)
 	cr_assert(is_false(json_object_get(row, "enabled")));
 	json_decref(row);
 
+	/* a definition without enabled is enabled, and says so */
+	row = pb("c", 1, NULL, 1);
+	json_object_del(row, "enabled");
+	cr_assert_eq(put(&changed, s, row, "api", &err), 0, "%s", err.msg);
+	row = get(s, "c");
+	cr_assert(is_true(json_object_get(row, "enabled")));
+	cr_assert(is_true(json_object_get(json_object_get(row, "definition"), "enabled")));
+	json_decref(row);
+	cr_assert_eq(rev(s), 4);
+
 	/* bad input: nothing is written */
 	cr_assert_eq(put(&changed, s, json_pack("{s:i}", "version", 1), "api", &err), FL_EINVAL);
 	cr_assert_eq(put(&changed, s, pb("b", 0, NULL, 1), "api", &err), FL_EINVAL);
 	cr_assert_eq(put(&changed, s, pb("b", 1, NULL, 1), "git", &err), FL_EINVAL);
-	cr_assert_eq(rev(s), 3);
+	cr_assert_eq(rev(s), 4);
 	cp_store_free(s);
 }
 
@@ -318,6 +328,9 @@ Test(pb_store, replace_files_is_the_whole_file_set_all_or_nothing)
 	assert_names(s, "[\"api-two:api:1:on\"]");
 
 	/* bad input */
+	defs = json_pack("[o,o]", pb("d", 1, NULL, 1), json_pack("{s:i}", "version", 1));
+	cr_assert_eq(cp_store_playbooks_replace_files(s, defs, NOW, &err), FL_EINVAL);
+	json_decref(defs);
 	defs = json_pack("[o,o]", pb("d", 1, NULL, 1), pb("d", 1, NULL, 1));
 	cr_assert_eq(cp_store_playbooks_replace_files(s, defs, NOW, &err), FL_EINVAL);
 	json_decref(defs);
