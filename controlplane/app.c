@@ -11,6 +11,7 @@
 #include "fairlead/fs.h"
 #include "fairlead/log.h"
 #include "fairlead/util.h"
+#include "playbook/load.h"
 #include "relstore/relstore.h"
 
 void cp_config_defaults(struct cp_config *c)
@@ -85,6 +86,16 @@ static int slo_open(struct cp_app *app, struct fl_err *err)
 	    0)
 		return rc;
 	return cp_slo_engine_start(app->slo, app->cfg.slo_eval_ms, err);
+}
+
+/* Playbooks: the files of DATA/playbooks.d replace the file-sourced ones
+ * before anything runs them; a bad file stops the start. */
+static int playbook_files_load(struct cp_app *app, struct fl_err *err)
+{
+	char dir[1100];
+
+	snprintf(dir, sizeof(dir), "%s/playbooks.d", app->cfg.data_dir);
+	return cp_pb_load_dir(NULL, app->store, dir, err);
 }
 
 /* The rollout controller reads per-device windows from the store. */
@@ -202,6 +213,7 @@ int cp_app_new(struct cp_app **out, const struct cp_config *cfg, struct fl_err *
 	if ((rc = cp_store_open(&app->store, db, -1, err)) < 0 ||
 	    (rc = cp_registry_new(&app->reg, err)) < 0 ||
 	    (rc = cp_registry_load(app->reg, app->store, err)) < 0 ||
+	    (rc = playbook_files_load(app, err)) < 0 ||
 	    (rc = cp_expset_new(&app->nonces, err)) < 0 ||
 	    (rc = cp_replay_load(app->nonces, app->store, app->started_at, err)) < 0 ||
 	    (rc = cp_expset_new(&app->challenges, err)) < 0 ||

@@ -233,6 +233,13 @@ int cp_h_rollout_abort(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_rollout_promote(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_events_list(struct cp_resp *, struct cp_req *, struct fl_err *);
 int cp_h_events_stream(struct cp_resp *, struct cp_req *, struct fl_err *);
+/* Stored playbooks (h_playbooks.c). */
+int cp_h_playbooks_list(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_show(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_put(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_delete(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_enable(struct cp_resp *, struct cp_req *, struct fl_err *);
+int cp_h_playbook_disable(struct cp_resp *, struct cp_req *, struct fl_err *);
 /* The update part of a check-in reply (h_releases.c). */
 int cp_checkin_update(json_t *reply, struct cp_req *req, const struct cp_dev *d,
 		      const json_t *update, const json_t *inventory, struct fl_err *err);

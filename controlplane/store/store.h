@@ -540,10 +540,16 @@ int cp_store_playbooks_rev(int64_t *rev, struct cp_store *s, struct fl_err *err)
  * definition is FL_ECONFLICT (a change takes a new version); the same
  * definition again changes nothing (*changed 0). A lower version than the
  * stored one is FL_ECONFLICT too. */
+/* "enabled" is not content: it may differ at the same version (*changed 1).
+ * A name stored from the other source is taken over. */
 int cp_store_playbook_put(int *changed, struct cp_store *s, const json_t *def, const char *source,
 			  int64_t now, const struct cp_audit_rec *a, struct fl_err *err);
 /* Makes defs the complete set of file-sourced playbooks in one transaction:
  * others with source "file" are deleted. */
+/* Each def follows the version rule of cp_store_playbook_put (FL_ECONFLICT
+ * naming it: nothing changes); a file-sourced row of the same version and
+ * content keeps its enabled (set through the API). No audit entry; the
+ * revision is bumped only when a row changed. */
 int cp_store_playbooks_replace_files(struct cp_store *s, json_t *defs, int64_t now,
 				     struct fl_err *err);
 int cp_store_playbook_get(json_t **out, struct cp_store *s, const char *name, struct fl_err *err);
@@ -553,6 +559,7 @@ int cp_store_playbooks_list(json_t **out, struct cp_store *s, struct fl_err *err
 int cp_store_playbook_delete(struct cp_store *s, const char *name, int64_t now,
 			     const struct cp_audit_rec *a, struct fl_err *err);
 /* Sets enabled (in the row and in its definition). FL_ENOTFOUND. */
+/* Already so: nothing is written and the revision stays, a is appended. */
 int cp_store_playbook_set_enabled(struct cp_store *s, const char *name, int enabled, int64_t now,
 				  const struct cp_audit_rec *a, struct fl_err *err);
 
