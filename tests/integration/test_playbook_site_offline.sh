@@ -9,6 +9,7 @@
 # delivery id.
 source "$(dirname "$0")/lib.sh"
 export FAIRLEAD_SITEOPS_SECRET=siteops-test-secret
+init_server
 start_webhook_receiver "$FAIRLEAD_SITEOPS_SECRET" --fail-first 1
 start_server --playbook-tick-ms 200 --webhook-ca "$DATA/tls/ca.pem"
 
