@@ -10,10 +10,11 @@ COUNTER=0
 DEVS=()
 
 # canary_setup [module args...]: server, root, N agents, 1.0.0 everywhere,
-# then one module per device with the given extra args (same on every device);
+# then one module per device with the given extra args (same on every device;
+# SERVER_ARGS, an array, are extra flags of fairleadd);
 # writing a number to $T/shift-DEVICE shifts that device's inputs
 canary_setup() {
-	start_server
+	start_server ${SERVER_ARGS[@]+"${SERVER_ARGS[@]}"}
 	mkdir -p "$K" "$B" "$R"
 	local k i d tok
 	for k in root1 rm1; do cli key generate --out "$K/$k.key" >/dev/null || fail "key $k"; done

@@ -3,10 +3,15 @@
 # End to end: real agents run the reference inference module from a
 # signed release and report SLIs over HTTPS. A shifted input distribution
 # raises a drift alert, a four-times-slower model burns the latency SLO, and a
-# control group on the good model with unshifted inputs fires nothing.
+# control group on the good model with unshifted inputs fires nothing. The
+# shipped drift-retrain playbook, its webhook pointed at a local receiver,
+# calls it once with the release, the cohort and the drift numbers.
 source "$(dirname "$0")/lib.sh"
 FLANOM="$FL_BIN_DIR/fairlead-anomaly"
-start_server --slo-eval-ms 200
+export FAIRLEAD_RETRAIN_SECRET=retrain-test-secret
+init_server
+start_webhook_receiver "$FAIRLEAD_RETRAIN_SECRET"
+start_server --slo-eval-ms 200 --playbook-tick-ms 200 --webhook-ca "$DATA/tls/ca.pem"
 
 K="$T/keys" B="$T/build" R="$T/rel"
 mkdir -p "$K" "$B/fast" "$B/slow" "$R"
@@ -49,6 +54,9 @@ for g in drift slow ctl; do
 done
 # windows of 3 s at 20 inferences/s: 60 samples, enough to judge 8 bins
 for d in "${DEVS[@]}"; do agent_start "$d" --report-window 3s; done
+sed "s|https://ml.example.com/api/retrain|$WEBHOOK_URL/api/retrain|" \
+	"$FL_SOURCE_DIR/playbooks/drift-retrain.yaml" >"$T/drift-retrain.yaml"
+cli playbook apply "$T/drift-retrain.yaml" >/dev/null || fail "apply drift-retrain"
 cli device assign --selector site=lab anomaly@1.0.0 >/dev/null || fail "assign 1.0.0"
 running() { [ "$(device_json "$1" | jq -r '"\(.update.assigned) \(.update.state)"')" = "$2 committed" ]; }
 for d in "${DEVS[@]}"; do wait_for "$d on anomaly@1.0.0" 90 running "$d" anomaly@1.0.0; done
@@ -61,17 +69,19 @@ for d in "${DEVS[@]}"; do
 	PIDS+=($!)
 done
 
-slo() { # NAME KIND-JSON OBJECTIVE GROUP FACTOR
+slo() { # NAME KIND-JSON OBJECTIVE GROUP FACTOR [RELEASE]
+	local rel=""
+	[ -n "${6:-}" ] && rel="\"release\": \"$6\","
 	cat >"$T/slo-$1.json" <<JSON
 {"name": "$1", "sli": $2, "objective": $3, "period": "1d", "selector": "group=$4",
- "min_events": 20, "alerts": [{"severity": "page", "long": "2m", "short": "1m", "factor": $5}]}
+ $rel "min_events": 20, "alerts": [{"severity": "page", "long": "2m", "short": "1m", "factor": $5}]}
 JSON
 	cli slo apply "$T/slo-$1.json" >/dev/null || fail "slo apply $1"
 }
 # The threshold sits 2 ms above the good model's cost: its latency is wall
 # time over a busy loop, so a loaded machine preempts it now and then.
 LAT='{"kind": "latency", "threshold_ms": 3}'
-slo drift-drift '{"kind": "drift"}' 0.95 drift 4
+slo drift-drift '{"kind": "drift"}' 0.95 drift 4 anomaly@1.0.0
 slo drift-ctl '{"kind": "drift"}' 0.95 ctl 4
 slo latency-slow "$LAT" 0.9 slow 2
 slo latency-ctl "$LAT" 0.9 ctl 2
@@ -103,6 +113,18 @@ for d in slow-1 slow-2; do wait_for "$d on anomaly@1.1.0" 90 running "$d" anomal
 firing() { alerts firing | jq -e --arg s "$1" 'any(.alerts[]; .slo == $s)'; }
 wait_for "the drift alert" 150 firing drift-drift
 wait_for "the latency alert" 150 firing latency-slow
+
+# the drift page asked the training pipeline to retrain, once, signed
+retrain_called() { [ "$(webhooks 'length')" -ge 1 ]; }
+wait_for "the retraining webhook" 30 retrain_called
+w=$(webhooks)
+assert_eq "$(jq length <<<"$w")" "1" "retraining calls"
+assert_eq "$(jq -r '.[0].signature_ok' <<<"$w")" "true" "signature"
+assert_eq "$(jq -r '.[0].path' <<<"$w")" "/api/retrain" "path"
+assert_eq "$(jq -c '.[0].body | {slo, release, cohort}' <<<"$w")" \
+	'{"slo":"drift-drift","release":"anomaly@1.0.0","cohort":"group=drift"}' "what to retrain"
+jq -e '.[0].body | (.burn_rate | type == "number") and .burn_rate > 4 and (.drift.error_ratio | type == "number")' \
+	<<<"$w" >/dev/null || fail "drift numbers: $(jq -c '.[0].body' <<<"$w")"
 
 # each alert explains itself
 a=$(alerts firing | jq -c '[.alerts[] | select(.slo == "latency-slow")][0]')
