@@ -617,3 +617,19 @@ int cp_db_event_in_tx(int64_t *seq, sqlite3 *db, const char *kind, const char *s
 		*seq = sqlite3_last_insert_rowid(db);
 	return 0;
 }
+
+void cp_db_parse_json_cols(json_t *rows, const char *const *cols)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach (rows, i, row) {
+		for (const char *const *c = cols; *c; c++) {
+			json_t *v = json_object_get(row, *c), *parsed = NULL;
+
+			if (json_is_string(v) && fl_json_parse(&parsed, json_string_value(v),
+							       json_string_length(v), NULL) == 0)
+				json_object_set_new(row, *c, parsed);
+		}
+	}
+}

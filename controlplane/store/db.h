@@ -30,6 +30,11 @@ int cp_db_exec(sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt
 int cp_db_query(json_t **out, sqlite3 *db, struct fl_err *err, const char *sql, const char *fmt,
 		...);
 
+/* In each row of rows, each column named in cols (NULL-terminated) that
+ * holds JSON text becomes the value it holds (left as text when it does
+ * not parse). */
+void cp_db_parse_json_cols(json_t *rows, const char *const *cols);
+
 /* Sets db to the thread's connection or returns the error from the caller. */
 #define CP_DB_CONN(db, s, err)                                                                     \
 	do {                                                                                       \

@@ -16,23 +16,6 @@
 	"approval_expires_at, ended_at"
 #define RUN_FULL RUN_SUMMARY ", trigger, plan, cursor"
 
-/* Columns holding JSON text come back as values. */
-static void parse_cols(json_t *rows, const char *const *cols)
-{
-	size_t i;
-	json_t *row;
-
-	json_array_foreach (rows, i, row) {
-		for (const char *const *c = cols; *c; c++) {
-			json_t *v = json_object_get(row, *c), *parsed = NULL;
-
-			if (json_is_string(v) && fl_json_parse(&parsed, json_string_value(v),
-							       json_string_length(v), NULL) == 0)
-				json_object_set_new(row, *c, parsed);
-		}
-	}
-}
-
 static const char *const run_json_cols[] = {"trigger", "plan", "cursor", "definition", NULL};
 
 static int run_event(sqlite3 *db, const char *id, const char *playbook, const char *state,
@@ -140,7 +123,7 @@ int cp_store_playbook_states(json_t **out, struct cp_store *s, struct fl_err *er
 		json_decref(res);
 		return rc;
 	}
-	parse_cols(rows, cols);
+	cp_db_parse_json_cols(rows, cols);
 	json_array_foreach (rows, i, row) {
 		json_t *name = json_incref(json_object_get(row, "name"));
 
@@ -191,7 +174,7 @@ int cp_store_run_get(json_t **out, struct cp_store *s, const char *id, struct fl
 		json_decref(rows);
 		return fl_err_set(err, FL_ENOTFOUND, "run '%s' not found", id);
 	}
-	parse_cols(rows, run_json_cols);
+	cp_db_parse_json_cols(rows, run_json_cols);
 	if ((rc = run_approvals(&appr, db, id, err)) >= 0 &&
 	    (rc = cp_store_run_actions(&acts, s, id, NULL, err)) >= 0) {
 		json_object_set_new(run, "approvals", appr);
@@ -232,7 +215,7 @@ int cp_store_runs_active(json_t **out, struct cp_store *s, int limit, struct fl_
 			      "('running', 'awaiting_approval') ORDER BY created_at, id LIMIT ?",
 			      "i", (int64_t)limit)) < 0)
 		return rc;
-	parse_cols(rows, run_json_cols);
+	cp_db_parse_json_cols(rows, run_json_cols);
 	json_array_foreach (rows, i, row) {
 		json_t *appr = NULL;
 

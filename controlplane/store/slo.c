@@ -12,16 +12,9 @@
 /* Columns holding JSON text come back as values, not strings. */
 static void parse_col(json_t *rows, const char *col)
 {
-	size_t i;
-	json_t *row;
+	const char *cols[] = {col, NULL};
 
-	json_array_foreach (rows, i, row) {
-		json_t *v = json_object_get(row, col), *parsed = NULL;
-
-		if (json_is_string(v) &&
-		    fl_json_parse(&parsed, json_string_value(v), json_string_length(v), NULL) == 0)
-			json_object_set_new(row, col, parsed);
-	}
+	cp_db_parse_json_cols(rows, cols);
 }
 
 /* Resolves the firing alerts of slo inside the caller's transaction. */
