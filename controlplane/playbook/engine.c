@@ -619,10 +619,10 @@ int cp_pb_run_start(json_t **out, struct cp_pb_engine *e, const char *playbook,
 		rc = fl_err_set(err, FL_ECONFLICT, "playbook '%s' is disabled", playbook);
 		goto cleanup;
 	}
-	ctxs = json_pack("[{s:{s:s,s:I,s:s,s:s,s:O,s:o},s:I}]", "event", "kind", type, "at",
+	ctxs = json_pack("[{s:{s:s,s:I,s:s,s:s,s:o,s:o},s:I}]", "event", "kind", type, "at",
 			 (json_int_t)now, "playbook", playbook, "actor", actor, "params",
-			 params ? params : json_object(), "rollouts", rollouts_view(e), "now",
-			 (json_int_t)now);
+			 params ? json_incref((json_t *)(uintptr_t)params) : json_object(),
+			 "rollouts", rollouts_view(e), "now", (json_int_t)now);
 	if (!ctxs) {
 		rc = fl_err_set(err, FL_ENOMEM, "out of memory");
 		goto cleanup;

@@ -461,15 +461,14 @@ Test(engine, blast_radius_concurrency_and_resume)
 		if (rounds == 1) {
 			/* a crash after a command was queued but before its row said
 			 * so: the row is an intent again, and the engine restarts */
-			json_t *acts = NULL, *x;
+			json_t *acts = NULL, *x, *rl0 = runs(&f, "c");
 			size_t i;
 
-			cr_assert_eq(
-			    cp_store_run_actions(&acts, f.s,
-						 json_string_value(json_object_get(
-						     json_array_get(runs(&f, "c"), 0), "id")),
-						 NULL, &err),
-			    0);
+			cr_assert_eq(cp_store_run_actions(&acts, f.s,
+							  json_string_value(json_object_get(
+							      json_array_get(rl0, 0), "id")),
+							  NULL, &err),
+				     0);
 			json_array_foreach (acts, i, x) {
 				struct cp_run_action a = {0};
 				json_t *rl = runs(&f, "c");
@@ -491,6 +490,7 @@ Test(engine, blast_radius_concurrency_and_resume)
 				json_decref(rl);
 			}
 			json_decref(acts);
+			json_decref(rl0);
 			close_engine(&f);
 			open_engine(&f);
 			round_ok(&f);
