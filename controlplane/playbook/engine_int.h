@@ -74,7 +74,9 @@ int pb_event_view(json_t **out, struct cp_pb_engine *e, const json_t *row, struc
 /* The slo root: {NAME: {"budget_remaining","burn_rate","firing"}} of every
  * SLO the evaluator has judged (cached for the round). Borrowed. */
 json_t *pb_slo_root(struct cp_pb_engine *e);
-/* The highest burn rate of slo's windows now; NAN when not judged. */
+/* The burn rate that halts a run of halt_on_burn slo: per alert pair the
+ * lower of its windows, the highest over the pairs with enough events;
+ * NAN when none can be judged. */
 double pb_slo_burn(struct cp_pb_engine *e, const char *slo);
 void pb_round_caches_drop(struct cp_pb_engine *e);
 

@@ -293,10 +293,32 @@ json_t *pb_slo_root(struct cp_pb_engine *e)
 	return e->slo_root;
 }
 
+/* The burn that halts a run: per alert pair the lower of its two windows,
+ * as an alert judges (one bad minute alone is no burn), the highest over
+ * the pairs with enough events to judge; NaN when none has. */
+static double status_halt_burn(const json_t *st)
+{
+	const json_t *a;
+	double best = NAN;
+	size_t i;
+
+	json_array_foreach ((json_t *)(uintptr_t)json_object_get(st, "alerts"), i, a) {
+		double l = json_number_value(json_object_get(a, "burn_rate_long"));
+		double s = json_number_value(json_object_get(a, "burn_rate_short"));
+		double b = l < s ? l : s;
+
+		if (json_is_true(json_object_get(a, "guarded")) || isnan(b))
+			continue;
+		if (isnan(best) || b > best)
+			best = b;
+	}
+	return best;
+}
+
 double pb_slo_burn(struct cp_pb_engine *e, const char *slo)
 {
 	json_t *st = e->d.slo ? cp_slo_engine_status(e->d.slo, slo) : NULL;
-	double burn = status_burn(st);
+	double burn = status_halt_burn(st);
 
 	json_decref(st);
 	return burn;

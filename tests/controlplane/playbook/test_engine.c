@@ -561,6 +561,37 @@ Test(engine, retries_then_on_failure)
 	teardown(&f);
 }
 
+/* A wait ends when its time is up, however long past the step's timeout:
+ * it has no outcome to wait for. */
+Test(engine, a_wait_outlasts_the_default_timeout)
+{
+	struct fl_err err = {0, ""};
+	json_t *run, *out = NULL;
+	struct fx f;
+
+	setup(&f);
+	apply(&f, "name: w\nversion: 1\ntrigger: {type: manual}\n"
+		  "steps:\n  - {name: bake, action: wait, params: {for: 10m}}\n");
+	cr_assert_eq(cp_pb_run_start(&out, f.e, "w", NULL, "token:o (operator)", &err), 0, "%s",
+		     err.msg);
+	json_decref(out);
+	round_ok(&f);
+	clk += 120;
+	round_ok(&f);
+	run = run_of(&f, "w");
+	cr_assert_str_eq(state_of(run), "running", "%s",
+			 json_string_value(json_object_get(run, "error")));
+	json_decref(run);
+	clk += 481;
+	round_ok(&f);
+	round_ok(&f);
+	run = run_of(&f, "w");
+	cr_assert_str_eq(state_of(run), "succeeded", "%s",
+			 json_string_value(json_object_get(run, "error")));
+	json_decref(run);
+	teardown(&f);
+}
+
 /* A schedule fires at its tick, once, and not for ticks before it was
  * loaded; a device offline past a playbook's threshold is reported once
  * per episode, with how much of its site is offline. */
