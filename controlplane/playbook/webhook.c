@@ -31,6 +31,12 @@ int cp_pb_webhook_secret(char **out, size_t *len, const char *env_name, struct f
 				  "the webhook secret: environment variable %s of fairleadd is not "
 				  "set",
 				  env_name ? env_name : "(none)");
+	/* A short key falls to an offline search from any one delivery a
+	 * receiver logs; 16 bytes is the least of a random key's strength. */
+	if (strlen(v) < CP_PB_WEBHOOK_SECRET_MIN)
+		return fl_err_set(err, FL_EINVAL,
+				  "the webhook secret in %s is %zu bytes; at least %d are needed",
+				  env_name, strlen(v), CP_PB_WEBHOOK_SECRET_MIN);
 	if (!(*out = strdup(v)))
 		return fl_err_set(err, FL_ENOMEM, "out of memory");
 	*len = strlen(v);

@@ -48,7 +48,9 @@ void cp_pb_webhook_sign(char *out, const char *secret, size_t secret_len, int64_
 			const char *body, size_t len);
 
 /* The secret from the environment variable env_name of fairleadd (a copy
- * the caller frees). FL_EINVAL naming it when unset or empty. */
+ * the caller frees). FL_EINVAL naming it when unset, empty or shorter than
+ * CP_PB_WEBHOOK_SECRET_MIN bytes. */
+#define CP_PB_WEBHOOK_SECRET_MIN 16
 int cp_pb_webhook_secret(char **out, size_t *len, const char *env_name, struct fl_err *err);
 
 #endif
