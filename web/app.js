@@ -126,7 +126,7 @@ async function loadSlos() {
     for (const r of rollouts) {
       const tr = document.createElement('tr');
       cell(tr, r.id);
-      cell(tr, r.release_name + '@' + r.release_version);
+      cell(tr, r.release);
       cell(tr, r.selector);
       cell(tr, r.state);
       cell(tr, String(r.stage));
@@ -142,8 +142,10 @@ async function loadAudit() {
   const tbody = $('audit');
   tbody.replaceChildren();
   try {
-    const page = await api('/api/v1/audit?limit=1000');
-    for (const e of page.entries.slice(-50).reverse()) {
+    // the newest 50: the log is read in ascending pages, so start 50 before its head
+    const head = await api('/api/v1/audit/head');
+    const page = await api('/api/v1/audit?limit=50&after=' + Math.max(0, head.seq - 50));
+    for (const e of page.entries.slice().reverse()) {
       const tr = document.createElement('tr');
       cell(tr, String(e.seq));
       cell(tr, when(e.ts));
